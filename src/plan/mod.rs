@@ -1,0 +1,198 @@
+//! The validated plan of a run: what the engine executes. Built from the script's `options` and the
+//! command line in one place ([`options::build`]); nothing here knows about clap or Lua.
+
+pub mod options;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use options::{build, Overrides};
+
+/// Everything the engine needs to execute a run.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub scenarios: Vec<Scenario>,
+    pub thresholds: Vec<ThresholdSpec>,
+    /// Tags added to every sample of the run (script `tags` plus `--tag`).
+    pub tags: BTreeMap<String, String>,
+    pub setup_timeout: Duration,
+    pub teardown_timeout: Duration,
+    /// Seed of the random source of `loadgen.gen`.
+    pub seed: u64,
+    /// Worker threads (default: one per core).
+    pub workers: usize,
+}
+
+impl RunPlan {
+    /// Wall time from the start until the last scenario's schedule ends (graceful stops excluded).
+    pub fn scheduled_duration(&self) -> Duration {
+        self.scenarios
+            .iter()
+            .map(|s| s.start_time + s.executor.max_duration())
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Longest possible run: schedule plus the largest graceful stop.
+    pub fn max_duration(&self) -> Duration {
+        self.scenarios
+            .iter()
+            .map(|s| s.start_time + s.executor.max_duration() + s.graceful_stop)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// One scenario: an executor, the function it runs and when.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    /// Name of the global Lua function each iteration calls.
+    pub exec: String,
+    pub start_time: Duration,
+    pub graceful_stop: Duration,
+    pub tags: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+    pub executor: Executor,
+}
+
+/// One stage of a ramp: reach `target` (VUs or iterations per time unit) over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
+}
+
+/// The executors, with k6's names and meaning.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Executor {
+    SharedIterations {
+        vus: u64,
+        iterations: u64,
+        max_duration: Duration,
+    },
+    PerVuIterations {
+        vus: u64,
+        iterations: u64,
+        max_duration: Duration,
+    },
+    ConstantVus {
+        vus: u64,
+        duration: Duration,
+    },
+    RampingVus {
+        start_vus: u64,
+        stages: Vec<Stage>,
+        graceful_ramp_down: Duration,
+    },
+    ConstantArrivalRate {
+        /// Iterations per `time_unit`.
+        rate: f64,
+        time_unit: Duration,
+        duration: Duration,
+        pre_allocated_vus: u64,
+        max_vus: u64,
+        drop_late: bool,
+    },
+    RampingArrivalRate {
+        start_rate: f64,
+        time_unit: Duration,
+        stages: Vec<Stage>,
+        pre_allocated_vus: u64,
+        max_vus: u64,
+        drop_late: bool,
+    },
+}
+
+impl Executor {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Executor::SharedIterations { .. } => "shared-iterations",
+            Executor::PerVuIterations { .. } => "per-vu-iterations",
+            Executor::ConstantVus { .. } => "constant-vus",
+            Executor::RampingVus { .. } => "ramping-vus",
+            Executor::ConstantArrivalRate { .. } => "constant-arrival-rate",
+            Executor::RampingArrivalRate { .. } => "ramping-arrival-rate",
+        }
+    }
+
+    /// How long the executor schedules work (graceful stop not included).
+    pub fn max_duration(&self) -> Duration {
+        match self {
+            Executor::SharedIterations { max_duration, .. }
+            | Executor::PerVuIterations { max_duration, .. } => *max_duration,
+            Executor::ConstantVus { duration, .. }
+            | Executor::ConstantArrivalRate { duration, .. } => *duration,
+            Executor::RampingVus { stages, .. } | Executor::RampingArrivalRate { stages, .. } => {
+                stages.iter().map(|s| s.duration).sum()
+            }
+        }
+    }
+
+    /// The most VUs this executor may use at once.
+    pub fn max_vus(&self) -> u64 {
+        match self {
+            Executor::SharedIterations { vus, .. }
+            | Executor::PerVuIterations { vus, .. }
+            | Executor::ConstantVus { vus, .. } => *vus,
+            Executor::RampingVus {
+                start_vus, stages, ..
+            } => stages
+                .iter()
+                .map(|s| s.target.ceil() as u64)
+                .max()
+                .unwrap_or(0)
+                .max(*start_vus),
+            Executor::ConstantArrivalRate { max_vus, .. }
+            | Executor::RampingArrivalRate { max_vus, .. } => *max_vus,
+        }
+    }
+
+    /// VUs initialised before the start.
+    pub fn initial_vus(&self) -> u64 {
+        match self {
+            Executor::ConstantArrivalRate {
+                pre_allocated_vus, ..
+            }
+            | Executor::RampingArrivalRate {
+                pre_allocated_vus, ..
+            } => *pre_allocated_vus,
+            other => other.max_vus(),
+        }
+    }
+
+    pub fn is_open_model(&self) -> bool {
+        matches!(
+            self,
+            Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. }
+        )
+    }
+}
+
+/// Thresholds on one metric (optionally a tagged sub-metric).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdSpec {
+    /// As written: `http.request` or `http.request{name:get}`.
+    pub key: String,
+    pub metric: String,
+    pub tags: BTreeMap<String, String>,
+    pub rules: Vec<ThresholdRule>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdRule {
+    pub expression: crate::metrics::thresholds::Expression,
+    pub source: String,
+    pub abort_on_fail: bool,
+    pub delay_abort_eval: Duration,
+}
+
+/// Where the script came from.
+#[derive(Debug, Clone)]
+pub struct ScriptSource {
+    pub path: PathBuf,
+    pub source: String,
+    /// sha256 of the source, hex.
+    pub hash: String,
+}
