@@ -1,0 +1,274 @@
+//! One metric series (a metric name and a tag set) and its statistics.
+
+use super::new_histogram;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The kinds of metric, as k6 has them, plus `operation` for a timed binding call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// A timed call to a store: latency and service time, errors by kind, units.
+    Operation,
+    /// A sum.
+    Counter,
+    /// A distribution of values (milliseconds when the trend is a time).
+    Trend,
+    /// The share of true values (checks).
+    Rate,
+    /// The last value set.
+    Gauge,
+}
+
+/// Everything recorded for one series. Histograms hold microseconds for operations, and value x 1000
+/// for trends, so that both report `hist / 1000` (milliseconds, or the trend's own unit).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub kind: MetricKind,
+    pub count: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Store units: records, docs, rows, bytes.
+    pub units: BTreeMap<String, u64>,
+    /// Latency (operations) or values (trends).
+    pub hist: Option<Histogram<u64>>,
+    /// Service time (operations only).
+    pub service: Option<Histogram<u64>>,
+    /// Counter sum.
+    pub sum: f64,
+    /// Rate: how many were true.
+    pub passes: u64,
+    /// Gauge: last value, min, max.
+    pub gauge: Option<Gauge>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Gauge {
+    pub value: f64,
+    pub min: f64,
+    pub max: f64,
+    /// When `value` was set, µs since the epoch; decides which gauge wins a merge.
+    pub at_us: i64,
+}
+
+/// Percentile summary in milliseconds (or the trend's unit).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Summary {
+    pub min: f64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    #[serde(rename = "p99.9")]
+    pub p99_9: f64,
+    #[serde(rename = "p99.99")]
+    pub p99_99: f64,
+    pub max: f64,
+}
+
+impl Summary {
+    pub fn of(h: &Histogram<u64>) -> Summary {
+        if h.is_empty() {
+            return Summary::default();
+        }
+        let ms = |v: u64| v as f64 / 1000.0;
+        Summary {
+            min: ms(h.min()),
+            mean: h.mean() / 1000.0,
+            stddev: h.stdev() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p75: ms(h.value_at_quantile(0.75)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p99_9: ms(h.value_at_quantile(0.999)),
+            p99_99: ms(h.value_at_quantile(0.9999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+impl Entry {
+    pub fn new(name: &str, tags: BTreeMap<String, String>, kind: MetricKind) -> Entry {
+        let (hist, service) = match kind {
+            MetricKind::Operation => (Some(new_histogram()), Some(new_histogram())),
+            MetricKind::Trend => (Some(new_histogram()), None),
+            _ => (None, None),
+        };
+        Entry {
+            name: name.to_string(),
+            tags,
+            kind,
+            count: 0,
+            errors: BTreeMap::new(),
+            units: BTreeMap::new(),
+            hist,
+            service,
+            sum: 0.0,
+            passes: 0,
+            gauge: None,
+        }
+    }
+
+    /// An empty entry of the same name, tags and kind.
+    pub fn empty_like(&self) -> Entry {
+        Entry::new(&self.name, self.tags.clone(), self.kind)
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Adds `other` into `self`. Histograms merge exactly; counts add; the newer gauge wins.
+    pub fn merge(&mut self, other: &Entry) {
+        self.count += other.count;
+        for (k, v) in &other.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.units {
+            *self.units.entry(k.clone()).or_default() += v;
+        }
+        merge_hist(&mut self.hist, &other.hist);
+        merge_hist(&mut self.service, &other.service);
+        self.sum += other.sum;
+        self.passes += other.passes;
+        self.gauge = match (self.gauge, other.gauge) {
+            (None, g) | (g, None) => g,
+            (Some(a), Some(b)) => {
+                let newer = if b.at_us >= a.at_us { b } else { a };
+                Some(Gauge {
+                    value: newer.value,
+                    min: a.min.min(b.min),
+                    max: a.max.max(b.max),
+                    at_us: newer.at_us,
+                })
+            }
+        };
+    }
+
+    pub fn latency(&self) -> Option<Summary> {
+        self.hist.as_ref().map(Summary::of)
+    }
+
+    pub fn service_time(&self) -> Option<Summary> {
+        self.service.as_ref().map(Summary::of)
+    }
+}
+
+fn merge_hist(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+    if let Some(from) = from {
+        let into = into.get_or_insert_with(new_histogram);
+        // Both auto-resize, so adding cannot fail on range.
+        into.add(from)
+            .expect("auto-resizing histograms always merge");
+    }
+}
+
+/// The canonical series key: `name` or `name{a:1,b:2}` with tags sorted.
+pub fn series_key(name: &str, tags: &BTreeMap<String, String>) -> String {
+    if tags.is_empty() {
+        return name.to_string();
+    }
+    let mut key = String::with_capacity(name.len() + 16 * tags.len());
+    key.push_str(name);
+    key.push('{');
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if i > 0 {
+            key.push(',');
+        }
+        key.push_str(k);
+        key.push(':');
+        key.push_str(v);
+    }
+    key.push('}');
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn op_with(values: &[u64]) -> Entry {
+        let mut e = Entry::new("x", BTreeMap::new(), MetricKind::Operation);
+        for v in values {
+            e.count += 1;
+            e.hist.as_mut().unwrap().record(*v).unwrap();
+            e.service.as_mut().unwrap().record(*v).unwrap();
+        }
+        e
+    }
+
+    proptest! {
+        /// Merging two recorders gives exactly the histogram of recording everything in one.
+        #[test]
+        fn merge_is_exact(a in proptest::collection::vec(1u64..10_000_000, 0..200),
+                          b in proptest::collection::vec(1u64..10_000_000, 0..200)) {
+            let mut merged = op_with(&a);
+            merged.merge(&op_with(&b));
+            let all: Vec<u64> = a.iter().chain(b.iter()).copied().collect();
+            let single = op_with(&all);
+            prop_assert_eq!(merged.count, single.count);
+            prop_assert_eq!(merged.latency(), single.latency());
+            let (m, s) = (merged.hist.unwrap(), single.hist.unwrap());
+            prop_assert_eq!(m.len(), s.len());
+            for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+                prop_assert_eq!(m.value_at_quantile(q), s.value_at_quantile(q));
+            }
+        }
+    }
+
+    #[test]
+    fn summary_is_in_milliseconds() {
+        let e = op_with(&[1000, 2000, 3000]);
+        let s = e.latency().unwrap();
+        // HdrHistogram reports the highest value equivalent at 3 significant digits.
+        assert!((1.0..1.001).contains(&s.min), "{s:?}");
+        assert!((3.0..3.003).contains(&s.max), "{s:?}");
+        assert!((2.0..2.002).contains(&s.p50), "{s:?}");
+    }
+
+    #[test]
+    fn gauge_merge_keeps_newest_value_and_extremes() {
+        let mut a = Entry::new("g", BTreeMap::new(), MetricKind::Gauge);
+        a.gauge = Some(Gauge {
+            value: 5.0,
+            min: 1.0,
+            max: 5.0,
+            at_us: 10,
+        });
+        let mut b = a.empty_like();
+        b.gauge = Some(Gauge {
+            value: 3.0,
+            min: 3.0,
+            max: 9.0,
+            at_us: 20,
+        });
+        a.merge(&b);
+        assert_eq!(
+            a.gauge,
+            Some(Gauge {
+                value: 3.0,
+                min: 1.0,
+                max: 9.0,
+                at_us: 20
+            })
+        );
+    }
+
+    #[test]
+    fn series_key_sorts_tags() {
+        let tags: BTreeMap<String, String> = [
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ]
+        .into();
+        assert_eq!(series_key("m", &tags), "m{a:1,b:2}");
+        assert_eq!(series_key("m", &BTreeMap::new()), "m");
+    }
+}

@@ -1,0 +1,240 @@
+//! The per-worker recorder: one per worker thread, no locks. Every second the worker takes what was
+//! recorded ([`Recorder::take`]) and sends it to the coordinator, which merges it.
+
+use super::entry::{series_key, Entry, Gauge, MetricKind};
+use super::ErrorKind;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+pub type Tags = BTreeMap<String, String>;
+
+/// Distinct script error messages kept per interval; the rest are counted under one line.
+const MAX_ERROR_MESSAGES: usize = 50;
+const OTHER_ERRORS: &str = "(other error messages, not kept)";
+
+/// What a worker recorded in one interval.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub entries: Vec<Entry>,
+    /// Iteration errors raised by the script, by message.
+    pub script_errors: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Recorder {
+    entries: HashMap<String, Entry>,
+    script_errors: BTreeMap<String, u64>,
+    key: String,
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    fn entry(&mut self, name: &str, tags: &Tags, kind: MetricKind) -> &mut Entry {
+        self.key.clear();
+        self.key.push_str(&series_key(name, tags));
+        if !self.entries.contains_key(self.key.as_str()) {
+            self.entries
+                .insert(self.key.clone(), Entry::new(name, tags.clone(), kind));
+        }
+        self.entries
+            .get_mut(self.key.as_str())
+            .expect("inserted above")
+    }
+
+    /// Records one timed operation. `latency` = service time + the iteration's lateness.
+    pub fn record_op(
+        &mut self,
+        name: &str,
+        tags: &Tags,
+        latency: Duration,
+        service: Duration,
+        error: Option<ErrorKind>,
+        units: &Units,
+    ) {
+        let e = self.entry(name, tags, MetricKind::Operation);
+        e.count += 1;
+        if let Some(kind) = error {
+            *e.errors.entry(kind.as_str().to_string()).or_default() += 1;
+        }
+        for (unit, n) in units.iter() {
+            *e.units.entry(unit.to_string()).or_default() += n;
+        }
+        let us = |d: Duration| (d.as_micros() as u64).clamp(1, super::MAX_TRACKABLE_US);
+        if let Some(h) = e.hist.as_mut() {
+            h.record(us(latency)).ok();
+        }
+        if let Some(h) = e.service.as_mut() {
+            h.record(us(service)).ok();
+        }
+    }
+
+    pub fn add_counter(&mut self, name: &str, tags: &Tags, value: f64) {
+        let e = self.entry(name, tags, MetricKind::Counter);
+        e.count += 1;
+        e.sum += value;
+    }
+
+    /// Adds a trend value (milliseconds when the trend is a time). Negative values count as 0.
+    pub fn add_trend(&mut self, name: &str, tags: &Tags, value: f64) {
+        let e = self.entry(name, tags, MetricKind::Trend);
+        e.count += 1;
+        e.sum += value;
+        // Clamped to 1e15 (a trillion in the trend's unit) so one wild value cannot grow the histogram without bound.
+        let scaled = (value * 1000.0).round().clamp(0.0, 1e15) as u64;
+        if let Some(h) = e.hist.as_mut() {
+            h.record(scaled).ok();
+        }
+    }
+
+    pub fn add_rate(&mut self, name: &str, tags: &Tags, pass: bool) {
+        let e = self.entry(name, tags, MetricKind::Rate);
+        e.count += 1;
+        if pass {
+            e.passes += 1;
+        }
+    }
+
+    pub fn set_gauge(&mut self, name: &str, tags: &Tags, value: f64) {
+        let e = self.entry(name, tags, MetricKind::Gauge);
+        e.count += 1;
+        let at_us = crate::util::epoch_micros();
+        e.gauge = Some(match e.gauge {
+            None => Gauge {
+                value,
+                min: value,
+                max: value,
+                at_us,
+            },
+            Some(g) => Gauge {
+                value,
+                min: g.min.min(value),
+                max: g.max.max(value),
+                at_us,
+            },
+        });
+    }
+
+    /// Records a finished iteration: `iterations` (with `script` errors when it raised) and
+    /// `iteration_duration` in milliseconds.
+    pub fn add_iteration(&mut self, tags: &Tags, took: Duration, error: Option<&str>) {
+        let e = self.entry("iterations", tags, MetricKind::Counter);
+        e.count += 1;
+        e.sum += 1.0;
+        if error.is_some() {
+            *e.errors.entry("script".into()).or_default() += 1;
+        }
+        self.add_trend("iteration_duration", tags, took.as_secs_f64() * 1000.0);
+        if let Some(msg) = error {
+            self.script_error(msg);
+        }
+    }
+
+    /// Counts an error raised by the script inside an iteration.
+    pub fn script_error(&mut self, message: &str) {
+        if let Some(n) = self.script_errors.get_mut(message) {
+            *n += 1;
+        } else if self.script_errors.len() < MAX_ERROR_MESSAGES {
+            self.script_errors.insert(message.to_string(), 1);
+        } else {
+            *self.script_errors.entry(OTHER_ERRORS.into()).or_default() += 1;
+        }
+    }
+
+    /// Takes everything recorded so far, leaving the recorder empty.
+    pub fn take(&mut self) -> Snapshot {
+        Snapshot {
+            entries: std::mem::take(&mut self.entries).into_values().collect(),
+            script_errors: std::mem::take(&mut self.script_errors),
+        }
+    }
+}
+
+/// Store units counted by one operation (records, docs, rows, bytes). At most four kinds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Units {
+    items: [(&'static str, u64); 4],
+    len: usize,
+}
+
+impl Units {
+    pub fn none() -> Units {
+        Units::default()
+    }
+
+    pub fn with(mut self, unit: &'static str, n: u64) -> Units {
+        self.add(unit, n);
+        self
+    }
+
+    pub fn add(&mut self, unit: &'static str, n: u64) {
+        if let Some(slot) = self.items[..self.len].iter_mut().find(|(u, _)| *u == unit) {
+            slot.1 += n;
+        } else if self.len < self.items.len() {
+            self.items[self.len] = (unit, n);
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.items[..self.len].iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_ops_per_series_and_takes_them() {
+        let mut r = Recorder::new();
+        let a: Tags = [("name".to_string(), "a".to_string())].into();
+        let ms = Duration::from_millis;
+        r.record_op(
+            "http.request",
+            &a,
+            ms(5),
+            ms(2),
+            None,
+            &Units::none().with("bytes", 10),
+        );
+        r.record_op(
+            "http.request",
+            &a,
+            ms(7),
+            ms(7),
+            Some(ErrorKind::Server),
+            &Units::none().with("bytes", 5),
+        );
+        r.record_op(
+            "http.request",
+            &Tags::new(),
+            ms(1),
+            ms(1),
+            None,
+            &Units::none(),
+        );
+        let snap = r.take();
+        assert_eq!(snap.entries.len(), 2);
+        let e = snap.entries.iter().find(|e| !e.tags.is_empty()).unwrap();
+        assert_eq!(e.count, 2);
+        assert_eq!(e.errors.get("server"), Some(&1));
+        assert_eq!(e.units.get("bytes"), Some(&15));
+        assert!((7.0..7.01).contains(&e.latency().unwrap().max));
+        assert!((2.0..2.01).contains(&e.service_time().unwrap().min));
+        assert!(r.take().entries.is_empty());
+    }
+
+    #[test]
+    fn script_errors_are_capped() {
+        let mut r = Recorder::new();
+        for i in 0..(MAX_ERROR_MESSAGES + 10) {
+            r.script_error(&format!("boom {i}"));
+        }
+        let snap = r.take();
+        assert_eq!(snap.script_errors.len(), MAX_ERROR_MESSAGES + 1);
+        assert_eq!(snap.script_errors.get(OTHER_ERRORS), Some(&10));
+    }
+}
