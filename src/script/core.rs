@@ -1,0 +1,361 @@
+//! The `loadgen` module: sleep, env, time, ids, checks, groups, custom metrics, limiters, JSON.
+
+use super::{caller, json, lua_error, state, state_mut};
+use crate::metrics::Tags;
+use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataMethods, Value};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Names loadgen records itself; user metrics may not take them.
+const RESERVED: &[&str] = &[
+    "iterations",
+    "iteration_duration",
+    "dropped_iterations",
+    "checks",
+    "group_duration",
+];
+const RESERVED_PREFIXES: &[&str] = &["http.", "kafka.", "es.", "hive.", "phoenix.", "hdfs."];
+
+/// Reads a duration argument: a number of seconds or a string such as "250ms".
+pub fn duration_arg(lua: &Lua, v: &Value, what: &str) -> mlua::Result<Duration> {
+    match v {
+        Value::Integer(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
+        Value::Number(n) if *n >= 0.0 && n.is_finite() => Ok(Duration::from_secs_f64(*n)),
+        Value::String(s) => crate::util::parse_duration(&s.to_string_lossy())
+            .map_err(|e| lua_error(lua, format!("{what}: {e}"))),
+        other => Err(lua_error(
+            lua,
+            format!(
+                "{what}: expected seconds or a duration string such as \"250ms\", got {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+/// Reads an optional `tags` table into string pairs.
+pub fn tags_arg(lua: &Lua, v: Option<Table>) -> mlua::Result<Option<Tags>> {
+    let Some(t) = v else { return Ok(None) };
+    let mut tags = Tags::new();
+    for pair in t.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        let v = match v {
+            Value::String(s) => s.to_string_lossy(),
+            Value::Integer(i) => i.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(lua_error(
+                    lua,
+                    format!("tag '{k}': expected a string, got {}", other.type_name()),
+                ))
+            }
+        };
+        tags.insert(k, v);
+    }
+    Ok(Some(tags))
+}
+
+fn with_tags(lua: &Lua, extra: Option<Tags>) -> Rc<Tags> {
+    let base = state(lua).tags.clone();
+    match extra.filter(|t| !t.is_empty()) {
+        None => base,
+        Some(extra) => {
+            let mut t = (*base).clone();
+            t.extend(extra);
+            Rc::new(t)
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Counter,
+    Trend,
+    Rate,
+    Gauge,
+}
+
+/// A user metric handle (`lg.counter("name")` and friends).
+struct Metric {
+    name: String,
+    kind: Kind,
+}
+
+impl UserData for Metric {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        fn record(lua: &Lua, this: &Metric, value: Value, tags: Option<Table>) -> mlua::Result<()> {
+            let tags = with_tags(lua, tags_arg(lua, tags)?);
+            let num = |v: &Value| -> mlua::Result<f64> {
+                match v {
+                    Value::Integer(i) => Ok(*i as f64),
+                    Value::Number(n) => Ok(*n),
+                    Value::Nil if this.kind == Kind::Counter => Ok(1.0),
+                    other => Err(lua_error(
+                        lua,
+                        format!(
+                            "{}: expected a number, got {}",
+                            this.name,
+                            other.type_name()
+                        ),
+                    )),
+                }
+            };
+            let st = state(lua);
+            let mut rec = st.recorder.borrow_mut();
+            match this.kind {
+                Kind::Counter => rec.add_counter(&this.name, &tags, num(&value)?),
+                Kind::Trend => rec.add_trend(&this.name, &tags, num(&value)?),
+                Kind::Gauge => rec.set_gauge(&this.name, &tags, num(&value)?),
+                Kind::Rate => {
+                    let pass = match value {
+                        Value::Boolean(b) => b,
+                        Value::Nil => false,
+                        Value::Integer(i) => i != 0,
+                        Value::Number(n) => n != 0.0,
+                        _ => true,
+                    };
+                    rec.add_rate(&this.name, &tags, pass)
+                }
+            }
+            Ok(())
+        }
+        m.add_method("add", |lua, this, (v, tags): (Value, Option<Table>)| {
+            record(lua, this, v, tags)
+        });
+        m.add_method("set", |lua, this, (v, tags): (Value, Option<Table>)| {
+            record(lua, this, v, tags)
+        });
+        m.add_method("name", |_, this, ()| Ok(this.name.clone()));
+    }
+}
+
+fn metric(lua: &Lua, name: String, kind: Kind) -> mlua::Result<Metric> {
+    if name.is_empty()
+        || RESERVED.contains(&name.as_str())
+        || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+    {
+        return Err(lua_error(
+            lua,
+            format!("metric name '{name}' is empty or reserved for loadgen's own metrics"),
+        ));
+    }
+    if name.contains(['{', '}']) {
+        return Err(lua_error(
+            lua,
+            format!("metric name '{name}' may not contain braces"),
+        ));
+    }
+    Ok(Metric { name, kind })
+}
+
+/// A rate limiter shared by every VU (the n-th `lg.limiter` of each VU's init is the same one).
+struct Limiter(Arc<governor::DefaultDirectRateLimiter>);
+
+impl UserData for Limiter {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // Waits until `n` units (records, docs, rows...) may go.
+        m.add_async_method("wait", |lua, this, n: Option<u32>| async move {
+            let n = std::num::NonZeroU32::new(n.unwrap_or(1).max(1)).expect("max(1)");
+            let limiter = this.0.clone();
+            limiter.until_n_ready(n).await.map_err(|e| {
+                lua_error(
+                    &lua,
+                    format!("limiter:wait({n}): {e} (more than the burst)"),
+                )
+            })
+        });
+    }
+}
+
+pub fn make_limiter(
+    lua: &Lua,
+    rate: f64,
+    burst: Option<u32>,
+) -> mlua::Result<Arc<governor::DefaultDirectRateLimiter>> {
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(lua_error(
+            lua,
+            format!("rate_limit: expected a rate > 0 per second, got {rate}"),
+        ));
+    }
+    let ordinal = state_mut(lua).next_ordinal("limiter");
+    let shared = state(lua).shared.clone();
+    let burst = burst.unwrap_or_else(|| (rate.ceil() as u32).clamp(1, 1_000_000));
+    shared
+        .instance("limiter", ordinal, || {
+            let period = Duration::from_secs_f64(1.0 / rate);
+            let quota = governor::Quota::with_period(period)
+                .ok_or("rate too high")?
+                .allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("max(1)"));
+            Ok(governor::RateLimiter::direct(quota))
+        })
+        .map_err(|e| lua_error(lua, e))
+}
+
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+
+    m.set(
+        "sleep",
+        lua.create_async_function(|lua, d: Value| async move {
+            let d = duration_arg(&lua, &d, "sleep")?;
+            tokio::time::sleep(d).await;
+            Ok(())
+        })?,
+    )?;
+
+    m.set(
+        "env",
+        lua.create_function(|lua, (key, default): (String, Option<Value>)| {
+            let st = state(lua);
+            let v = st
+                .env
+                .get(&key)
+                .or_else(|| st.shared.env.get(&key))
+                .cloned()
+                .or_else(|| std::env::var(&key).ok());
+            Ok(match v {
+                Some(v) => Value::String(lua.create_string(v)?),
+                None => default.unwrap_or(Value::Nil),
+            })
+        })?,
+    )?;
+
+    m.set(
+        "now",
+        lua.create_function(|_, ()| Ok(crate::util::epoch_micros() / 1000))?,
+    )?;
+    m.set(
+        "now_us",
+        lua.create_function(|_, ()| Ok(crate::util::epoch_micros()))?,
+    )?;
+    m.set("vu", lua.create_function(|lua, ()| Ok(state(lua).vu_id))?)?;
+    m.set(
+        "iteration",
+        lua.create_function(|lua, ()| Ok(state(lua).iteration))?,
+    )?;
+    m.set(
+        "scenario",
+        lua.create_function(|lua, ()| Ok(state(lua).scenario.to_string()))?,
+    )?;
+    m.set(
+        "phase",
+        lua.create_function(|lua, ()| Ok(state(lua).phase.to_string()))?,
+    )?;
+
+    // check(value, { name = function(v) return bool end, ... }, tags) -> all passed
+    m.set(
+        "check",
+        lua.create_async_function(
+            |lua, (value, checks, tags): (Value, Table, Option<Table>)| async move {
+                let mut all = true;
+                let mut names: Vec<(String, Function)> = Vec::new();
+                for pair in checks.pairs::<String, Function>() {
+                    let (name, f) = pair.map_err(|e| lua_error(&lua, format!("check: {e}")))?;
+                    names.push((name, f));
+                }
+                names.sort_by(|a, b| a.0.cmp(&b.0));
+                let base = tags_arg(&lua, tags)?;
+                for (name, f) in names {
+                    let pass = !matches!(
+                        f.call_async::<Value>(value.clone()).await?,
+                        Value::Nil | Value::Boolean(false)
+                    );
+                    all &= pass;
+                    let mut t = base.clone().unwrap_or_default();
+                    t.insert("check".into(), name);
+                    let tags = with_tags(&lua, Some(t));
+                    state(&lua)
+                        .recorder
+                        .borrow_mut()
+                        .add_rate("checks", &tags, pass);
+                }
+                Ok(all)
+            },
+        )?,
+    )?;
+
+    // group(name, fn, ...) runs fn with the tag group=name and records group_duration.
+    m.set(
+        "group",
+        lua.create_async_function(
+            |lua, (name, f, args): (String, Function, MultiValue)| async move {
+                let previous = state(&lua).tags.clone();
+                let mut tags = (*previous).clone();
+                let full = match previous.get("group") {
+                    Some(outer) => format!("{outer}::{name}"),
+                    None => name,
+                };
+                tags.insert("group".into(), full);
+                let tags = Rc::new(tags);
+                state_mut(&lua).tags = tags.clone();
+                let start = std::time::Instant::now();
+                let result = f.call_async::<MultiValue>(args).await;
+                let ms = start.elapsed().as_secs_f64() * 1000.0;
+                state(&lua)
+                    .recorder
+                    .borrow_mut()
+                    .add_trend("group_duration", &tags, ms);
+                state_mut(&lua).tags = previous;
+                result
+            },
+        )?,
+    )?;
+
+    for (fname, kind) in [
+        ("counter", Kind::Counter),
+        ("trend", Kind::Trend),
+        ("rate", Kind::Rate),
+        ("gauge", Kind::Gauge),
+    ] {
+        m.set(
+            fname,
+            lua.create_function(move |lua, name: String| metric(lua, name, kind))?,
+        )?;
+    }
+
+    m.set(
+        "limiter",
+        lua.create_function(|lua, opts: Table| {
+            let rate: f64 = opts
+                .get::<Option<f64>>("rate")?
+                .ok_or_else(|| lua_error(lua, "limiter: 'rate' (per second) is required"))?;
+            let burst: Option<u32> = opts.get("burst")?;
+            Ok(Limiter(make_limiter(lua, rate, burst)?))
+        })?,
+    )?;
+
+    m.set(
+        "abort",
+        lua.create_function(|lua, msg: Option<String>| -> mlua::Result<()> {
+            let reason = format!(
+                "{}lg.abort({})",
+                caller(lua),
+                msg.as_deref().map(|m| format!("{m:?}")).unwrap_or_default()
+            );
+            let st = state(lua);
+            st.shared.request_abort(reason.clone());
+            Err(mlua::Error::RuntimeError(reason))
+        })?,
+    )?;
+
+    m.set(
+        "json_encode",
+        lua.create_function(|lua, v: Value| {
+            let j = json::to_json(&v).map_err(|e| lua_error(lua, format!("json_encode: {e}")))?;
+            Ok(j.to_string())
+        })?,
+    )?;
+    m.set(
+        "json_decode",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes())
+                .map_err(|e| lua_error(lua, format!("json_decode: {e}")))?;
+            json::to_lua(lua, &j)
+        })?,
+    )?;
+
+    Ok(m)
+}
