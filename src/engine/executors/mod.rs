@@ -1,0 +1,289 @@
+//! Executors turn a scenario into iterations. One file per executor; they share the VU creation,
+//! the iteration runner and the graceful-stop drain below.
+
+pub mod arrival_rate;
+pub mod constant_arrival_rate;
+pub mod constant_vus;
+pub mod per_vu_iterations;
+pub mod ramping_arrival_rate;
+pub mod ramping_vus;
+pub mod shared_iterations;
+
+use crate::engine::stop::{StopSignal, HARD};
+use crate::metrics::{Recorder, Tags};
+use crate::plan::{Executor, Scenario};
+use crate::script::{describe, ScriptError, Shared, Vu, VuSpec};
+use hdrhistogram::Histogram;
+use mlua::{Function, Value};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// What one scenario did (summed over workers by the coordinator).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ScenarioStats {
+    pub name: String,
+    pub executor: String,
+    /// Iterations that ran to the end (including those whose script raised an error).
+    pub iterations: u64,
+    /// Iterations whose script raised an error.
+    pub failed_iterations: u64,
+    /// Iterations cancelled by a stop (graceful stop ran out, second Ctrl-C, abort).
+    pub interrupted_iterations: u64,
+    /// Open model with `drop_late`: iterations dropped because no VU was free.
+    pub dropped_iterations: u64,
+    /// Open model: iterations due before the end that never started (every VU was busy).
+    pub unstarted_iterations: u64,
+    /// Open model: most iterations due but not yet started at one time.
+    pub max_backlog: u64,
+    /// Largest lateness of an iteration start against its schedule, in ms.
+    pub max_lateness_ms: f64,
+    /// Most VUs initialised at once.
+    pub vus_max: u64,
+}
+
+impl ScenarioStats {
+    pub fn merge(&mut self, o: &ScenarioStats) {
+        if self.name.is_empty() {
+            self.name = o.name.clone();
+            self.executor = o.executor.clone();
+        }
+        self.iterations += o.iterations;
+        self.failed_iterations += o.failed_iterations;
+        self.interrupted_iterations += o.interrupted_iterations;
+        self.dropped_iterations += o.dropped_iterations;
+        self.unstarted_iterations += o.unstarted_iterations;
+        self.max_backlog += o.max_backlog;
+        self.max_lateness_ms = self.max_lateness_ms.max(o.max_lateness_ms);
+        self.vus_max += o.vus_max;
+    }
+}
+
+/// Everything an executor on one worker needs.
+pub struct Ctx {
+    pub scenario: Scenario,
+    pub worker: usize,
+    pub workers: usize,
+    /// When the scenario starts (t0 + start_time).
+    pub start: Instant,
+    pub shared: Arc<Shared>,
+    pub data: Arc<serde_json::Value>,
+    pub recorder: Rc<RefCell<Recorder>>,
+    pub stop: StopSignal,
+    /// VU ids of this scenario are `vu_base + 1 ..`.
+    pub vu_base: u64,
+    /// Scheduler wake-up lateness (µs), the generator's own health.
+    pub wake_lateness: Rc<RefCell<Histogram<u64>>>,
+    /// shared-iterations: iterations claimed so far, across workers.
+    pub claimed: Arc<AtomicU64>,
+    pub stats: RefCell<ScenarioStats>,
+    pub tags: Rc<Tags>,
+}
+
+impl Ctx {
+    /// How many of `total` items (VUs) fall to this worker: items j with j % workers == worker.
+    pub fn share(&self, total: u64) -> u64 {
+        let (w, k) = (self.workers as u64, self.worker as u64);
+        if total > k {
+            (total - k).div_ceil(w)
+        } else {
+            0
+        }
+    }
+
+    /// The scenario-wide index of this worker's n-th VU.
+    pub fn vu_index(&self, n: u64) -> u64 {
+        n * self.workers as u64 + self.worker as u64
+    }
+
+    /// End of the scheduled part of the scenario.
+    pub fn end(&self) -> Instant {
+        self.start + self.scenario.executor.max_duration()
+    }
+}
+
+/// One VU ready to iterate: its Lua state, exec function and setup data.
+pub struct Runner {
+    pub vu: Vu,
+    func: Function,
+    data: Value,
+    /// The scenario-wide VU index (from 0).
+    pub index: u64,
+}
+
+/// Creates and initialises the VU with scenario-wide index `index`.
+pub fn make_runner(ctx: &Ctx, index: u64) -> Result<Runner, ScriptError> {
+    let id = ctx.vu_base + index + 1;
+    let mut env = ctx.shared.env.clone();
+    env.extend(ctx.scenario.env.clone());
+    let spec = VuSpec {
+        vu_id: id,
+        scenario: ctx.scenario.name.as_str().into(),
+        tags: ctx.tags.clone(),
+        env: Rc::new(env),
+    };
+    let vu = Vu::new(ctx.shared.clone(), spec, ctx.recorder.clone())?;
+    let func = vu.function(&ctx.scenario.exec).ok_or_else(|| ScriptError {
+        phase: crate::script::Phase::Init,
+        vu: id,
+        message: format!(
+            "scenario '{}': function '{}' is not defined",
+            ctx.scenario.name, ctx.scenario.exec
+        ),
+    })?;
+    let data = vu.data(&ctx.data).map_err(|e| ScriptError {
+        phase: crate::script::Phase::Init,
+        vu: id,
+        message: describe(&e),
+    })?;
+    Ok(Runner {
+        vu,
+        func,
+        data,
+        index,
+    })
+}
+
+/// The tags of every sample of a scenario.
+pub fn scenario_tags(s: &Scenario) -> Tags {
+    let mut t = s.tags.clone();
+    t.insert("scenario".into(), s.name.clone());
+    t
+}
+
+/// Runs one iteration that was due at `scheduled`; returns whether the script raised an error.
+pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
+    let start = Instant::now();
+    let lateness = start.saturating_duration_since(scheduled);
+    r.vu.begin_iteration(lateness);
+    let result = r.func.call_async::<()>(r.data.clone()).await;
+    let took = start.elapsed();
+    let error = result.err().map(|e| describe(&e));
+    ctx.recorder
+        .borrow_mut()
+        .add_iteration(&ctx.tags, took, error.as_deref());
+    let mut st = ctx.stats.borrow_mut();
+    st.iterations += 1;
+    st.max_lateness_ms = st.max_lateness_ms.max(lateness.as_secs_f64() * 1000.0);
+    if error.is_some() {
+        st.failed_iterations += 1;
+    }
+    error.is_some()
+}
+
+/// Waits for running tasks until they end, `deadline` passes or a hard stop comes; a graceful stop
+/// moves the deadline to `now + graceful_stop` if that is earlier. Cancels and counts what is left.
+pub async fn drain<T: 'static>(set: &mut JoinSet<T>, mut deadline: Instant, ctx: &Ctx) -> u64 {
+    let mut stop = ctx.stop.clone();
+    let mut graceful_seen = false;
+    loop {
+        if set.is_empty() {
+            return 0;
+        }
+        tokio::select! {
+            done = set.join_next() => {
+                if done.is_none() {
+                    return 0;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = stop.reached(crate::engine::stop::GRACEFUL), if !graceful_seen => {
+                graceful_seen = true;
+                deadline = deadline.min(Instant::now() + ctx.scenario.graceful_stop);
+                if stop.level() >= HARD {
+                    break;
+                }
+            }
+            _ = async { let mut s = ctx.stop.clone(); s.reached(HARD).await }, if graceful_seen => break,
+        }
+    }
+    let left = set.len() as u64;
+    set.abort_all();
+    while set.join_next().await.is_some() {}
+    left
+}
+
+/// Runs the scenario on this worker.
+pub async fn run(ctx: Rc<Ctx>, runners: Vec<Runner>) -> ScenarioStats {
+    let mut stop = ctx.stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep_until(ctx.start) => {}
+        _ = stop.reached(crate::engine::stop::GRACEFUL) => {
+            return ctx.stats.borrow().clone();
+        }
+    }
+    match &ctx.scenario.executor {
+        Executor::SharedIterations { .. } => shared_iterations::run(ctx.clone(), runners).await,
+        Executor::PerVuIterations { .. } => per_vu_iterations::run(ctx.clone(), runners).await,
+        Executor::ConstantVus { .. } => constant_vus::run(ctx.clone(), runners).await,
+        Executor::RampingVus { .. } => ramping_vus::run(ctx.clone(), runners).await,
+        Executor::ConstantArrivalRate { .. } => {
+            constant_arrival_rate::run(ctx.clone(), runners).await
+        }
+        Executor::RampingArrivalRate { .. } => {
+            ramping_arrival_rate::run(ctx.clone(), runners).await
+        }
+    }
+    let s = ctx.stats.borrow().clone();
+    s
+}
+
+/// What a closed-model VU does next.
+pub enum Next {
+    Run,
+    Wait(Instant),
+    Done,
+}
+
+/// Decides, before each iteration of a closed-model VU, what it does next.
+pub type NextFn = Rc<dyn Fn(&Ctx, &Runner, u64) -> Next>;
+
+/// The closed model shared by the VU-based executors: each VU loops, asking `next` before every
+/// iteration; latency is measured from the actual start (no schedule to be late against).
+pub async fn closed_loop(ctx: Rc<Ctx>, runners: Vec<Runner>, next: NextFn, grace: Duration) {
+    let mut set = JoinSet::new();
+    for r in runners {
+        let ctx = ctx.clone();
+        let next = next.clone();
+        set.spawn_local(async move {
+            let mut done = 0u64;
+            loop {
+                if ctx.stop.stopping() {
+                    break;
+                }
+                match next(&ctx, &r, done) {
+                    Next::Done => break,
+                    Next::Wait(until) => {
+                        let mut stop = ctx.stop.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until) => {}
+                            _ = stop.reached(crate::engine::stop::GRACEFUL) => break,
+                        }
+                    }
+                    Next::Run => {
+                        iterate(&ctx, &r, Instant::now()).await;
+                        done += 1;
+                    }
+                }
+            }
+        });
+    }
+    let deadline = ctx.end() + grace;
+    let interrupted = drain(&mut set, deadline, &ctx).await;
+    ctx.stats.borrow_mut().interrupted_iterations += interrupted;
+}
+
+/// Per-executor VU counts as a map, for the plan printout.
+pub fn describe_plan(e: &Executor) -> BTreeMap<&'static str, String> {
+    let mut m = BTreeMap::new();
+    m.insert("executor", e.name().to_string());
+    m.insert("max_vus", e.max_vus().to_string());
+    m.insert("duration", crate::util::format_duration(e.max_duration()));
+    m
+}

@@ -1,0 +1,485 @@
+//! The engine: the coordinator (this thread) and the workers (one thread per core).
+//!
+//! The coordinator runs `setup`, starts the workers at a common t0, merges their snapshots once a
+//! second, prints progress, watches thresholds that abort, handles Ctrl-C, then runs `teardown`.
+
+pub mod executors;
+pub mod progress;
+pub mod schedule;
+pub mod stop;
+pub mod worker;
+
+use crate::exit::ExitCode;
+use crate::metrics::thresholds::{self, Outcome};
+use crate::metrics::{MetricStore, Recorder, Summary};
+use crate::plan::RunPlan;
+use crate::script::{describe, Phase, ScriptError, Shared, Vu};
+use executors::ScenarioStats;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use worker::{Msg, Worker};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Completed,
+    Interrupted,
+    Aborted,
+    Failed,
+}
+
+/// The generator's view of itself.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct GeneratorReport {
+    pub workers: usize,
+    /// How late the open-model scheduler woke up against the due times (ms), when a VU was free.
+    pub scheduler_lateness: Option<Summary>,
+    pub cpu_seconds: f64,
+    /// CPU used / (elapsed x cores), 0..1.
+    pub cpu_share: f64,
+    pub peak_rss_bytes: u64,
+}
+
+pub struct RunOutcome {
+    pub status: Status,
+    /// Why the run failed or was aborted; with the exit code it maps to.
+    pub failure: Option<(ExitCode, String)>,
+    pub started: SystemTime,
+    pub ended: SystemTime,
+    /// From t0 to the end of the last worker.
+    pub elapsed: Duration,
+    pub store: MetricStore,
+    pub scenarios: Vec<ScenarioStats>,
+    pub generator: GeneratorReport,
+    pub thresholds: Vec<Outcome>,
+    pub warnings: Vec<String>,
+}
+
+/// Above this wake-up lateness (p99) the scheduler, not the target, is said to be the limit.
+pub const LATENESS_BOUND_MS: f64 = 2.0;
+/// Above this share of the machine's CPU, the generator may be the limit.
+pub const CPU_BOUND: f64 = 0.9;
+
+/// Runs the plan. `vu0` is the Lua state that read the options; it runs setup and teardown.
+pub fn run(
+    plan: Arc<RunPlan>,
+    shared: Arc<Shared>,
+    vu0: Vu,
+    recorder0: Rc<RefCell<Recorder>>,
+    quiet: bool,
+) -> RunOutcome {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, coordinate(plan, shared, vu0, recorder0, quiet))
+}
+
+async fn call_with_timeout(
+    vu: &Vu,
+    name: &str,
+    phase: Phase,
+    data: mlua::Value,
+    timeout: Duration,
+) -> Result<Option<mlua::Value>, ScriptError> {
+    let Some(f) = vu.function(name) else {
+        return Ok(None);
+    };
+    vu.set_phase(phase);
+    let err = |message| ScriptError {
+        phase,
+        vu: 0,
+        message,
+    };
+    match tokio::time::timeout(timeout, f.call_async::<mlua::Value>(data)).await {
+        Ok(Ok(v)) => Ok(Some(v)),
+        Ok(Err(e)) => Err(err(describe(&e))),
+        Err(_) => Err(err(format!(
+            "{name}() did not finish within {} ({name}_timeout)",
+            crate::util::format_duration(timeout)
+        ))),
+    }
+}
+
+async fn coordinate(
+    plan: Arc<RunPlan>,
+    shared: Arc<Shared>,
+    vu0: Vu,
+    recorder0: Rc<RefCell<Recorder>>,
+    quiet: bool,
+) -> RunOutcome {
+    let started = SystemTime::now();
+    let mut out = RunOutcome {
+        status: Status::Completed,
+        failure: None,
+        started,
+        ended: started,
+        elapsed: Duration::ZERO,
+        store: MetricStore::default(),
+        scenarios: Vec::new(),
+        generator: GeneratorReport {
+            workers: plan.workers,
+            ..Default::default()
+        },
+        thresholds: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let cpu0 = crate::util::process_cpu_time();
+
+    // setup()
+    let setup = call_with_timeout(
+        &vu0,
+        "setup",
+        Phase::Setup,
+        mlua::Value::Nil,
+        plan.setup_timeout,
+    );
+    let setup_value = tokio::select! {
+        r = setup => r,
+        _ = signal(&mut sigint, &mut sigterm) => {
+            out.status = Status::Interrupted;
+            out.failure = Some((ExitCode::Interrupted, "interrupted during setup()".into()));
+            return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+        }
+    };
+    let data = match setup_value {
+        Ok(v) => match v.map(|v| crate::script::json::to_json(&v)).transpose() {
+            Ok(j) => j.unwrap_or(serde_json::Value::Null),
+            Err(e) => {
+                out.status = Status::Failed;
+                out.failure = Some((
+                    ExitCode::Script,
+                    format!("script error in setup: the returned data {e}"),
+                ));
+                return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+            }
+        },
+        Err(e) => {
+            out.status = Status::Failed;
+            out.failure = Some((ExitCode::Script, e.to_string()));
+            return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+        }
+    };
+    let data = Arc::new(data);
+
+    // Workers: initialise every VU, then start together.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (start_tx, start_rx) = watch::channel(None);
+    let (stop_tx, stop_rx) = stop::channel();
+    let claimed: Vec<Arc<AtomicU64>> = plan
+        .scenarios
+        .iter()
+        .map(|_| Arc::new(AtomicU64::new(0)))
+        .collect();
+    let workers = plan.workers;
+    let mut threads = Vec::new();
+    for index in 0..workers {
+        let w = Worker {
+            index,
+            workers,
+            plan: plan.clone(),
+            shared: shared.clone(),
+            data: data.clone(),
+            tx: tx.clone(),
+            start: start_rx.clone(),
+            stop: stop_rx.clone(),
+            claimed: claimed.clone(),
+        };
+        match w.spawn() {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                stop_tx.raise(stop::HARD);
+                out.status = Status::Failed;
+                out.failure = Some((
+                    ExitCode::Failure,
+                    format!("cannot start a worker thread: {e}"),
+                ));
+                return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+            }
+        }
+    }
+    drop(tx);
+    let mut ready = 0;
+    while ready < workers {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Ready) => ready += 1,
+                Some(Msg::InitFailed(e)) => {
+                    stop_tx.raise(stop::HARD);
+                    out.status = Status::Failed;
+                    out.failure = Some((ExitCode::Script, e.to_string()));
+                    return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+                }
+                Some(_) => {}
+                None => {
+                    out.status = Status::Failed;
+                    out.failure = Some((ExitCode::Failure, "a worker thread ended before the start".into()));
+                    return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+                }
+            },
+            _ = signal(&mut sigint, &mut sigterm) => {
+                stop_tx.raise(stop::HARD);
+                out.status = Status::Interrupted;
+                out.failure = Some((ExitCode::Interrupted, "interrupted while the VUs were initialised".into()));
+                return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+            }
+        }
+    }
+
+    let t0 = Instant::now() + Duration::from_millis(5);
+    let t0_epoch = started
+        + SystemTime::now()
+            .duration_since(started)
+            .unwrap_or_default()
+        + Duration::from_millis(5);
+    out.started = t0_epoch;
+    let t0_sec = t0_epoch
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let _ = start_tx.send(Some(t0));
+
+    let mut progress = progress::Progress::new(quiet, plan.scheduled_duration());
+    let mut ticker = tokio::time::interval_at(t0 + Duration::from_secs(1), Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let safety = t0 + plan.max_duration() + Duration::from_secs(10);
+    let mut done = 0;
+    let mut interrupts = 0;
+    let mut wake = crate::metrics::new_histogram();
+    let mut stats: Vec<ScenarioStats> = plan
+        .scenarios
+        .iter()
+        .map(|_| ScenarioStats::default())
+        .collect();
+    let mut hard_exit = false;
+    let mut safety_hit = false;
+    while done < workers {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Msg::Snapshot { second, snapshot }) => {
+                    out.store.add(t0_sec + second as i64 - 1, snapshot);
+                }
+                Some(Msg::Done { stats: s, wake_lateness }) => {
+                    done += 1;
+                    for (total, part) in stats.iter_mut().zip(s.iter()) {
+                        total.merge(part);
+                    }
+                    let _ = wake.add(&wake_lateness);
+                }
+                Some(_) => {}
+                None => break,
+            },
+            _ = ticker.tick() => {
+                let elapsed = t0.elapsed();
+                progress.tick(elapsed, &out.store, stop_tx.level());
+                if out.status == Status::Completed {
+                    let outcomes = thresholds::evaluate(&plan.thresholds, &out.store, elapsed.as_secs_f64());
+                    if let Some(bad) = abort_due(&plan, &outcomes, elapsed) {
+                        out.status = Status::Aborted;
+                        shared.request_abort(format!("threshold '{}' on {} crossed (abort_on_fail)", bad.threshold, bad.metric));
+                    }
+                }
+                if shared.aborted() && stop_tx.level() < stop::HARD {
+                    out.status = Status::Aborted;
+                    stop_tx.raise(stop::HARD);
+                }
+            }
+            _ = signal(&mut sigint, &mut sigterm) => {
+                interrupts += 1;
+                if out.status == Status::Completed {
+                    out.status = Status::Interrupted;
+                }
+                if interrupts == 1 {
+                    progress.note("stopping: running iterations may finish within graceful_stop; press Ctrl-C again to stop at once");
+                    stop_tx.raise(stop::GRACEFUL);
+                } else {
+                    stop_tx.raise(stop::HARD);
+                    hard_exit = true;
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(safety) => {
+                safety_hit = true;
+                stop_tx.raise(stop::HARD);
+                break;
+            }
+        }
+    }
+    let end = Instant::now();
+    progress.finish();
+    // Whatever arrived after the last message we waited for.
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Snapshot { second, snapshot } = msg {
+            out.store.add(t0_sec + second as i64 - 1, snapshot);
+        }
+    }
+    if safety_hit {
+        out.warnings.push(
+            "workers did not stop within the plan's longest duration + 10 s; results are partial"
+                .into(),
+        );
+    }
+    if !hard_exit {
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+    for (s, plan_s) in stats.iter_mut().zip(&plan.scenarios) {
+        if s.name.is_empty() {
+            s.name = plan_s.name.clone();
+            s.executor = plan_s.executor.name().to_string();
+        }
+    }
+    out.scenarios = stats;
+    if !wake.is_empty() {
+        out.generator.scheduler_lateness = Some(Summary::of(&wake));
+    }
+    if out.status == Status::Aborted {
+        out.failure = Some((
+            ExitCode::Aborted,
+            shared.abort_reason().unwrap_or_else(|| "aborted".into()),
+        ));
+    } else if out.status == Status::Interrupted {
+        out.failure = Some((ExitCode::Interrupted, "interrupted".into()));
+    }
+
+    // teardown(data), unless the user asked to stop at once.
+    if !hard_exit {
+        let data_value = vu0.data(&data).unwrap_or(mlua::Value::Nil);
+        let td = call_with_timeout(
+            &vu0,
+            "teardown",
+            Phase::Teardown,
+            data_value,
+            plan.teardown_timeout,
+        );
+        let r = tokio::select! {
+            r = td => r,
+            _ = signal(&mut sigint, &mut sigterm) => {
+                out.warnings.push("teardown() was interrupted".into());
+                Ok(None)
+            }
+        };
+        if let Err(e) = r {
+            if out.failure.is_none() {
+                out.status = Status::Failed;
+                out.failure = Some((ExitCode::Script, e.to_string()));
+            } else {
+                out.warnings.push(e.to_string());
+            }
+        }
+    } else {
+        out.warnings.push("stopped at once by a second interrupt: teardown() did not run, the last second of metrics may be missing".into());
+    }
+    finish(out, &plan, &recorder0, t0, end, cpu0)
+}
+
+fn abort_due<'a>(
+    plan: &RunPlan,
+    outcomes: &'a [Outcome],
+    elapsed: Duration,
+) -> Option<&'a Outcome> {
+    let mut i = 0;
+    for spec in &plan.thresholds {
+        for rule in &spec.rules {
+            let o = &outcomes[i];
+            i += 1;
+            if rule.abort_on_fail
+                && !o.ok
+                && elapsed >= rule.delay_abort_eval
+                && o.observed.is_some()
+            {
+                return Some(o);
+            }
+        }
+    }
+    None
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn signal(
+    sigint: &mut Option<tokio::signal::unix::Signal>,
+    sigterm: &mut Option<tokio::signal::unix::Signal>,
+) {
+    let int = async {
+        match sigint {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let term = async {
+        match sigterm {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = int => {}
+        _ = term => {}
+    }
+}
+
+fn finish(
+    mut out: RunOutcome,
+    plan: &RunPlan,
+    recorder0: &RefCell<Recorder>,
+    t0: Instant,
+    end: Instant,
+    cpu0: Duration,
+) -> RunOutcome {
+    let now = crate::util::epoch_micros() / 1_000_000;
+    out.store.add(now, recorder0.borrow_mut().take());
+    out.ended = SystemTime::now();
+    out.elapsed = end.saturating_duration_since(t0);
+    let secs = out.elapsed.as_secs_f64();
+    out.thresholds = thresholds::evaluate(&plan.thresholds, &out.store, secs);
+    let cpu = (crate::util::process_cpu_time().saturating_sub(cpu0)).as_secs_f64();
+    out.generator.cpu_seconds = cpu;
+    if secs > 0.0 {
+        out.generator.cpu_share = cpu / (secs * crate::util::cores() as f64);
+    }
+    out.generator.peak_rss_bytes = crate::util::peak_rss_bytes();
+    if let Some(l) = out.generator.scheduler_lateness {
+        if l.p99 > LATENESS_BOUND_MS {
+            out.warnings.push(format!(
+                "the scheduler woke up late: p99 {:.2} ms (bound {LATENESS_BOUND_MS} ms); the generator, not the target, may have been the limit",
+                l.p99
+            ));
+        }
+    }
+    if out.generator.cpu_share > CPU_BOUND && secs >= 1.0 {
+        out.warnings.push(format!(
+            "loadgen used {:.0}% of the machine's CPU; the generator, not the target, may have been the limit",
+            out.generator.cpu_share * 100.0
+        ));
+    }
+    for s in &out.scenarios {
+        if s.unstarted_iterations > 0 {
+            out.warnings.push(format!(
+                "scenario '{}': {} iterations were due but never started (all {} VUs busy); raise max_vus or the target is too slow",
+                s.name, s.unstarted_iterations, s.vus_max
+            ));
+        }
+    }
+    if !out.store.script_errors.is_empty() {
+        let n: u64 = out.store.script_errors.values().sum();
+        out.warnings.push(format!(
+            "{n} iterations raised a script error (see script_errors)"
+        ));
+    }
+    out
+}
