@@ -1,0 +1,150 @@
+//! The HTTP client: plain Rust, no Lua. One reqwest client per worker thread, so that pooled
+//! connections live on the runtime that drives them (a connection made on another thread's
+//! current-thread runtime would stall when that runtime is idle).
+
+use crate::metrics::recorder::Units;
+use crate::metrics::{ErrorKind, OpError};
+use std::cell::RefCell;
+use std::time::Duration;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+thread_local! {
+    static CLIENT: RefCell<Option<reqwest::Client>> = const { RefCell::new(None) };
+}
+
+fn client() -> Result<reqwest::Client, OpError> {
+    CLIENT.with(|c| {
+        if let Some(c) = c.borrow().as_ref() {
+            return Ok(c.clone());
+        }
+        let built = reqwest::Client::builder()
+            .pool_max_idle_per_host(usize::MAX)
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()
+            .map_err(|e| {
+                OpError::new(ErrorKind::Client, format!("cannot build HTTP client: {e}"))
+            })?;
+        *c.borrow_mut() = Some(built.clone());
+        Ok(built)
+    })
+}
+
+fn classify(e: &reqwest::Error) -> ErrorKind {
+    if e.is_timeout() {
+        ErrorKind::Timeout
+    } else if e.is_connect() {
+        ErrorKind::Connect
+    } else if e.is_builder() {
+        ErrorKind::Client
+    } else {
+        ErrorKind::Protocol
+    }
+}
+
+/// Describes a reqwest error with its causes (reqwest's own text is terse).
+fn chain(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// Sends a request. Any answer is `Ok`, whatever its status; [`status_error`] tells which statuses
+/// count as failed operations.
+pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
+    let client = match client() {
+        Ok(c) => c,
+        Err(e) => return (Err(e), Units::none()),
+    };
+    let mut builder = client
+        .request(req.method.clone(), &req.url)
+        .timeout(req.timeout);
+    for (k, v) in &req.headers {
+        builder = builder.header(k, v);
+    }
+    let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
+    let sent_units = || {
+        if sent > 0 {
+            Units::none().with("bytes_sent", sent)
+        } else {
+            Units::none()
+        }
+    };
+    if let Some(body) = req.body {
+        builder = builder.body(body);
+    }
+    let resp = match builder.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!("{} {}: {}", req.method, req.url, chain(&e));
+            return (Err(OpError::new(classify(&e), msg)), sent_units());
+        }
+    };
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    match resp.bytes().await {
+        Ok(body) => {
+            let units = sent_units().with("bytes", body.len() as u64);
+            (
+                Ok(Response {
+                    status,
+                    headers,
+                    body: body.to_vec(),
+                }),
+                units,
+            )
+        }
+        Err(e) => (
+            Err(OpError::new(
+                classify(&e),
+                format!(
+                    "{} {}: reading the body: {}",
+                    req.method,
+                    req.url,
+                    chain(&e)
+                ),
+            )),
+            sent_units(),
+        ),
+    }
+}
+
+/// The error kind a status stands for, if any.
+pub fn status_error(status: u16) -> Option<ErrorKind> {
+    match status {
+        500.. => Some(ErrorKind::Server),
+        400..=499 => Some(ErrorKind::Client),
+        _ => None,
+    }
+}

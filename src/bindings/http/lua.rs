@@ -1,0 +1,297 @@
+//! The Lua face of `loadgen.http`. Knows nothing of the wire.
+//!
+//! Every call returns a response table `{ status, body, headers, ok, err, error, duration }` with a
+//! `:json()` method. A failed request (no answer, or status >= 400) has `err` set to its kind
+//! (`connect`, `timeout`, `server`, `client`, `protocol`) and `error` to a message; it never raises.
+
+use super::client::{self, Request, Response, DEFAULT_TIMEOUT};
+use crate::bindings::timing::{timed_with, OpMeta};
+use crate::metrics::OpError;
+use crate::script::core::{duration_arg, make_limiter, tags_arg};
+use crate::script::{json, lua_error, OpScope};
+use mlua::{Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const METRIC: &str = "http.request";
+const RESPONSE_MT: &str = "loadgen.http.response";
+
+/// Settings of an `http.client{...}`; the module functions use the defaults.
+#[derive(Clone, Default)]
+struct Settings {
+    base_url: Option<String>,
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+}
+
+fn headers_arg(lua: &Lua, t: Option<Table>) -> mlua::Result<Vec<(String, String)>> {
+    let Some(t) = t else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for pair in t.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        let v = match v {
+            Value::String(s) => s.to_string_lossy(),
+            Value::Integer(i) => i.to_string(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                return Err(lua_error(
+                    lua,
+                    format!("header '{k}': expected a string, got {}", other.type_name()),
+                ))
+            }
+        };
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// Builds the request from `(method, url, body, opts)` as the script gave them.
+fn build(
+    lua: &Lua,
+    settings: &Settings,
+    method: &str,
+    url: String,
+    body: Value,
+    opts: Option<Table>,
+) -> mlua::Result<(Request, Option<crate::metrics::Tags>)> {
+    let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| lua_error(lua, format!("http: '{method}' is not an HTTP method")))?;
+    let url = match &settings.base_url {
+        Some(base) if !url.contains("://") => format!("{}{}", base.trim_end_matches('/'), url),
+        _ => url,
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(lua_error(
+            lua,
+            format!("http: '{url}' is not an http:// or https:// URL"),
+        ));
+    }
+    let mut headers = settings.headers.clone();
+    let mut timeout = settings.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let mut tags = None;
+    let mut body = match body {
+        Value::Nil => None,
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Table(_) => {
+            headers.push(("content-type".into(), "application/json".into()));
+            let j = json::to_json(&body).map_err(|e| lua_error(lua, format!("http body: {e}")))?;
+            Some(j.to_string().into_bytes())
+        }
+        other => {
+            return Err(lua_error(
+                lua,
+                format!(
+                    "http body: expected a string or a table, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    if let Some(o) = opts {
+        for pair in o.clone().pairs::<String, Value>() {
+            let (k, _) = pair?;
+            if !matches!(
+                k.as_str(),
+                "headers" | "timeout" | "tags" | "json" | "body" | "name"
+            ) {
+                return Err(lua_error(
+                    lua,
+                    format!("http: unknown option '{k}'; valid: body, headers, json, name, tags, timeout"),
+                ));
+            }
+        }
+        headers.extend(headers_arg(lua, o.get("headers")?)?);
+        if let Some(t) = o.get::<Option<Value>>("timeout")? {
+            timeout = duration_arg(lua, &t, "http timeout")?;
+        }
+        tags = tags_arg(lua, o.get("tags")?)?;
+        if let Some(name) = o.get::<Option<String>>("name")? {
+            tags.get_or_insert_with(Default::default)
+                .insert("name".into(), name);
+        }
+        if let Some(j) = o.get::<Option<Value>>("json")? {
+            let j = json::to_json(&j).map_err(|e| lua_error(lua, format!("http json: {e}")))?;
+            headers.push(("content-type".into(), "application/json".into()));
+            body = Some(j.to_string().into_bytes());
+        }
+        if let Some(b) = o.get::<Option<LuaString>>("body")? {
+            body = Some(b.as_bytes().to_vec());
+        }
+    }
+    Ok((
+        Request {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+        },
+        tags,
+    ))
+}
+
+fn response_table(lua: &Lua, r: Result<Response, OpError>, took: Duration) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("duration", took.as_secs_f64() * 1000.0)?;
+    match r {
+        Ok(resp) => {
+            t.set("status", resp.status)?;
+            t.set("body", lua.create_string(&resp.body)?)?;
+            let h = lua.create_table()?;
+            for (k, v) in resp.headers {
+                h.set(k, v)?;
+            }
+            t.set("headers", h)?;
+            let kind = client::status_error(resp.status);
+            t.set("ok", kind.is_none())?;
+            if let Some(kind) = kind {
+                t.set("err", kind.as_str())?;
+                t.set("error", format!("HTTP {}", resp.status))?;
+            }
+        }
+        Err(e) => {
+            t.set("status", 0)?;
+            t.set("ok", false)?;
+            t.set("err", e.kind.as_str())?;
+            t.set("error", e.message)?;
+        }
+    }
+    let mt: Table = lua.named_registry_value(RESPONSE_MT)?;
+    t.set_metatable(Some(mt))?;
+    Ok(t)
+}
+
+async fn request(
+    lua: Lua,
+    settings: Settings,
+    method: String,
+    url: String,
+    body: Value,
+    opts: Option<Table>,
+) -> mlua::Result<Table> {
+    let (req, tags) = build(&lua, &settings, &method, url, body, opts)?;
+    let scope = OpScope::of(&lua).with_tags(tags);
+    if let Some(l) = &settings.limiter {
+        l.until_ready().await;
+    }
+    let start = Instant::now();
+    let meta = OpMeta {
+        recorder: &scope.recorder,
+        metric: METRIC,
+        tags: &scope.tags,
+        lateness: scope.lateness,
+    };
+    let r = timed_with(meta, client::send(req), |resp: &Response| {
+        client::status_error(resp.status)
+    })
+    .await;
+    response_table(&lua, r, start.elapsed())
+}
+
+/// `http.client{ base_url, headers, timeout, rate_limit }`: requests with shared settings.
+struct Client(Settings);
+
+fn add_request_methods<M: UserDataMethods<Client>>(m: &mut M) {
+    m.add_async_method("get", |lua, this, (url, opts): (String, Option<Table>)| {
+        let s = this.0.clone();
+        async move { request(lua, s, "GET".into(), url, Value::Nil, opts).await }
+    });
+    m.add_async_method(
+        "delete",
+        |lua, this, (url, opts): (String, Option<Table>)| {
+            let s = this.0.clone();
+            async move { request(lua, s, "DELETE".into(), url, Value::Nil, opts).await }
+        },
+    );
+    for method in ["post", "put", "patch"] {
+        m.add_async_method(
+            method,
+            move |lua, this, (url, body, opts): (String, Value, Option<Table>)| {
+                let s = this.0.clone();
+                async move { request(lua, s, method.to_ascii_uppercase(), url, body, opts).await }
+            },
+        );
+    }
+    m.add_async_method(
+        "request",
+        |lua, this, (method, url, body, opts): (String, String, Value, Option<Table>)| {
+            let s = this.0.clone();
+            async move { request(lua, s, method, url, body, opts).await }
+        },
+    );
+}
+
+impl UserData for Client {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        add_request_methods(m);
+    }
+}
+
+fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
+    let mut s = Settings::default();
+    let Some(o) = opts else { return Ok(s) };
+    for pair in o.clone().pairs::<String, Value>() {
+        let (k, _) = pair?;
+        if !matches!(
+            k.as_str(),
+            "base_url" | "headers" | "timeout" | "rate_limit" | "burst"
+        ) {
+            return Err(lua_error(
+                lua,
+                format!("http.client: unknown option '{k}'; valid: base_url, burst, headers, rate_limit, timeout"),
+            ));
+        }
+    }
+    s.base_url = o.get("base_url")?;
+    s.headers = headers_arg(lua, o.get("headers")?)?;
+    if let Some(t) = o.get::<Option<Value>>("timeout")? {
+        s.timeout = Some(duration_arg(lua, &t, "http.client timeout")?);
+    }
+    if let Some(rate) = o.get::<Option<f64>>("rate_limit")? {
+        s.limiter = Some(make_limiter(lua, rate, o.get("burst")?)?);
+    }
+    Ok(s)
+}
+
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let mt = lua.create_table()?;
+    let methods = lua.create_table()?;
+    methods.set(
+        "json",
+        lua.create_function(|lua, this: Table| {
+            let body: LuaString = this.get("body")?;
+            let j: serde_json::Value = serde_json::from_slice(&body.as_bytes())
+                .map_err(|e| lua_error(lua, format!("response:json(): {e}")))?;
+            json::to_lua(lua, &j)
+        })?,
+    )?;
+    mt.set("__index", methods)?;
+    lua.set_named_registry_value(RESPONSE_MT, mt)?;
+
+    let default = lua.create_userdata(Client(Settings::default()))?;
+    let m = lua.create_table()?;
+    // Module functions forward to a default client: http.get(url, opts) == default:get(url, opts).
+    for name in ["get", "delete", "post", "put", "patch", "request"] {
+        let method: mlua::Function = default.get(name)?;
+        let d = default.clone();
+        m.set(
+            name,
+            lua.create_async_function(move |_, args: MultiValue| {
+                let method = method.clone();
+                let d = d.clone();
+                async move {
+                    let mut full = MultiValue::new();
+                    full.push_back(Value::UserData(d));
+                    full.extend(args);
+                    method.call_async::<Table>(full).await
+                }
+            })?,
+        )?;
+    }
+    m.set(
+        "client",
+        lua.create_function(|lua, opts: Option<Table>| Ok(Client(client_settings(lua, opts)?)))?,
+    )?;
+    Ok(m)
+}

@@ -1,0 +1,4 @@
+//! `loadgen.http`: HTTP/1.1 and HTTP/2 for any backend. Metric `http.request`, units `bytes`.
+
+pub mod client;
+pub mod lua;

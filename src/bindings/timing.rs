@@ -1,0 +1,91 @@
+//! The one timing helper every binding goes through. Bindings never time themselves.
+
+use crate::metrics::recorder::{Recorder, Tags, Units};
+use crate::metrics::{ErrorKind, OpError};
+use std::cell::RefCell;
+use std::future::Future;
+use std::time::Duration;
+// tokio's clock is the system clock, except in tests with paused time, which then run instantly.
+use tokio::time::Instant;
+
+/// Where and how an operation is recorded.
+pub struct OpMeta<'a> {
+    pub recorder: &'a RefCell<Recorder>,
+    /// `<binding>.<operation>`, e.g. `http.request`.
+    pub metric: &'a str,
+    pub tags: &'a Tags,
+    /// How late the current iteration started against its schedule (0 in closed models). It belongs
+    /// to every operation of the iteration: latency = service time + lateness.
+    pub lateness: Duration,
+}
+
+/// Runs `op`, measuring its service time from the moment it is polled (the request leaves) to its
+/// completion, and records it. The future returns its result and the units it moved (also on error).
+pub async fn timed<T, F>(meta: OpMeta<'_>, op: F) -> Result<T, OpError>
+where
+    F: Future<Output = (Result<T, OpError>, Units)>,
+{
+    timed_with(meta, op, |_| None).await
+}
+
+/// As [`timed`], with `failed` deciding whether a successful answer still counts as a failed
+/// operation (an HTTP 500 comes back to the script with its body, and is counted as `server`).
+pub async fn timed_with<T, F>(
+    meta: OpMeta<'_>,
+    op: F,
+    failed: impl FnOnce(&T) -> Option<ErrorKind>,
+) -> Result<T, OpError>
+where
+    F: Future<Output = (Result<T, OpError>, Units)>,
+{
+    let start = Instant::now();
+    let (result, units) = op.await;
+    let service = start.elapsed();
+    let error = match &result {
+        Ok(v) => failed(v),
+        Err(e) => Some(e.kind),
+    };
+    meta.recorder.borrow_mut().record_op(
+        meta.metric,
+        meta.tags,
+        service + meta.lateness,
+        service,
+        error,
+        &units,
+    );
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_adds_the_iteration_lateness() {
+        let rec = RefCell::new(Recorder::new());
+        let tags = Tags::new();
+        let meta = OpMeta {
+            recorder: &rec,
+            metric: "x.op",
+            tags: &tags,
+            lateness: Duration::from_millis(40),
+        };
+        let r: Result<(), OpError> = timed(meta, async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            (
+                Err(OpError::new(ErrorKind::Timeout, "slow")),
+                Units::none().with("rows", 3),
+            )
+        })
+        .await;
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Timeout);
+        let snap = rec.borrow_mut().take();
+        let e = &snap.entries[0];
+        assert_eq!(e.errors.get("timeout"), Some(&1));
+        assert_eq!(e.units.get("rows"), Some(&3));
+        let service = e.service_time().unwrap().max;
+        let latency = e.latency().unwrap().max;
+        assert!((10.0..10.1).contains(&service), "service {service}");
+        assert!((50.0..50.1).contains(&latency), "latency {latency}");
+    }
+}
