@@ -1,0 +1,181 @@
+//! `loadgen run` and the script loading shared with `loadgen check`.
+
+use crate::exit::{ExitCode, Failure};
+use crate::metrics::Recorder;
+use crate::plan::{Overrides, RunPlan, ScriptSource};
+use crate::results::schema::{ResultFile, RunInfo};
+use crate::script::{Shared, Vu, VuSpec};
+use clap::Args;
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct ScriptArgs {
+    /// The Lua script.
+    #[arg(value_parser = super::path_exists)]
+    pub script: PathBuf,
+    /// VUs (replaces the script's scenarios with one, as k6 does).
+    #[arg(long, env = "LOADGEN_VUS")]
+    pub vus: Option<u64>,
+    /// Duration, e.g. 30s, 2m.
+    #[arg(long, env = "LOADGEN_DURATION", value_parser = super::duration)]
+    pub duration: Option<Duration>,
+    /// Total iterations shared by the VUs.
+    #[arg(long, env = "LOADGEN_ITERATIONS")]
+    pub iterations: Option<u64>,
+    /// Iterations per second (an open-model constant-arrival-rate scenario).
+    #[arg(long, env = "LOADGEN_RATE")]
+    pub rate: Option<f64>,
+    /// Script environment: lg.env("KEY").
+    #[arg(short = 'e', long = "env", value_parser = super::key_value)]
+    pub env: Vec<(String, String)>,
+    /// Tags for the whole run.
+    #[arg(long = "tag", value_parser = super::key_value)]
+    pub tags: Vec<(String, String)>,
+    /// Seed of loadgen.gen's random source (repeatable data).
+    #[arg(long, env = "LOADGEN_SEED")]
+    pub seed: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "LOADGEN_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub script: ScriptArgs,
+    /// Result file (default: results/<script>-<UTC time>.json).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// No live progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// A loaded script: VU 0 (it read the options; it runs setup and teardown) and the plan.
+pub struct Loaded {
+    pub plan: RunPlan,
+    pub shared: Arc<Shared>,
+    pub vu0: Vu,
+    pub recorder0: Rc<RefCell<Recorder>>,
+}
+
+pub fn load(args: &ScriptArgs) -> Result<Loaded, Failure> {
+    let path = &args.script;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("cannot read script {}: {e}", path.display())))?;
+    let hash = format!("{:x}", Sha256::digest(source.as_bytes()));
+    let script = ScriptSource {
+        path: path.clone(),
+        source,
+        hash,
+    };
+    let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
+    let shared = Shared::new(script, env, args.seed.unwrap_or(0));
+    let recorder0 = Rc::new(RefCell::new(Recorder::new()));
+    let spec = VuSpec {
+        vu_id: 0,
+        scenario: "".into(),
+        tags: Rc::new(BTreeMap::new()),
+        env: Rc::new(BTreeMap::new()),
+    };
+    let vu0 = Vu::new(shared.clone(), spec, recorder0.clone()).map_err(Failure::script)?;
+    let options = vu0
+        .options()
+        .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    let overrides = Overrides {
+        vus: args.vus,
+        duration: args.duration,
+        iterations: args.iterations,
+        rate: args.rate,
+        tags: args.tags.iter().cloned().collect(),
+        seed: args.seed,
+        workers: args.workers,
+    };
+    let plan = crate::plan::build(&options, &overrides)
+        .map_err(|e| Failure::usage(format!("{}: options: {e}", path.display())))?;
+    shared.set_seed(plan.seed);
+    vu0.reseed();
+    for s in &plan.scenarios {
+        if vu0.function(&s.exec).is_none() {
+            return Err(Failure::script(format!(
+                "{}: scenario '{}' runs function '{}', which the script does not define",
+                path.display(),
+                s.name,
+                s.exec
+            )));
+        }
+    }
+    Ok(Loaded {
+        plan,
+        shared,
+        vu0,
+        recorder0,
+    })
+}
+
+fn default_out(script: &Path) -> PathBuf {
+    let stem = script
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let now = crate::util::rfc3339(std::time::SystemTime::now());
+    // 2026-11-25T17:04:35.123Z -> 20261125-170435
+    let compact: String = now
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .collect();
+    let stamp = format!(
+        "{}-{}",
+        &compact[..8.min(compact.len())],
+        &compact[8.min(compact.len())..]
+    );
+    PathBuf::from("results").join(format!("{stem}-{stamp}.json"))
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.script.script));
+    crate::results::check_writable(&out).map_err(|e| Failure::new(ExitCode::Usage, e))?;
+    let Loaded {
+        plan,
+        shared,
+        vu0,
+        recorder0,
+    } = load(&args.script)?;
+    let plan = Arc::new(plan);
+    let outcome = crate::engine::run(plan.clone(), shared.clone(), vu0, recorder0, args.quiet);
+    let code = match &outcome.failure {
+        Some((code, _)) => *code,
+        None if outcome.thresholds.iter().any(|t| !t.ok) => ExitCode::ThresholdsCrossed,
+        None => ExitCode::Ok,
+    };
+    let info = RunInfo {
+        script_path: args.script.script.display().to_string(),
+        script_sha256: shared.script.hash.clone(),
+        tags: plan.tags.clone(),
+        seed: plan.seed,
+        exit_code: code.code(),
+    };
+    let file = ResultFile::new(&outcome, info);
+    let written = crate::results::write(&out, &file);
+    print!(
+        "{}",
+        crate::results::summary::render(&file, Some(&out.display().to_string()))
+    );
+    if let Err(e) = written {
+        return Err(Failure::new(ExitCode::Failure, e));
+    }
+    if let Some((_, msg)) = &outcome.failure {
+        eprintln!("error: {msg}");
+    }
+    Ok(code)
+}
