@@ -225,7 +225,12 @@ pub fn lua_error(lua: &Lua, msg: impl fmt::Display) -> mlua::Error {
 /// A short, human message for an mlua error (the root cause, with its file and line).
 pub fn describe(e: &mlua::Error) -> String {
     match e {
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // Lua appends a traceback to errors raised with error(); the first line says where.
+        mlua::Error::RuntimeError(m) => m
+            .split("\nstack traceback:")
+            .next()
+            .unwrap_or(m)
+            .to_string(),
         mlua::Error::SyntaxError { message, .. } => format!("syntax error: {message}"),
         mlua::Error::CallbackError { cause, .. } => describe(cause),
         mlua::Error::WithContext { context, cause } => format!("{context}: {}", describe(cause)),

@@ -1,0 +1,849 @@
+//! End-to-end: the real binary runs real scripts against a real HTTP server on 127.0.0.1.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn metric<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    &r["metrics"][name]
+}
+
+#[test]
+fn constant_vus_run_counts_every_request_and_writes_a_valid_result() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local lg = require("loadgen")
+local http = require("loadgen.http")
+options = {{ vus = 4, duration = "1s", thresholds = {{ ["http.request"] = {{ "p(95) < 2s", "error_rate == 0" }} }} }}
+function default()
+  local r = http.get("{}")
+  lg.check(r, {{ ["is 200"] = function(r) return r.status == 200 end }})
+end
+"#,
+        srv.url("/")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "completed");
+    let count = metric(&r, "http.request")["count"].as_u64().unwrap();
+    assert!(count > 0);
+    assert_eq!(
+        count,
+        srv.hits(),
+        "every request the server saw is counted, no more"
+    );
+    assert_eq!(
+        metric(&r, "iterations")["sum"].as_f64().unwrap() as u64,
+        count
+    );
+    assert_eq!(metric(&r, "checks")["rate"].as_f64().unwrap(), 1.0);
+    assert_eq!(
+        metric(&r, "http.request")["units"]["bytes"]
+            .as_u64()
+            .unwrap(),
+        5 * count
+    );
+    assert!(r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["ok"] == true));
+    // The per-second series adds up to the total.
+    let series_sum: u64 = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["metrics"]["http.request"]["count"].as_u64())
+        .sum();
+    assert_eq!(series_sum, count);
+    assert!(stdout(&o).contains("http.request"));
+}
+
+#[test]
+fn crossed_threshold_exits_99_and_says_which() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ iterations = 5, thresholds = {{ ["http.request{{name:slow}}"] = {{ "p(50) < 1ms" }} }} }}
+function default() http.get("{}", {{ name = "slow" }}) end
+"#,
+        srv.url("/slow?ms=20")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 99, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["exit_code"], 99);
+    let t = &r["thresholds"][0];
+    assert_eq!(t["metric"], "http.request{name:slow}");
+    assert_eq!(t["ok"], false);
+    assert!(t["observed"].as_f64().unwrap() >= 20.0);
+    assert!(stdout(&o).contains("FAIL http.request{name:slow} p(50) < 1ms"));
+}
+
+#[test]
+fn syntax_error_names_file_line_and_phase_and_sends_nothing() {
+    let srv = server();
+    let case = Case::new(&format!(
+        "local http = require('loadgen.http')\nhttp.get('{}')\nfunction default(\n",
+        srv.url("/")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 3);
+    let e = stderr(&o);
+    assert!(e.contains("script error in init"), "{e}");
+    assert!(e.contains("script.lua:"), "{e}");
+    assert_eq!(srv.hits(), 0);
+}
+
+#[test]
+fn runtime_error_in_init_names_the_line() {
+    let case = Case::new("local x = nil\nlocal y = x.field\nfunction default() end\n");
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 3);
+    let e = stderr(&o);
+    assert!(e.contains("script.lua:2:"), "{e}");
+    assert!(e.contains("init"), "{e}");
+}
+
+#[test]
+fn setup_error_fails_before_load_and_still_writes_the_result() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ vus = 2, duration = "1s" }}
+function setup()
+  error("no fixtures")
+end
+function default() http.get("{}") end
+"#,
+        srv.url("/")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("script error in setup"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("script.lua:5: no fixtures"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("stack traceback"), "{}", stderr(&o));
+    assert_eq!(srv.hits(), 0);
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["exit_code"], 3);
+}
+
+#[test]
+fn iteration_errors_are_counted_and_the_run_goes_on() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { iterations = 10 }
+function default()
+  if lg.iteration() % 2 == 0 then error("even iteration") end
+end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["scenarios"][0]["iterations"], 10);
+    assert_eq!(r["scenarios"][0]["failed_iterations"], 5);
+    assert_eq!(metric(&r, "iterations")["errors"]["script"], 5);
+    let errors = r["script_errors"].as_object().unwrap();
+    let (msg, n) = errors.iter().next().unwrap();
+    assert!(msg.contains("script.lua:5: even iteration"), "{msg}");
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn unknown_option_is_a_usage_error_naming_the_key() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ scenarios = {{ s = {{ executor = "constant-vus", vus = 1, duraton = "1s" }} }} }}
+function default() http.get("{}") end
+"#,
+        srv.url("/")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 2);
+    let e = stderr(&o);
+    assert!(e.contains("scenarios.s.duraton: unknown option"), "{e}");
+    assert!(e.contains("duration"), "{e}");
+    assert_eq!(srv.hits(), 0);
+    assert!(!case.out().exists());
+}
+
+#[test]
+fn bad_flags_missing_files_and_unwritable_out_fail_before_the_run() {
+    let o = Command::new(bin())
+        .args(["run", "/nonexistent/x.lua"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("/nonexistent/x.lua: no such file"),
+        "{}",
+        stderr(&o)
+    );
+
+    let case = Case::new("function default() end");
+    let o = case.run(&["--duration", "10parsecs"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("unknown unit 'parsecs'"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = Command::new(bin())
+        .args([
+            "run",
+            case.script().to_str().unwrap(),
+            "--out",
+            "/proc/loadgen/r.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--out"), "{}", stderr(&o));
+
+    let case = Case::new("local gen = require('loadgen.gen')\nlocal d = gen.csv('missing.csv')\nfunction default() end");
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("missing.csv"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("script.lua:2:"), "{}", stderr(&o));
+}
+
+#[test]
+fn exec_function_must_exist() {
+    let case = Case::new(
+        r#"options = { scenarios = { a = { executor = "shared-iterations", exec = "nope" } } }
+function default() end"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("function 'nope'"), "{}", stderr(&o));
+}
+
+#[test]
+fn sigint_stops_gracefully_runs_teardown_and_marks_the_result() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ vus = 2, duration = "30s" }}
+function default() http.get("{}") end
+function teardown()
+  local f = io.open("{}", "w"); f:write("done"); f:close()
+end
+"#,
+        srv.url("/slow?ms=10"),
+        case_marker()
+    ));
+    let _ = std::fs::remove_file(case_marker());
+    let child = Command::new(bin())
+        .arg("run")
+        .arg(case.script())
+        .arg("--out")
+        .arg(case.out())
+        .arg("--quiet")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(code(&o), 98);
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "interrupted");
+    assert!(metric(&r, "http.request")["count"].as_u64().unwrap() > 10);
+    assert_eq!(std::fs::read_to_string(case_marker()).unwrap(), "done");
+}
+
+fn case_marker() -> String {
+    format!(
+        "{}/loadgen-teardown-marker-{}",
+        std::env::temp_dir().display(),
+        std::process::id()
+    )
+}
+
+#[test]
+fn second_sigint_exits_at_once_with_a_valid_partial_result() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ vus = 2, duration = "30s" }}
+function default() http.get("{}") end
+"#,
+        srv.url("/slow?ms=20000")
+    ));
+    let child = Command::new(bin())
+        .arg("run")
+        .arg(case.script())
+        .arg("--out")
+        .arg(case.out())
+        .arg("--quiet")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the second Ctrl-C stops at once"
+    );
+    assert_eq!(code(&o), 98);
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "interrupted");
+}
+
+#[test]
+fn abort_on_fail_threshold_stops_the_run_early() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ vus = 2, duration = "30s",
+  thresholds = {{ ["http.request"] = {{ {{ threshold = "error_rate < 0.1", abort_on_fail = true }} }} }} }}
+function default() http.get("{}") end
+"#,
+        srv.url("/status/503")
+    ));
+    let started = Instant::now();
+    let o = case.run(&[]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(code(&o), 97, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "aborted");
+    assert_eq!(
+        metric(&r, "http.request")["errors"]["server"],
+        metric(&r, "http.request")["count"]
+    );
+}
+
+#[test]
+fn lg_abort_stops_the_run() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { vus = 1, duration = "30s" }
+function default()
+  if lg.iteration() == 3 then lg.abort("enough") end
+  lg.sleep("10ms")
+end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 97, "{}", stderr(&o));
+    let r = case.result();
+    assert_eq!(r["status"], "aborted");
+    assert!(r["failure"].as_str().unwrap().contains("enough"));
+}
+
+#[test]
+fn constant_arrival_rate_starts_exactly_the_scheduled_iterations() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ scenarios = {{ open = {{ executor = "constant-arrival-rate", rate = 200, time_unit = "1s",
+  duration = "2s", pre_allocated_vus = 5, max_vus = 20 }} }} }}
+function default() http.get("{}") end
+"#,
+        srv.url("/")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    let s = &r["scenarios"][0];
+    assert_eq!(s["iterations"], 400);
+    assert_eq!(s["unstarted_iterations"], 0);
+    assert_eq!(srv.hits(), 400);
+    assert!(r["generator"]["scheduler_lateness"]["p50"]
+        .as_f64()
+        .is_some());
+}
+
+#[test]
+fn latency_counts_from_the_schedule_when_the_target_falls_behind() {
+    // 1 VU, 50 iterations/s, each request takes 100 ms: the target serves 10/s, so iterations queue
+    // and their latency grows with the queue while the service time stays at 100 ms.
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ scenarios = {{ co = {{ executor = "constant-arrival-rate", rate = 50, duration = "1s",
+  pre_allocated_vus = 1, max_vus = 1 }} }} }}
+function default() http.get("{}") end
+"#,
+        srv.url("/slow?ms=100")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    let m = metric(&r, "http.request");
+    let service_p90 = m["service_time"]["p90"].as_f64().unwrap();
+    let latency_p90 = m["latency"]["p90"].as_f64().unwrap();
+    assert!(
+        (100.0..200.0).contains(&service_p90),
+        "service p90 {service_p90}"
+    );
+    assert!(
+        latency_p90 > 500.0,
+        "latency p90 {latency_p90} must include the queueing"
+    );
+    let s = &r["scenarios"][0];
+    assert!(s["max_backlog"].as_u64().unwrap() > 10, "{s}");
+    assert!(s["unstarted_iterations"].as_u64().unwrap() > 0, "{s}");
+}
+
+#[test]
+fn drop_late_drops_instead_of_queueing() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ scenarios = {{ k6like = {{ executor = "constant-arrival-rate", rate = 50, duration = "1s",
+  pre_allocated_vus = 1, max_vus = 1, drop_late = true }} }} }}
+function default() http.get("{}") end
+"#,
+        srv.url("/slow?ms=100")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    let s = &r["scenarios"][0];
+    let dropped = s["dropped_iterations"].as_u64().unwrap();
+    assert!(dropped > 30, "{s}");
+    assert_eq!(
+        metric(&r, "dropped_iterations")["sum"].as_f64().unwrap() as u64,
+        dropped
+    );
+    assert!(
+        metric(&r, "http.request")["latency"]["p99"]
+            .as_f64()
+            .unwrap()
+            < 400.0
+    );
+}
+
+#[test]
+fn iteration_executors_run_exact_counts() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ scenarios = {{
+  shared = {{ executor = "shared-iterations", vus = 5, iterations = 53 }},
+  each = {{ executor = "per-vu-iterations", vus = 3, iterations = 4, exec = "other", tags = {{ kind = "each" }} }},
+}} }}
+function default() http.get("{}") end
+function other() http.get("{}") end
+"#,
+        srv.url("/"),
+        srv.url("/")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    let by_name = |n: &str| {
+        r["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("shared")["iterations"], 53);
+    assert_eq!(by_name("each")["iterations"], 12);
+    assert_eq!(srv.hits(), 65);
+    assert_eq!(
+        r["series_totals"]["http.request{kind:each,scenario:each}"]["count"],
+        12
+    );
+}
+
+#[test]
+fn ramping_vus_follow_the_stages() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { scenarios = { ramp = { executor = "ramping-vus", start_vus = 0,
+  stages = { { duration = "1s", target = 4 }, { duration = "1s", target = 0 } } } } }
+function default() lg.sleep("50ms") end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    let it = r["scenarios"][0]["iterations"].as_u64().unwrap();
+    // Area under the target curve: VU j runs while j < floor(target); about 2*(0+1+2+3)/4 = 3 VU-seconds
+    // at 20 iterations per VU-second, so about 60 iterations.
+    assert!((40..=90).contains(&it), "iterations {it}");
+}
+
+#[test]
+fn ramping_arrival_rate_integrates_the_rate() {
+    let case = Case::new(
+        r#"
+options = { scenarios = { r = { executor = "ramping-arrival-rate", start_rate = 0, pre_allocated_vus = 4,
+  stages = { { duration = "1s", target = 100 }, { duration = "1s", target = 100 } } } } }
+function default() end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    // 0 -> 100/s over 1 s (50) then 100/s for 1 s (100).
+    assert_eq!(r["scenarios"][0]["iterations"], 150);
+}
+
+#[test]
+fn integers_above_2_pow_53_survive_an_http_round_trip() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local lg = require("loadgen")
+local http = require("loadgen.http")
+options = {{ iterations = 1, thresholds = {{ checks = {{ "rate == 1" }} }} }}
+local big = 9007199254740993 -- 2^53 + 1
+function default()
+  local r = http.post("{}", {{ id = big, ts = lg.now_us() }})
+  local back = r:json()
+  lg.check(back, {{
+    ["exact"] = function(b) return b.id == big and math.type(b.id) == "integer" end,
+    ["text"] = function() return r.body:find("9007199254740993", 1, true) ~= nil end,
+  }})
+end
+"#,
+        srv.url("/echo")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    assert_eq!(metric(&r, "checks")["count"], 2);
+}
+
+#[test]
+fn unreachable_server_is_a_connect_error_and_the_run_ends_normally() {
+    // A port nobody listens on: bind, read the port, close.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let case = Case::new(&format!(
+        r#"
+local lg = require("loadgen")
+local http = require("loadgen.http")
+options = {{ iterations = 3 }}
+function default()
+  local r = http.get("http://127.0.0.1:{port}/", {{ timeout = "2s" }})
+  lg.check(r, {{ ["connect error"] = function(r) return r.err == "connect" and r.status == 0 end }})
+end
+"#
+    ));
+    let started = Instant::now();
+    let o = case.run(&[]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(metric(&r, "http.request")["errors"]["connect"], 3);
+    assert_eq!(metric(&r, "checks")["rate"].as_f64().unwrap(), 1.0);
+}
+
+#[test]
+fn timeouts_are_their_own_kind() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ iterations = 2 }}
+function default() http.get("{}", {{ timeout = "100ms" }}) end
+"#,
+        srv.url("/slow?ms=2000")
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        metric(&case.result(), "http.request")["errors"]["timeout"],
+        2
+    );
+}
+
+#[test]
+fn seed_makes_generated_data_repeatable() {
+    let script = r#"
+local gen = require("loadgen.gen")
+local lg = require("loadgen")
+options = { iterations = 3 }
+local z = gen.zipfian(1000)
+function default()
+  io.stdout:write(gen.uuid(), " ", z:next(), " ", gen.int(1, 100), " ", gen.word(), "\n")
+end
+"#;
+    let a = Case::new(script);
+    let b = Case::new(script);
+    let oa = a.run(&["--seed", "42", "--workers", "1"]);
+    let ob = b.run(&["--seed", "42", "--workers", "1"]);
+    let lines = |o: &std::process::Output| -> Vec<String> {
+        stdout(o)
+            .lines()
+            .filter(|l| l.len() > 36 && l.as_bytes()[8] == b'-')
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(lines(&oa).len(), 3);
+    assert_eq!(lines(&oa), lines(&ob));
+    let oc = a.run(&["--seed", "43", "--workers", "1"]);
+    assert_ne!(lines(&oa), lines(&oc));
+    assert_eq!(a.result()["seed"], 43);
+}
+
+#[test]
+fn data_files_load_once_and_serve_every_vu() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local gen = require("loadgen.gen")
+local users = gen.csv("users.csv")
+local events = gen.jsonl("events.jsonl")
+options = { vus = 3, iterations = 9, thresholds = { checks = { "rate == 1" } } }
+function default()
+  lg.check(users, {
+    ["rows"] = function(u) return #u == 3 and u:len() == 3 end,
+    ["header"] = function(u) return u[2].name == "bob, jr" and u[3].id == "3" end,
+    ["random"] = function(u) return u:random().id ~= nil end,
+  })
+  lg.check(events, { ["jsonl"] = function(e) return e[2].n == 9007199254740993 end })
+end
+"#,
+    );
+    std::fs::write(
+        case.path("users.csv"),
+        "id,name\n1,alice\n2,\"bob, jr\"\n3,carol\n",
+    )
+    .unwrap();
+    std::fs::write(
+        case.path("events.jsonl"),
+        "{\"n\":1}\n{\"n\":9007199254740993}\n",
+    )
+    .unwrap();
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn custom_metrics_groups_and_tags() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local c = lg.counter("rows_seen")
+local t = lg.trend("batch_ms")
+local g = lg.gauge("queue")
+local rt = lg.rate("hit")
+options = { iterations = 4, thresholds = { rows_seen = { "count == 40" }, ["batch_ms{kind:a}"] = { "max <= 3" } } }
+function default()
+  lg.group("phase one", function()
+    c:add(10)
+    t:add(lg.iteration(), { kind = "a" })
+  end)
+  g:set(lg.iteration())
+  rt:add(lg.iteration() > 2)
+end
+"#,
+    );
+    let o = case.run(&[]);
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(code(&o), 99, "max of batch_ms is 4 > 3: {}", stdout(&o));
+    assert_eq!(metric(&r, "rows_seen")["sum"], 40.0);
+    assert_eq!(metric(&r, "hit")["rate"], 0.5);
+    assert_eq!(metric(&r, "queue")["gauge"]["max"], 4.0);
+    assert!(r["series_totals"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|k| k.starts_with("group_duration{group:phase one")));
+    let rows = r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["metric"] == "rows_seen")
+        .unwrap();
+    assert_eq!(rows["ok"], true);
+    let reserved = Case::new("local lg = require('loadgen')\nlocal c = lg.counter('http.request')\nfunction default() end");
+    let o = reserved.run(&[]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("reserved"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_prints_the_plan_and_sends_nothing() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ scenarios = {{ ingest = {{ executor = "constant-arrival-rate", rate = 2000, duration = "30s",
+  pre_allocated_vus = 20, max_vus = 200 }} }}, thresholds = {{ ["http.request"] = {{ "p(99) < 50ms" }} }} }}
+function setup() http.get("{}") end
+function default() http.get("{}") end
+"#,
+        srv.url("/"),
+        srv.url("/")
+    ));
+    let o = Command::new(bin())
+        .arg("check")
+        .arg(case.script())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "scenario ingest: constant-arrival-rate (2000 iterations per 1s for 30s, VUs 20..200)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("threshold http.request: p(99) < 50ms"),
+        "{out}"
+    );
+    assert_eq!(srv.hits(), 0);
+}
+
+#[test]
+fn compare_marks_regressions_and_merge_is_exact() {
+    let srv = server();
+    let script = |path: &str| {
+        format!(
+            "local http = require('loadgen.http')\noptions = {{ iterations = 20, thresholds = {{ ['http.request'] = {{ 'p(50) < 1s' }} }} }}\nfunction default() http.get('{}') end\n",
+            srv.url(path)
+        )
+    };
+    // Same script text for both, so they can be merged; the target path comes from the env.
+    let text = "local lg = require('loadgen')\nlocal http = require('loadgen.http')\noptions = { iterations = 20, thresholds = { ['http.request'] = { 'p(50) < 1s' } } }\nfunction default() http.get(lg.env('URL')) end\n";
+    let _ = script;
+    let fast = Case::new(text);
+    let slow = Case::new(text);
+    assert_eq!(
+        code(&fast.run(&["-e", &format!("URL={}", srv.url("/"))])),
+        0
+    );
+    assert_eq!(
+        code(&slow.run(&["-e", &format!("URL={}", srv.url("/slow?ms=30"))])),
+        0
+    );
+
+    let o = Command::new(bin())
+        .arg("compare")
+        .arg(fast.out())
+        .arg(slow.out())
+        .arg("--fail-on-worse")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 99, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("http.request"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("latency p50 ms") && l.ends_with('!')),
+        "{out}"
+    );
+    let o = Command::new(bin())
+        .arg("compare")
+        .arg(fast.out())
+        .arg(fast.out())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert!(
+        !stdout(&o).lines().any(|l| l.ends_with('!')),
+        "{}",
+        stdout(&o)
+    );
+
+    let merged = fast.path("merged.json");
+    let o = Command::new(bin())
+        .arg("merge")
+        .arg(fast.out())
+        .arg(slow.out())
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_valid(&m);
+    let (a, b) = (fast.result(), slow.result());
+    assert_eq!(m["metrics"]["http.request"]["count"], 40);
+    let max = |r: &serde_json::Value| {
+        r["metrics"]["http.request"]["latency"]["max"]
+            .as_f64()
+            .unwrap()
+    };
+    let min = |r: &serde_json::Value| {
+        r["metrics"]["http.request"]["latency"]["min"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(max(&m), max(&a).max(max(&b)));
+    assert_eq!(min(&m), min(&a).min(min(&b)));
+    assert_eq!(m["merged_from"].as_array().unwrap().len(), 2);
+    assert_eq!(m["thresholds"][0]["ok"], true);
+
+    // A file from an unknown schema version is refused with a reason.
+    let mut future = a.clone();
+    future["schema_version"] = 99.into();
+    let fpath = fast.path("future.json");
+    std::fs::write(&fpath, future.to_string()).unwrap();
+    let o = Command::new(bin())
+        .arg("compare")
+        .arg(fast.out())
+        .arg(&fpath)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("schema version 99 is not known"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn version_prints() {
+    let o = Command::new(bin()).arg("version").output().unwrap();
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).starts_with("loadgen "));
+}
