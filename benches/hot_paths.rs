@@ -48,13 +48,19 @@ fn lua_calls(c: &mut Criterion) {
         .eval()
         .unwrap();
     let async_loop: mlua::Function = lua
-        .load("return function(n) local s = 0 for i = 1, n do s = rust_add_async(s) end return s end")
+        .load(
+            "return function(n) local s = 0 for i = 1, n do s = rust_add_async(s) end return s end",
+        )
         .eval()
         .unwrap();
     let mut g = c.benchmark_group("lua to rust call");
     g.throughput(criterion::Throughput::Elements(1000));
-    g.bench_function("sync x1000", |b| b.iter(|| sync_loop.call::<i64>(1000).unwrap()));
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    g.bench_function("sync x1000", |b| {
+        b.iter(|| sync_loop.call::<i64>(1000).unwrap())
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     g.bench_function("async x1000", |b| {
         b.iter(|| rt.block_on(async_loop.call_async::<i64>(1000)).unwrap())
     });

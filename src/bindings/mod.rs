@@ -1,5 +1,5 @@
 //! Store bindings. Each has a pure-Rust client (no Lua) and a Lua face (no wire), and records every
-//! operation through [`crate::metrics::timing::timed`].
+//! operation through [`crate::bindings::timing::timed`].
 
 #[cfg(feature = "http")]
 pub mod http;

@@ -7,6 +7,7 @@ pub mod executors;
 pub mod progress;
 pub mod schedule;
 pub mod stop;
+pub mod timer;
 pub mod worker;
 
 use crate::exit::ExitCode;

@@ -332,11 +332,23 @@ impl Vu {
     }
 }
 
+/// Modules are built on first `require`, so a VU pays only for what its script uses
+/// (docs/benchmarks.md measures the memory per VU).
 fn register_modules(lua: &Lua) -> mlua::Result<()> {
-    lua.register_module("loadgen", core::module(lua)?)?;
-    lua.register_module("loadgen.gen", gen::module(lua)?)?;
+    let preload: mlua::Table = lua
+        .globals()
+        .get::<mlua::Table>("package")?
+        .get("preload")?;
+    preload.set("loadgen", lua.create_function(|lua, ()| core::module(lua))?)?;
+    preload.set(
+        "loadgen.gen",
+        lua.create_function(|lua, ()| gen::module(lua))?,
+    )?;
     #[cfg(feature = "http")]
-    lua.register_module("loadgen.http", crate::bindings::http::lua::module(lua)?)?;
+    preload.set(
+        "loadgen.http",
+        lua.create_function(|lua, ()| crate::bindings::http::lua::module(lua))?,
+    )?;
     Ok(())
 }
 

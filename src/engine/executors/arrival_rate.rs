@@ -39,6 +39,7 @@ pub async fn run(
     let (mut started, mut dropped) = (0u64, 0u64);
     let mut i = ctx.worker as u64;
     let mut stopped_at = None;
+    let timer = crate::engine::timer::PreciseTimer::new();
 
     'schedule: while let Some(offset) = schedule.time_of(i) {
         let due = ctx.start + offset;
@@ -47,15 +48,11 @@ pub async fn run(
         }
         if Instant::now() < due {
             tokio::select! {
-                _ = tokio::time::sleep_until(due) => {}
+                _ = timer.sleep_until(due) => {}
                 _ = stop.reached(GRACEFUL) => { stopped_at = Some(Instant::now()); break 'schedule; }
             }
-            let late = Instant::now().saturating_duration_since(due);
-            ctx.wake_lateness
-                .borrow_mut()
-                .record((late.as_micros() as u64).max(1))
-                .ok();
         }
+        let mut waited = false;
         let runner = loop {
             if let Some(r) = pool.borrow_mut().pop() {
                 break Some(r);
@@ -75,6 +72,7 @@ pub async fn run(
             if drop_late {
                 break None;
             }
+            waited = true;
             tokio::select! {
                 _ = freed.notified() => {}
                 _ = tokio::time::sleep_until(end) => break 'schedule,
@@ -89,6 +87,14 @@ pub async fn run(
             i += workers;
             continue;
         };
+        if !waited {
+            // The generator's own lateness: a VU was free, so any delay is the scheduler's.
+            let late = Instant::now().saturating_duration_since(due);
+            ctx.wake_lateness
+                .borrow_mut()
+                .record((late.as_micros() as u64).max(1))
+                .ok();
+        }
         // Backlog: iterations of this worker already due but not started (this one included).
         let t = Instant::now()
             .saturating_duration_since(ctx.start)
