@@ -14,13 +14,13 @@ pub fn ms(v: f64) -> String {
     }
 }
 
-fn row(out: &mut String, name: &str, m: &MetricResult) {
+fn row(out: &mut String, name: &str, m: &MetricResult, w: usize) {
     match m.kind {
         MetricKind::Operation => {
             let l = m.latency.unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{name:<34} {:>10} {:>8} {:>11.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{name:<w$} {:>10} {:>8} {:>11.1} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 m.count,
                 m.error_count,
                 m.throughput,
@@ -35,7 +35,7 @@ fn row(out: &mut String, name: &str, m: &MetricResult) {
                 if (l.p99 - s.p99).abs() > 0.05 * s.p99.max(0.001) {
                     let _ = writeln!(
                         out,
-                        "{:<34} {:>10} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                        "{:<w$} {:>10} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}",
                         "  service time",
                         "",
                         "",
@@ -52,7 +52,7 @@ fn row(out: &mut String, name: &str, m: &MetricResult) {
                 let rate = m.unit_throughput.get(unit).copied().unwrap_or(0.0);
                 let _ = writeln!(
                     out,
-                    "{:<34} {n:>10} {:>8} {rate:>11.1}",
+                    "{:<w$} {n:>10} {:>8} {rate:>11.1}",
                     format!("  {unit}"),
                     ""
                 );
@@ -62,14 +62,14 @@ fn row(out: &mut String, name: &str, m: &MetricResult) {
             let v = m.values.unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{name:<34} {:>10} {:>8} {:>11.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+                "{name:<w$} {:>10} {:>8} {:>11.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
                 m.count, m.error_count, m.throughput, v.p50, v.p90, v.p95, v.p99, v.max
             );
         }
         MetricKind::Counter => {
             let _ = writeln!(
                 out,
-                "{name:<34} {:>10} {:>8} {:>11.1}",
+                "{name:<w$} {:>10} {:>8} {:>11.1}",
                 m.sum, m.error_count, m.throughput
             );
         }
@@ -77,7 +77,7 @@ fn row(out: &mut String, name: &str, m: &MetricResult) {
             let passes = (m.rate.unwrap_or(0.0) * m.count as f64).round() as u64;
             let _ = writeln!(
                 out,
-                "{name:<34} {:>10} {:>8} {:>11}  {:.2}% ({passes}/{})",
+                "{name:<w$} {:>10} {:>8} {:>11}  {:.2}% ({passes}/{})",
                 m.count,
                 "",
                 "",
@@ -89,7 +89,7 @@ fn row(out: &mut String, name: &str, m: &MetricResult) {
             let g = m.gauge;
             let _ = writeln!(
                 out,
-                "{name:<34} {:>10} {:>8} {:>11}  value {} (min {}, max {})",
+                "{name:<w$} {:>10} {:>8} {:>11}  value {} (min {}, max {})",
                 m.count,
                 "",
                 "",
@@ -99,6 +99,12 @@ fn row(out: &mut String, name: &str, m: &MetricResult) {
             );
         }
     }
+}
+
+/// `  {tag:value,...}`; a series without tags is written `  {}`.
+fn series_label(name: &str, key: &str) -> String {
+    let tags = &key[name.len()..];
+    format!("  {}", if tags.is_empty() { "{}" } else { tags })
 }
 
 /// Series worth their own row: those of a metric recorded under more than one tag set.
@@ -155,16 +161,29 @@ pub fn render(r: &ResultFile, out_path: Option<&str>) -> String {
             ms(s.max_lateness_ms)
         );
     }
+    let series = interesting_series(r);
+    let w = r
+        .metrics
+        .keys()
+        .cloned()
+        .chain(series.iter().map(|(k, _)| {
+            let name = k.split('{').next().unwrap_or(k);
+            series_label(name, k)
+        }))
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(34, 80);
     let _ = writeln!(
         out,
-        "\n{:<34} {:>10} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "\n{:<w$} {:>10} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "metric", "count", "errors", "per second", "p50", "p90", "p95", "p99", "max"
     );
     for (name, m) in &r.metrics {
-        row(&mut out, name, m);
-        for (key, sm) in interesting_series(r) {
+        row(&mut out, name, m, w);
+        for (key, sm) in &series {
             if key.split('{').next() == Some(name.as_str()) {
-                row(&mut out, &format!("  {}", &key[name.len()..]), sm);
+                row(&mut out, &series_label(name, key), sm, w);
             }
         }
     }

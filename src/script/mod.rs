@@ -308,8 +308,16 @@ impl Vu {
         json::to_json(&v).map_err(|e| e.replacen("value", "options", 1))
     }
 
+    /// Switches the phase; setup and teardown samples carry the tag `group` = `::setup` or
+    /// `::teardown` (as k6 names them).
     pub fn set_phase(&self, phase: Phase) {
-        state_mut(&self.lua).phase = phase;
+        let mut st = state_mut(&self.lua);
+        st.phase = phase;
+        if matches!(phase, Phase::Setup | Phase::Teardown) {
+            let mut tags = (*st.tags).clone();
+            tags.insert("group".into(), format!("::{phase}"));
+            st.tags = Rc::new(tags);
+        }
     }
 
     /// Prepares the state for the next iteration.
