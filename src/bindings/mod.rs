@@ -3,4 +3,74 @@
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod timing;
+
+use crate::metrics::OpError;
+use crate::script::{lua_error, state, Phase};
+use mlua::{Lua, Table, Value};
+use std::collections::BTreeMap;
+
+/// Sets `err` (the kind) and `error` (the message) on a result table: how every binding reports a
+/// failed operation to the script.
+pub fn result_error(t: &Table, e: &OpError) -> mlua::Result<()> {
+    t.set("err", e.kind.as_str())?;
+    t.set("error", e.message.as_str())
+}
+
+/// Runs a binding's health check once per target, in VU 0's init (before any load): a server that
+/// cannot be reached stops the run with exit code 4, naming the server and its address.
+/// `healthcheck = false` in the client's options turns it off: failures are then counted per
+/// operation (`connect`, `timeout`) instead.
+pub fn healthcheck_once(
+    lua: &Lua,
+    opts: &Table,
+    target: &str,
+    check: impl FnOnce() -> Result<(), String>,
+) -> mlua::Result<()> {
+    if opts.get::<Option<bool>>("healthcheck")? == Some(false) {
+        return Ok(());
+    }
+    let (vu, phase, shared) = {
+        let st = state(lua);
+        (st.vu_id, st.phase, st.shared.clone())
+    };
+    if vu != 0 || phase != Phase::Init || !shared.first_healthcheck(target) {
+        return Ok(());
+    }
+    check().map_err(|msg| {
+        shared.set_connect_error(msg.clone());
+        lua_error(lua, msg)
+    })
+}
+
+/// A table of settings as strings (`config = { ["linger.ms"] = 5 }`).
+pub fn string_map(
+    lua: &Lua,
+    t: Option<Table>,
+    what: &str,
+) -> mlua::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let Some(t) = t else { return Ok(out) };
+    for pair in t.pairs::<String, Value>() {
+        let (k, v) = pair?;
+        let v = match v {
+            Value::String(s) => s.to_string_lossy(),
+            Value::Integer(i) => i.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(lua_error(
+                    lua,
+                    format!(
+                        "{what}.{k}: expected a string, number or boolean, got {}",
+                        other.type_name()
+                    ),
+                ))
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(out)
+}

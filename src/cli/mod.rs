@@ -84,6 +84,15 @@ fn features() -> Vec<&'static str> {
     if cfg!(feature = "http") {
         f.push("http");
     }
+    if cfg!(feature = "kafka") {
+        f.push("kafka");
+    }
+    if cfg!(feature = "elasticsearch") {
+        f.push("elasticsearch");
+    }
+    if cfg!(feature = "hdfs") {
+        f.push("hdfs");
+    }
     f
 }
 

@@ -84,7 +84,12 @@ pub fn load(args: &ScriptArgs) -> Result<Loaded, Failure> {
         tags: Rc::new(BTreeMap::new()),
         env: Rc::new(BTreeMap::new()),
     };
-    let vu0 = Vu::new(shared.clone(), spec, recorder0.clone()).map_err(Failure::script)?;
+    let vu0 = Vu::new(shared.clone(), spec, recorder0.clone()).map_err(|e| {
+        match shared.connect_error() {
+            Some(msg) => Failure::new(ExitCode::Connect, anyhow::anyhow!("{msg}")),
+            None => Failure::script(e),
+        }
+    })?;
     let options = vu0
         .options()
         .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
@@ -150,7 +155,28 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         shared,
         vu0,
         recorder0,
-    } = load(&args.script)?;
+    } = match load(&args.script) {
+        Ok(l) => l,
+        // The script or a server failed before any load: the result file still says so.
+        Err(f) if matches!(f.code, ExitCode::Script | ExitCode::Connect) => {
+            let outcome = crate::engine::RunOutcome::not_started(
+                f.code,
+                format!("{:#}", f.error),
+                args.script.workers.unwrap_or_else(crate::util::cores),
+            );
+            let source = std::fs::read(&args.script.script).unwrap_or_default();
+            let info = RunInfo {
+                script_path: args.script.script.display().to_string(),
+                script_sha256: format!("{:x}", Sha256::digest(&source)),
+                tags: args.script.tags.iter().cloned().collect(),
+                seed: args.script.seed.unwrap_or(0),
+                exit_code: f.code.code(),
+            };
+            crate::results::write(&out, &ResultFile::new(&outcome, info))?;
+            return Err(f);
+        }
+        Err(f) => return Err(f),
+    };
     let plan = Arc::new(plan);
     let outcome = crate::engine::run(plan.clone(), shared.clone(), vu0, recorder0, args.quiet);
     let code = match &outcome.failure {

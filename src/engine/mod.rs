@@ -62,6 +62,29 @@ pub struct RunOutcome {
     pub warnings: Vec<String>,
 }
 
+impl RunOutcome {
+    /// A run that failed before any load was sent (the script or a server health check).
+    pub fn not_started(code: ExitCode, failure: String, workers: usize) -> RunOutcome {
+        let now = SystemTime::now();
+        RunOutcome {
+            status: Status::Failed,
+            failure: Some((code, failure)),
+            started: now,
+            ended: now,
+            elapsed: Duration::ZERO,
+            store: MetricStore::default(),
+            scenarios: Vec::new(),
+            generator: GeneratorReport {
+                workers,
+                peak_rss_bytes: crate::util::peak_rss_bytes(),
+                ..Default::default()
+            },
+            thresholds: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Above this wake-up lateness (p99) the scheduler, not the target, is said to be the limit.
 pub const LATENESS_BOUND_MS: f64 = 2.0;
 /// Above this share of the machine's CPU, the generator may be the limit.

@@ -66,6 +66,8 @@ pub struct Shared {
     pub zeta: Mutex<HashMap<(u64, u64), f64>>,
     abort: Mutex<Option<String>>,
     abort_flag: AtomicBool,
+    healthchecked: Mutex<std::collections::HashSet<String>>,
+    connect_error: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -79,6 +81,8 @@ impl Shared {
             zeta: Mutex::default(),
             abort: Mutex::default(),
             abort_flag: AtomicBool::new(false),
+            healthchecked: Mutex::default(),
+            connect_error: Mutex::default(),
         })
     }
 
@@ -107,6 +111,23 @@ impl Shared {
         let made = Arc::new(make()?);
         map.insert((kind, ordinal), made.clone());
         Ok(made)
+    }
+
+    /// True the first time a health check of `target` is asked for.
+    pub fn first_healthcheck(&self, target: &str) -> bool {
+        self.healthchecked
+            .lock()
+            .expect("healthcheck lock")
+            .insert(target.to_string())
+    }
+
+    pub fn set_connect_error(&self, msg: String) {
+        *self.connect_error.lock().expect("connect lock") = Some(msg);
+    }
+
+    /// The failed health check, if any (exit code 4).
+    pub fn connect_error(&self) -> Option<String> {
+        self.connect_error.lock().expect("connect lock").clone()
     }
 
     /// `lg.abort()` was called, or a threshold asked to abort.
@@ -351,6 +372,11 @@ fn register_modules(lua: &Lua) -> mlua::Result<()> {
     preload.set(
         "loadgen.gen",
         lua.create_function(|lua, ()| gen::module(lua))?,
+    )?;
+    #[cfg(feature = "kafka")]
+    preload.set(
+        "loadgen.kafka",
+        lua.create_function(|lua, ()| crate::bindings::kafka::lua::module(lua))?,
     )?;
     #[cfg(feature = "http")]
     preload.set(

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod stack;
+
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};

@@ -1,0 +1,47 @@
+-- Kafka: create a 3-partition, RF-3 topic, produce monitoring events at a fixed rate, consume them
+-- back in a second scenario and measure the end-to-end time (kafka.e2e).
+-- Needs: scripts/stack up kafka
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local gen = require("loadgen.gen")
+
+local brokers = lg.env("BROKERS", "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096")
+local topic = lg.env("TOPIC", "events")
+
+local admin = kafka.admin{ brokers = brokers }
+-- One producer shared by every VU (the first producer of each VU's init is the same one).
+local producer = kafka.producer{ brokers = brokers, acks = "all", compression = "lz4", linger_ms = 5 }
+-- One consumer per VU, all in one group: the partitions are spread over the VUs.
+local consumer = kafka.consumer{ brokers = brokers, group = "loadgen-example", topics = { topic } }
+
+options = {
+  scenarios = {
+    produce = { executor = "constant-arrival-rate", rate = 1000, duration = "20s",
+                pre_allocated_vus = 20, max_vus = 100, exec = "produce" },
+    consume = { executor = "constant-vus", vus = 3, duration = "25s", exec = "consume" },
+  },
+  thresholds = {
+    ["kafka.produce"] = { "p(99) < 200ms", "error_rate < 0.001" },
+  },
+}
+
+function setup()
+  local d = admin:describe(topic)
+  if d.err or #d.partitions == 0 then
+    local r = admin:create_topic{ name = topic, partitions = 3, replication = 3 }
+    if r.err and r.err ~= "client" then error("create_topic: " .. r.error) end
+  end
+end
+
+function produce()
+  local r = producer:send{ topic = topic, key = gen.uuid(), value = gen.json_event() }
+  if r.err then error(r.error) end
+end
+
+function consume()
+  consumer:poll("500ms", 500)
+end
+
+function teardown()
+  producer:flush("10s")
+end

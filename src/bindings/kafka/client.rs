@@ -1,0 +1,426 @@
+//! Kafka through librdkafka (rdkafka). Plain Rust, no Lua.
+
+use crate::metrics::recorder::Units;
+use crate::metrics::{ErrorKind, OpError};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What librdkafka told us about the brokers: a record that times out while every broker is down
+/// failed to connect, not to be answered in time.
+#[derive(Debug, Default)]
+pub struct Health {
+    all_down: AtomicBool,
+}
+
+/// Our librdkafka context: quiet logging, and broker health for error classification.
+pub struct Context(Arc<Health>);
+
+impl ClientContext for Context {
+    fn error(&self, error: KafkaError, _reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+        ) {
+            self.0.all_down.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A producer and what is known of its brokers' health.
+pub struct KafkaProducer {
+    pub inner: FutureProducer<Context>,
+    pub health: Arc<Health>,
+}
+
+/// Header the producer writes: the send time in epoch microseconds, read back for `kafka.e2e`.
+pub const SENT_HEADER: &str = "loadgen-sent-us";
+
+#[derive(Debug, Clone, Default)]
+pub struct ProducerConfig {
+    pub brokers: String,
+    pub acks: Option<String>,
+    pub compression: Option<String>,
+    pub linger_ms: Option<u64>,
+    pub batch_size: Option<u64>,
+    pub idempotence: Option<bool>,
+    /// How long a record may wait for delivery (message.timeout.ms).
+    pub timeout: Option<Duration>,
+    /// Any other librdkafka setting.
+    pub extra: BTreeMap<String, String>,
+}
+
+impl ProducerConfig {
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        if let Some(v) = &self.acks {
+            c.set("acks", v);
+        }
+        if let Some(v) = &self.compression {
+            c.set("compression.type", v);
+        }
+        if let Some(v) = self.linger_ms {
+            c.set("linger.ms", v.to_string());
+        }
+        if let Some(v) = self.batch_size {
+            c.set("batch.size", v.to_string());
+        }
+        if let Some(v) = self.idempotence {
+            c.set("enable.idempotence", v.to_string());
+        }
+        if let Some(t) = self.timeout {
+            c.set("message.timeout.ms", t.as_millis().to_string());
+        }
+        for (k, v) in &self.extra {
+            c.set(k, v);
+        }
+        c
+    }
+
+    pub fn create(&self) -> Result<KafkaProducer, String> {
+        let health = Arc::new(Health::default());
+        let inner = self
+            .client_config()
+            .create_with_context(Context(health.clone()))
+            .map_err(|e| format!("kafka producer ({}): {e}", self.brokers))?;
+        Ok(KafkaProducer { inner, health })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerConfig {
+    pub brokers: String,
+    pub group: String,
+    pub topics: Vec<String>,
+    /// `earliest` or `latest`: where a group without committed offsets starts.
+    pub from: String,
+    pub extra: BTreeMap<String, String>,
+}
+
+impl ConsumerConfig {
+    pub fn create(&self) -> Result<StreamConsumer, String> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("group.id", &self.group)
+            .set("auto.offset.reset", &self.from)
+            .set("enable.partition.eof", "false");
+        for (k, v) in &self.extra {
+            c.set(k, v);
+        }
+        let consumer: StreamConsumer = c
+            .create()
+            .map_err(|e| format!("kafka consumer ({}): {e}", self.brokers))?;
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| format!("kafka consumer: cannot subscribe to {topics:?}: {e}"))?;
+        Ok(consumer)
+    }
+}
+
+/// Sorts a Kafka error into the error kinds.
+pub fn classify(e: &KafkaError) -> ErrorKind {
+    let code = match e {
+        KafkaError::MessageProduction(c)
+        | KafkaError::MessageConsumption(c)
+        | KafkaError::AdminOp(c)
+        | KafkaError::Global(c)
+        | KafkaError::MetadataFetch(c) => Some(*c),
+        KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..) => return ErrorKind::Client,
+        _ => e.rdkafka_error_code(),
+    };
+    match code {
+        Some(
+            RDKafkaErrorCode::MessageTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::OperationTimedOut,
+        ) => ErrorKind::Timeout,
+        Some(
+            RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::Resolve
+            | RDKafkaErrorCode::NetworkException,
+        ) => ErrorKind::Connect,
+        Some(
+            RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::UnknownPartition
+            | RDKafkaErrorCode::InvalidArgument
+            | RDKafkaErrorCode::TopicAlreadyExists
+            | RDKafkaErrorCode::InvalidTopic
+            | RDKafkaErrorCode::InvalidPartitions
+            | RDKafkaErrorCode::InvalidReplicationFactor
+            | RDKafkaErrorCode::QueueFull,
+        ) => ErrorKind::Client,
+        Some(_) => ErrorKind::Server,
+        None => ErrorKind::Protocol,
+    }
+}
+
+fn op_error(e: &KafkaError, what: &str) -> OpError {
+    OpError::new(classify(e), format!("{what}: {e}"))
+}
+
+/// One record to produce.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub partition: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delivery {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Sends a record and waits for its delivery report. The send time goes into a header.
+pub async fn send(producer: &KafkaProducer, rec: Record) -> (Result<Delivery, OpError>, Units) {
+    let bytes = rec.key.as_ref().map_or(0, Vec::len) + rec.value.as_ref().map_or(0, Vec::len);
+    let units = Units::none().with("records", 1).with("bytes", bytes as u64);
+    let sent = crate::util::epoch_micros().to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(rec.headers.len() + 1).insert(Header {
+        key: SENT_HEADER,
+        value: Some(sent.as_bytes()),
+    });
+    for (k, v) in &rec.headers {
+        headers = headers.insert(Header {
+            key: k.as_str(),
+            value: Some(v.as_slice()),
+        });
+    }
+    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic).headers(headers);
+    if let Some(k) = &rec.key {
+        fr = fr.key(k.as_slice());
+    }
+    if let Some(v) = &rec.value {
+        fr = fr.payload(v.as_slice());
+    }
+    if let Some(p) = rec.partition {
+        fr = fr.partition(p);
+    }
+    // Enqueue without waiting on a full queue: a full queue is the generator outrunning the
+    // client, reported as a client error rather than hidden in the latency.
+    match producer.inner.send(fr, Duration::ZERO).await {
+        Ok(d) => {
+            producer.health.all_down.store(false, Ordering::Relaxed);
+            (
+                Ok(Delivery {
+                    partition: d.partition,
+                    offset: d.offset,
+                }),
+                units,
+            )
+        }
+        Err((e, _)) => {
+            let mut err = op_error(&e, &format!("produce to {}", rec.topic));
+            if err.kind == ErrorKind::Timeout && producer.health.all_down.load(Ordering::Relaxed) {
+                err.kind = ErrorKind::Connect;
+                err.message.push_str(" (no broker reachable)");
+            }
+            (Err(err), Units::none())
+        }
+    }
+}
+
+/// A consumed record.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Record timestamp, epoch ms.
+    pub timestamp_ms: Option<i64>,
+    /// When the producer sent it (our header), epoch µs.
+    pub sent_us: Option<i64>,
+}
+
+/// Waits up to `timeout` for the next record (None when none came).
+pub async fn poll(
+    consumer: &StreamConsumer,
+    timeout: Duration,
+) -> (Result<Option<Consumed>, OpError>, Units) {
+    match tokio::time::timeout(timeout, consumer.recv()).await {
+        Err(_) => (Ok(None), Units::none()),
+        Ok(Err(e)) => (Err(op_error(&e, "consume")), Units::none()),
+        Ok(Ok(m)) => {
+            let mut headers = Vec::new();
+            let mut sent_us = None;
+            if let Some(hs) = m.headers() {
+                for h in hs.iter() {
+                    let v = h.value.map(<[u8]>::to_vec).unwrap_or_default();
+                    if h.key == SENT_HEADER {
+                        sent_us = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok());
+                    } else {
+                        headers.push((h.key.to_string(), v));
+                    }
+                }
+            }
+            let c = Consumed {
+                topic: m.topic().to_string(),
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                headers,
+                timestamp_ms: m.timestamp().to_millis(),
+                sent_us,
+            };
+            let bytes = c.key.as_ref().map_or(0, Vec::len) + c.value.as_ref().map_or(0, Vec::len);
+            (
+                Ok(Some(c)),
+                Units::none().with("records", 1).with("bytes", bytes as u64),
+            )
+        }
+    }
+}
+
+pub fn admin(brokers: &str) -> Result<AdminClient<DefaultClientContext>, String> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .map_err(|e| format!("kafka admin ({brokers}): {e}"))
+}
+
+pub async fn create_topic(
+    admin: &AdminClient<DefaultClientContext>,
+    name: &str,
+    partitions: i32,
+    replication: i32,
+    config: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<(), OpError> {
+    let mut t = NewTopic::new(name, partitions, TopicReplication::Fixed(replication));
+    for (k, v) in config {
+        t = t.set(k, v);
+    }
+    let opts = AdminOptions::new().operation_timeout(Some(timeout));
+    let results = tokio::time::timeout(
+        timeout + Duration::from_secs(1),
+        admin.create_topics([&t], &opts),
+    )
+    .await
+    .map_err(|_| {
+        OpError::new(
+            ErrorKind::Timeout,
+            format!("create topic {name}: no answer"),
+        )
+    })?
+    .map_err(|e| op_error(&e, &format!("create topic {name}")))?;
+    for r in results {
+        if let Err((topic, code)) = r {
+            let e = KafkaError::AdminOp(code);
+            return Err(op_error(&e, &format!("create topic {topic}")));
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete_topic(
+    admin: &AdminClient<DefaultClientContext>,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), OpError> {
+    let opts = AdminOptions::new().operation_timeout(Some(timeout));
+    let results = tokio::time::timeout(
+        timeout + Duration::from_secs(1),
+        admin.delete_topics(&[name], &opts),
+    )
+    .await
+    .map_err(|_| {
+        OpError::new(
+            ErrorKind::Timeout,
+            format!("delete topic {name}: no answer"),
+        )
+    })?
+    .map_err(|e| op_error(&e, &format!("delete topic {name}")))?;
+    for r in results {
+        if let Err((topic, code)) = r {
+            return Err(op_error(
+                &KafkaError::AdminOp(code),
+                &format!("delete topic {topic}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A partition of a topic as the metadata describes it.
+#[derive(Debug, Clone)]
+pub struct PartitionInfo {
+    pub id: i32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+/// Topic metadata (partitions, leaders, replicas); `None` for topic lists every broker.
+pub async fn describe(
+    brokers: String,
+    topic: String,
+    timeout: Duration,
+) -> Result<(Vec<i32>, Vec<PartitionInfo>), OpError> {
+    // fetch_metadata blocks: run it off the worker thread.
+    tokio::task::spawn_blocking(move || {
+        let admin = admin(&brokers).map_err(|e| OpError::new(ErrorKind::Client, e))?;
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(&topic), timeout)
+            .map_err(|e| op_error(&e, &format!("describe {topic} on {brokers}")))?;
+        let brokers: Vec<i32> = md.brokers().iter().map(|b| b.id()).collect();
+        let mut parts = Vec::new();
+        for t in md.topics() {
+            if let Some(code) = t.error() {
+                let e = KafkaError::MetadataFetch(code.into());
+                return Err(op_error(&e, &format!("describe {topic}")));
+            }
+            for p in t.partitions() {
+                parts.push(PartitionInfo {
+                    id: p.id(),
+                    leader: p.leader(),
+                    replicas: p.replicas().to_vec(),
+                    isr: p.isr().to_vec(),
+                });
+            }
+        }
+        Ok((brokers, parts))
+    })
+    .await
+    .map_err(|e| OpError::new(ErrorKind::Protocol, format!("describe: {e}")))?
+}
+
+/// Reaches the brokers within `timeout`, or says which could not be reached.
+pub fn healthcheck(brokers: &str, timeout: Duration) -> Result<usize, String> {
+    let admin = admin(brokers)?;
+    let md = admin
+        .inner()
+        .fetch_metadata(None, timeout)
+        .map_err(|e| format!("kafka: cannot reach brokers {brokers} within {timeout:?}: {e}"))?;
+    Ok(md.brokers().len())
+}
+
+/// Waits until queued records are delivered.
+pub fn flush(producer: &KafkaProducer, timeout: Duration) -> Result<(), OpError> {
+    producer
+        .inner
+        .flush(timeout)
+        .map_err(|e| op_error(&e, "flush"))
+}

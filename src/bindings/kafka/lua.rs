@@ -1,0 +1,572 @@
+//! The Lua face of `loadgen.kafka`. Every operation returns a table; a failed one has `err` (its
+//! kind) and `error` (a message) set and never raises.
+
+use super::client::{self, ConsumerConfig, ProducerConfig, Record};
+use crate::bindings::timing::{timed, OpMeta};
+use crate::bindings::{healthcheck_once, result_error, string_map};
+use crate::metrics::recorder::Units;
+use crate::metrics::OpError;
+use crate::script::core::{duration_arg, make_limiter, tags_arg};
+use crate::script::{json, lua_error, state, state_mut, OpScope};
+use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn check_keys(lua: &Lua, what: &str, t: &Table, valid: &[&str]) -> mlua::Result<()> {
+    for pair in t.clone().pairs::<String, Value>() {
+        let (k, _) = pair?;
+        if !valid.contains(&k.as_str()) {
+            return Err(lua_error(
+                lua,
+                format!("{what}: unknown option '{k}'; valid: {}", valid.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes for a key or value: strings as they are, numbers as text, tables as JSON.
+fn bytes_arg(lua: &Lua, v: Value, what: &str) -> mlua::Result<Option<Vec<u8>>> {
+    Ok(match v {
+        Value::Nil => None,
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        Value::Integer(i) => Some(i.to_string().into_bytes()),
+        Value::Number(n) => Some(n.to_string().into_bytes()),
+        Value::Table(_) => Some(
+            json::to_json(&v)
+                .map_err(|e| lua_error(lua, format!("{what}: {e}")))?
+                .to_string()
+                .into_bytes(),
+        ),
+        other => {
+            return Err(lua_error(
+                lua,
+                format!(
+                    "{what}: expected a string or a table, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    })
+}
+
+fn record_arg(lua: &Lua, t: Table) -> mlua::Result<(Record, Option<crate::metrics::Tags>)> {
+    check_keys(
+        lua,
+        "kafka send",
+        &t,
+        &["topic", "key", "value", "headers", "partition", "tags"],
+    )?;
+    let topic: String = t
+        .get::<Option<String>>("topic")?
+        .ok_or_else(|| lua_error(lua, "kafka send: 'topic' is required"))?;
+    let mut headers = Vec::new();
+    if let Some(h) = t.get::<Option<Table>>("headers")? {
+        for pair in h.pairs::<String, Value>() {
+            let (k, v) = pair?;
+            if let Some(b) = bytes_arg(lua, v, "kafka header")? {
+                headers.push((k, b));
+            }
+        }
+    }
+    let mut tags = tags_arg(lua, t.get("tags")?)?.unwrap_or_default();
+    tags.insert("topic".into(), topic.clone());
+    Ok((
+        Record {
+            topic,
+            key: bytes_arg(lua, t.get("key")?, "kafka key")?,
+            value: bytes_arg(lua, t.get("value")?, "kafka value")?,
+            headers,
+            partition: t.get("partition")?,
+        },
+        Some(tags),
+    ))
+}
+
+struct Producer {
+    inner: Arc<client::KafkaProducer>,
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+}
+
+async fn send_timed(
+    producer: Arc<client::KafkaProducer>,
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+    rec: Record,
+    scope: OpScope,
+) -> Result<client::Delivery, OpError> {
+    if let Some(l) = limiter {
+        l.until_ready().await;
+    }
+    let meta = OpMeta {
+        recorder: &scope.recorder,
+        metric: "kafka.produce",
+        tags: &scope.tags,
+        lateness: scope.lateness,
+    };
+    timed(meta, client::send(&producer, rec)).await
+}
+
+impl UserData for Producer {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // send{topic, key, value, headers, partition, tags}: waits for the delivery report.
+        m.add_async_method("send", |lua, this, t: Table| {
+            let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
+            async move {
+                let (rec, tags) = record_arg(&lua, t)?;
+                let scope = OpScope::of(&lua).with_tags(tags);
+                let out = lua.create_table()?;
+                match send_timed(producer, limiter, rec, scope).await {
+                    Ok(d) => {
+                        out.set("partition", d.partition)?;
+                        out.set("offset", d.offset)?;
+                    }
+                    Err(e) => result_error(&out, &e)?,
+                }
+                Ok(out)
+            }
+        });
+        // send_async{...}: returns at once; the delivery is still timed and recorded.
+        m.add_method("send_async", |lua, this, t: Table| {
+            let (rec, tags) = record_arg(lua, t)?;
+            let scope = OpScope::of(lua).with_tags(tags);
+            let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
+            tokio::task::spawn_local(async move {
+                let _ = send_timed(producer, limiter, rec, scope).await;
+            });
+            Ok(())
+        });
+        m.add_async_method("flush", |lua, this, timeout: Option<Value>| {
+            let producer = this.inner.clone();
+            async move {
+                let t = match timeout {
+                    Some(v) => duration_arg(&lua, &v, "flush")?,
+                    None => Duration::from_secs(30),
+                };
+                let out = lua.create_table()?;
+                let r = tokio::task::spawn_blocking(move || client::flush(&producer, t))
+                    .await
+                    .map_err(|e| lua_error(&lua, format!("flush: {e}")))?;
+                match r {
+                    Ok(()) => out.set("ok", true)?,
+                    Err(e) => result_error(&out, &e)?,
+                }
+                Ok(out)
+            }
+        });
+    }
+}
+
+fn brokers_arg(o: &Table) -> mlua::Result<String> {
+    Ok(match o.get::<Value>("brokers")? {
+        Value::Table(t) => t
+            .sequence_values::<String>()
+            .collect::<mlua::Result<Vec<_>>>()?
+            .join(","),
+        Value::String(s) => s.to_string_lossy(),
+        _ => DEFAULT_BROKERS.to_string(),
+    })
+}
+
+fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
+    check_keys(
+        lua,
+        "kafka.producer",
+        &o,
+        &[
+            "brokers",
+            "acks",
+            "compression",
+            "linger_ms",
+            "batch_size",
+            "idempotence",
+            "rate_limit",
+            "burst",
+            "timeout",
+            "config",
+            "healthcheck",
+        ],
+    )?;
+    let acks = match o.get::<Value>("acks")? {
+        Value::Nil => None,
+        Value::Integer(i) => Some(i.to_string()),
+        Value::String(s) => Some(s.to_string_lossy()),
+        other => {
+            return Err(lua_error(
+                lua,
+                format!(
+                    "kafka.producer acks: expected \"all\", 0 or 1, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    let cfg = ProducerConfig {
+        brokers: brokers_arg(&o)?,
+        acks,
+        compression: o.get("compression")?,
+        linger_ms: o.get("linger_ms")?,
+        batch_size: o.get("batch_size")?,
+        idempotence: o.get("idempotence")?,
+        timeout: match o.get::<Option<Value>>("timeout")? {
+            Some(v) => Some(duration_arg(lua, &v, "kafka.producer timeout")?),
+            None => None,
+        },
+        extra: string_map(lua, o.get("config")?, "kafka.producer config")?,
+    };
+    // Validate the settings now, in every VU (cheap), so a typo fails in init.
+    cfg.client_config()
+        .create::<rdkafka::producer::BaseProducer>()
+        .map_err(|e| lua_error(lua, format!("kafka.producer: {e}")))?;
+    healthcheck_once(lua, &o, &format!("kafka {}", cfg.brokers), || {
+        client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
+    })?;
+    let ordinal = state_mut(lua).next_ordinal("kafka.producer");
+    let shared = state(lua).shared.clone();
+    let inner = shared
+        .instance("kafka.producer", ordinal, || cfg.create())
+        .map_err(|e| lua_error(lua, e))?;
+    let limiter = match o.get::<Option<f64>>("rate_limit")? {
+        Some(r) => Some(make_limiter(lua, r, o.get("burst")?)?),
+        None => None,
+    };
+    Ok(Producer { inner, limiter })
+}
+
+/// A consumer joins its group on the first poll, so VU 0 (which only reads the options) never
+/// joins and causes no rebalance.
+struct ConsumerHandle {
+    cfg: ConsumerConfig,
+    inner: RefCell<Option<Rc<StreamConsumer>>>,
+}
+
+impl ConsumerHandle {
+    fn get(&self) -> Result<Rc<StreamConsumer>, String> {
+        if let Some(c) = self.inner.borrow().as_ref() {
+            return Ok(c.clone());
+        }
+        let c = Rc::new(self.cfg.create()?);
+        *self.inner.borrow_mut() = Some(c.clone());
+        Ok(c)
+    }
+}
+
+fn consumed_table(lua: &Lua, c: &client::Consumed) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("topic", c.topic.as_str())?;
+    t.set("partition", c.partition)?;
+    t.set("offset", c.offset)?;
+    if let Some(k) = &c.key {
+        t.set("key", lua.create_string(k)?)?;
+    }
+    if let Some(v) = &c.value {
+        t.set("value", lua.create_string(v)?)?;
+    }
+    if let Some(ts) = c.timestamp_ms {
+        t.set("timestamp", ts)?;
+    }
+    let h = lua.create_table()?;
+    for (k, v) in &c.headers {
+        h.set(k.as_str(), lua.create_string(v)?)?;
+    }
+    t.set("headers", h)?;
+    Ok(t)
+}
+
+impl UserData for ConsumerHandle {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // poll(timeout = "1s", max = 1): a list of up to `max` records (empty when none came).
+        m.add_async_method(
+            "poll",
+            |lua, this, (timeout, max): (Option<Value>, Option<usize>)| {
+                let consumer = this.get();
+                async move {
+                    let out = lua.create_table()?;
+                    let consumer = match consumer {
+                        Ok(c) => c,
+                        Err(e) => {
+                            result_error(
+                                &out,
+                                &OpError::new(crate::metrics::ErrorKind::Client, e),
+                            )?;
+                            return Ok(out);
+                        }
+                    };
+                    let timeout = match timeout {
+                        Some(v) => duration_arg(&lua, &v, "poll")?,
+                        None => Duration::from_secs(1),
+                    };
+                    let max = max.unwrap_or(1).max(1);
+                    let scope = OpScope::of(&lua);
+                    let mut got = Vec::new();
+                    let mut first_error = None;
+                    let start = tokio::time::Instant::now();
+                    let mut units = Units::none();
+                    for i in 0..max {
+                        let wait = if i == 0 { timeout } else { Duration::ZERO };
+                        let (r, u) = client::poll(&consumer, wait).await;
+                        match r {
+                            Ok(Some(c)) => {
+                                for (k, n) in u.iter() {
+                                    units.add(k, n);
+                                }
+                                got.push(c);
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                first_error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let service = start.elapsed();
+                    if !got.is_empty() || first_error.is_some() {
+                        scope.recorder.borrow_mut().record_op(
+                            "kafka.consume",
+                            &scope.tags,
+                            service + scope.lateness,
+                            service,
+                            first_error.as_ref().map(|e| e.kind),
+                            &units,
+                        );
+                    }
+                    let now_us = crate::util::epoch_micros();
+                    for (i, c) in got.iter().enumerate() {
+                        let sent_us = c.sent_us.or(c.timestamp_ms.map(|ms| ms * 1000));
+                        if let Some(sent) = sent_us {
+                            let mut tags = (*scope.tags).clone();
+                            tags.insert("topic".into(), c.topic.clone());
+                            let ms = (now_us - sent).max(0) as f64 / 1000.0;
+                            scope
+                                .recorder
+                                .borrow_mut()
+                                .add_trend("kafka.e2e", &tags, ms);
+                        }
+                        out.raw_set(i + 1, consumed_table(&lua, c)?)?;
+                    }
+                    if let Some(e) = first_error {
+                        result_error(&out, &e)?;
+                    }
+                    Ok(out)
+                }
+            },
+        );
+        m.add_method("commit", |lua, this, ()| {
+            let out = lua.create_table()?;
+            if let Some(c) = this.inner.borrow().as_ref() {
+                match c.commit_consumer_state(CommitMode::Async) {
+                    Ok(()) => out.set("ok", true)?,
+                    Err(e) => result_error(
+                        &out,
+                        &OpError::new(client::classify(&e), format!("commit: {e}")),
+                    )?,
+                }
+            } else {
+                out.set("ok", true)?;
+            }
+            Ok(out)
+        });
+        m.add_method("close", |_, this, ()| {
+            if let Some(c) = this.inner.borrow_mut().take() {
+                c.unsubscribe();
+            }
+            Ok(())
+        });
+    }
+}
+
+fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
+    check_keys(
+        lua,
+        "kafka.consumer",
+        &o,
+        &[
+            "brokers",
+            "group",
+            "topics",
+            "from",
+            "config",
+            "healthcheck",
+        ],
+    )?;
+    let topics: Vec<String> = match o.get::<Value>("topics")? {
+        Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+        Value::String(s) => vec![s.to_string_lossy()],
+        _ => {
+            return Err(lua_error(
+                lua,
+                "kafka.consumer: 'topics' (a list of names) is required",
+            ))
+        }
+    };
+    let group: String = o
+        .get::<Option<String>>("group")?
+        .ok_or_else(|| lua_error(lua, "kafka.consumer: 'group' is required"))?;
+    let from = o
+        .get::<Option<String>>("from")?
+        .unwrap_or_else(|| "earliest".into());
+    if from != "earliest" && from != "latest" {
+        return Err(lua_error(
+            lua,
+            format!("kafka.consumer from: expected \"earliest\" or \"latest\", got \"{from}\""),
+        ));
+    }
+    let cfg = ConsumerConfig {
+        brokers: brokers_arg(&o)?,
+        group,
+        topics,
+        from,
+        extra: string_map(lua, o.get("config")?, "kafka.consumer config")?,
+    };
+    healthcheck_once(lua, &o, &format!("kafka {}", cfg.brokers), || {
+        client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
+    })?;
+    Ok(ConsumerHandle {
+        cfg,
+        inner: RefCell::new(None),
+    })
+}
+
+struct Admin {
+    brokers: String,
+    inner: Arc<rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>>,
+}
+
+impl UserData for Admin {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_async_method("create_topic", |lua, this, o: Table| {
+            let admin = this.inner.clone();
+            async move {
+                check_keys(
+                    &lua,
+                    "create_topic",
+                    &o,
+                    &["name", "partitions", "replication", "config", "timeout"],
+                )?;
+                let name: String = o
+                    .get::<Option<String>>("name")?
+                    .ok_or_else(|| lua_error(&lua, "create_topic: 'name' is required"))?;
+                let partitions: i32 = o.get::<Option<i32>>("partitions")?.unwrap_or(1);
+                let replication: i32 = o.get::<Option<i32>>("replication")?.unwrap_or(1);
+                let config = string_map(&lua, o.get("config")?, "create_topic config")?;
+                let timeout = match o.get::<Option<Value>>("timeout")? {
+                    Some(v) => duration_arg(&lua, &v, "create_topic timeout")?,
+                    None => Duration::from_secs(30),
+                };
+                let scope = OpScope::of(&lua);
+                let meta = OpMeta {
+                    recorder: &scope.recorder,
+                    metric: "kafka.admin",
+                    tags: &scope.tags,
+                    lateness: scope.lateness,
+                };
+                let r = timed(meta, async {
+                    (
+                        client::create_topic(
+                            &admin,
+                            &name,
+                            partitions,
+                            replication,
+                            &config,
+                            timeout,
+                        )
+                        .await,
+                        Units::none(),
+                    )
+                })
+                .await;
+                let out = lua.create_table()?;
+                match r {
+                    Ok(()) => out.set("ok", true)?,
+                    Err(e) => result_error(&out, &e)?,
+                }
+                Ok(out)
+            }
+        });
+        m.add_async_method("delete_topic", |lua, this, name: String| {
+            let admin = this.inner.clone();
+            async move {
+                let scope = OpScope::of(&lua);
+                let meta = OpMeta {
+                    recorder: &scope.recorder,
+                    metric: "kafka.admin",
+                    tags: &scope.tags,
+                    lateness: scope.lateness,
+                };
+                let r = timed(meta, async {
+                    (
+                        client::delete_topic(&admin, &name, Duration::from_secs(30)).await,
+                        Units::none(),
+                    )
+                })
+                .await;
+                let out = lua.create_table()?;
+                match r {
+                    Ok(()) => out.set("ok", true)?,
+                    Err(e) => result_error(&out, &e)?,
+                }
+                Ok(out)
+            }
+        });
+        m.add_async_method("describe", |lua, this, name: String| {
+            let brokers = this.brokers.clone();
+            async move {
+                let out = lua.create_table()?;
+                match client::describe(brokers, name.clone(), Duration::from_secs(10)).await {
+                    Ok((brokers, parts)) => {
+                        out.set("name", name)?;
+                        out.set("brokers", lua.create_sequence_from(brokers)?)?;
+                        let ps = lua.create_table()?;
+                        for (i, p) in parts.iter().enumerate() {
+                            let t = lua.create_table()?;
+                            t.set("id", p.id)?;
+                            t.set("leader", p.leader)?;
+                            t.set("replicas", lua.create_sequence_from(p.replicas.clone())?)?;
+                            t.set("isr", lua.create_sequence_from(p.isr.clone())?)?;
+                            ps.raw_set(i + 1, t)?;
+                        }
+                        out.set("partitions", ps)?;
+                    }
+                    Err(e) => result_error(&out, &e)?,
+                }
+                Ok(out)
+            }
+        });
+    }
+}
+
+fn admin(lua: &Lua, o: Option<Table>) -> mlua::Result<Admin> {
+    let o = match o {
+        Some(o) => o,
+        None => lua.create_table()?,
+    };
+    check_keys(lua, "kafka.admin", &o, &["brokers", "healthcheck"])?;
+    let brokers = brokers_arg(&o)?;
+    healthcheck_once(lua, &o, &format!("kafka {brokers}"), || {
+        client::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
+    })?;
+    let inner = Arc::new(client::admin(&brokers).map_err(|e| lua_error(lua, e))?);
+    Ok(Admin { brokers, inner })
+}
+
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    m.set(
+        "producer",
+        lua.create_function(|lua, o: Table| producer(lua, o))?,
+    )?;
+    m.set(
+        "consumer",
+        lua.create_function(|lua, o: Table| consumer(lua, o))?,
+    )?;
+    m.set(
+        "admin",
+        lua.create_function(|lua, o: Option<Table>| admin(lua, o))?,
+    )?;
+    Ok(m)
+}

@@ -1,0 +1,41 @@
+//! The platform stack for integration tests: the servers `scripts/stack up` starts. A test whose
+//! server is not listening fails and names the server and its address; it never skips.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub const KAFKA: &str = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
+pub const ELASTICSEARCH: &str = "http://127.0.0.1:9200";
+pub const HDFS: &str = "hdfs://127.0.0.1:8020";
+
+/// Panics unless `addr` accepts TCP connections.
+pub fn require(server: &str, addr: &str) {
+    let sa: SocketAddr = addr.parse().unwrap();
+    if TcpStream::connect_timeout(&sa, Duration::from_secs(3)).is_err() {
+        panic!("{server} is not reachable at {addr}: start the stack with `scripts/stack up` (CI does this in .ci/run)");
+    }
+}
+
+pub fn require_kafka() {
+    for a in KAFKA.split(',') {
+        require("Kafka", a);
+    }
+}
+
+pub fn require_elasticsearch() {
+    require("Elasticsearch", "127.0.0.1:9200");
+}
+
+pub fn require_hdfs() {
+    require("HDFS NameNode", "127.0.0.1:8020");
+    require("HDFS DataNode", "127.0.0.1:9866");
+}
+
+/// A name no earlier run used.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        loadgen::util::epoch_micros()
+    )
+}
