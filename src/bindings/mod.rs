@@ -1,6 +1,10 @@
 //! Store bindings. Each has a pure-Rust client (no Lua) and a Lua face (no wire), and records every
 //! operation through [`crate::bindings::timing::timed`].
 
+#[cfg(feature = "elasticsearch")]
+pub mod elasticsearch;
+#[cfg(feature = "hdfs")]
+pub mod hdfs;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kafka")]

@@ -373,6 +373,16 @@ fn register_modules(lua: &Lua) -> mlua::Result<()> {
         "loadgen.gen",
         lua.create_function(|lua, ()| gen::module(lua))?,
     )?;
+    #[cfg(feature = "elasticsearch")]
+    preload.set(
+        "loadgen.elasticsearch",
+        lua.create_function(|lua, ()| crate::bindings::elasticsearch::lua::module(lua))?,
+    )?;
+    #[cfg(feature = "hdfs")]
+    preload.set(
+        "loadgen.hdfs",
+        lua.create_function(|lua, ()| crate::bindings::hdfs::lua::module(lua))?,
+    )?;
     #[cfg(feature = "kafka")]
     preload.set(
         "loadgen.kafka",

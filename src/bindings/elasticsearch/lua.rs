@@ -1,0 +1,505 @@
+//! The Lua face of `loadgen.elasticsearch`. Every call returns a table; a failed one has `err` and
+//! `error` set and never raises.
+
+use super::client::{self, segment, Settings};
+use crate::bindings::timing::{timed, OpMeta};
+use crate::bindings::{healthcheck_once, result_error};
+use crate::metrics::recorder::Units;
+use crate::script::core::{duration_arg, make_limiter, tags_arg};
+use crate::script::{json, lua_error, OpScope};
+use elasticsearch::http::Method;
+use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+use serde_json::Value as Json;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+struct Client {
+    settings: Settings,
+    /// Documents per second, shared by every VU.
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+}
+
+fn opt_table(lua: &Lua, o: Option<Table>) -> mlua::Result<Table> {
+    match o {
+        Some(t) => Ok(t),
+        None => lua.create_table(),
+    }
+}
+
+fn to_json(lua: &Lua, v: &Value, what: &str) -> mlua::Result<Json> {
+    json::to_json(v).map_err(|e| lua_error(lua, format!("{what}: {e}")))
+}
+
+/// One request: the metric it counts in and what it sends.
+struct Req {
+    metric: &'static str,
+    tags: Option<Table>,
+    units: Units,
+    method: Method,
+    path: String,
+    body: Option<Vec<u8>>,
+}
+
+/// Runs one timed request and turns the answer into a Lua table with `shape`.
+async fn call(
+    lua: &Lua,
+    c: &Client,
+    req: Req,
+    shape: impl FnOnce(&Lua, &Json, &Table) -> mlua::Result<()>,
+) -> mlua::Result<Table> {
+    let Req {
+        metric,
+        tags,
+        units,
+        method,
+        path,
+        body,
+    } = req;
+    let scope = OpScope::of(lua).with_tags(tags_arg(lua, tags)?);
+    let s = c.settings.clone();
+    let meta = OpMeta {
+        recorder: &scope.recorder,
+        metric,
+        tags: &scope.tags,
+        lateness: scope.lateness,
+    };
+    let r = timed(meta, async move {
+        let r = client::request(&s, method, &path, body, false).await;
+        (r, units)
+    })
+    .await;
+    let out = lua.create_table()?;
+    match r {
+        Ok(j) => shape(lua, &j, &out)?,
+        Err(e) => result_error(&out, &e)?,
+    }
+    Ok(out)
+}
+
+async fn wait(c: &Client, n: u32) {
+    if let (Some(l), Some(n)) = (&c.limiter, std::num::NonZeroU32::new(n)) {
+        // A batch larger than the burst waits for the burst repeatedly.
+        let burst = 1_000u32;
+        let mut left = n.get();
+        while left > 0 {
+            let step = left.min(burst);
+            if l.until_n_ready(std::num::NonZeroU32::new(step).expect("> 0"))
+                .await
+                .is_err()
+            {
+                l.until_ready().await;
+            }
+            left -= step;
+        }
+    }
+}
+
+/// NDJSON for a bulk request from a list of documents (`_id` in a document becomes its id) or from
+/// NDJSON text as given.
+fn bulk_body(lua: &Lua, docs: &Value) -> mlua::Result<(Vec<u8>, u32)> {
+    match docs {
+        Value::String(s) => {
+            let b = s.as_bytes().to_vec();
+            let lines = b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).count();
+            Ok((b, (lines / 2) as u32))
+        }
+        Value::Table(t) => {
+            let mut out = Vec::with_capacity(t.raw_len() * 256);
+            let mut n = 0;
+            for doc in t.clone().sequence_values::<Value>() {
+                let mut j = to_json(lua, &doc?, "bulk document")?;
+                let id = j.as_object_mut().and_then(|o| o.remove("_id"));
+                let action = match id {
+                    Some(id) => serde_json::json!({ "index": { "_id": id } }),
+                    None => serde_json::json!({ "index": {} }),
+                };
+                serde_json::to_writer(&mut out, &action).expect("writing JSON to memory");
+                out.push(b'\n');
+                serde_json::to_writer(&mut out, &j).expect("writing JSON to memory");
+                out.push(b'\n');
+                n += 1;
+            }
+            Ok((out, n))
+        }
+        other => Err(lua_error(
+            lua,
+            format!(
+                "bulk: expected a list of documents or NDJSON text, got {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+impl UserData for Client {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // index(index, doc, { id, refresh, tags })
+        m.add_async_method(
+            "index",
+            |lua, this, (index, doc, o): (String, Value, Option<Table>)| {
+                let c = this.clone();
+                async move {
+                    let o = opt_table(&lua, o)?;
+                    let body = to_json(&lua, &doc, "index document")?
+                        .to_string()
+                        .into_bytes();
+                    let id: Option<String> = o.get("id")?;
+                    let refresh = o.get::<Option<bool>>("refresh")?.unwrap_or(false);
+                    let (method, mut path) = match id {
+                        Some(id) => (
+                            Method::Put,
+                            format!("/{}/_doc/{}", segment(&index), segment(&id)),
+                        ),
+                        None => (Method::Post, format!("/{}/_doc", segment(&index))),
+                    };
+                    if refresh {
+                        path.push_str("?refresh=true");
+                    }
+                    wait(&c, 1).await;
+                    let units = Units::none()
+                        .with("docs", 1)
+                        .with("bytes", body.len() as u64);
+                    let req = Req {
+                        metric: "es.index",
+                        tags: o.get("tags")?,
+                        units,
+                        method,
+                        path,
+                        body: Some(body),
+                    };
+                    call(&lua, &c, req, |_, j, out| {
+                        out.set("id", j.get("_id").and_then(Json::as_str))?;
+                        out.set("result", j.get("result").and_then(Json::as_str))?;
+                        out.set("version", j.get("_version").and_then(Json::as_i64))?;
+                        Ok(())
+                    })
+                    .await
+                }
+            },
+        );
+        // bulk(index, docs | ndjson, { refresh, tags }) -> { items, failed, took, failures }
+        m.add_async_method(
+            "bulk",
+            |lua, this, (index, docs, o): (String, Value, Option<Table>)| {
+                let c = this.clone();
+                async move {
+                    let o = opt_table(&lua, o)?;
+                    let (body, n) = bulk_body(&lua, &docs)?;
+                    let refresh = o.get::<Option<bool>>("refresh")?.unwrap_or(false);
+                    wait(&c, n).await;
+                    let scope = OpScope::of(&lua).with_tags(tags_arg(&lua, o.get("tags")?)?);
+                    let meta = OpMeta {
+                        recorder: &scope.recorder,
+                        metric: "es.bulk",
+                        tags: &scope.tags,
+                        lateness: scope.lateness,
+                    };
+                    let s = c.settings.clone();
+                    let outcome = std::rc::Rc::new(std::cell::RefCell::new(None));
+                    let keep = outcome.clone();
+                    let r = timed(meta, async move {
+                        let (r, units) = client::bulk(&s, &index, body, refresh).await;
+                        // Keep the item counts also when some items failed.
+                        let counts = units.iter().collect::<Vec<_>>();
+                        *keep.borrow_mut() = Some(counts);
+                        (r, units)
+                    })
+                    .await;
+                    let out = lua.create_table()?;
+                    let counts = outcome.borrow().clone().unwrap_or_default();
+                    let get = |k: &str| {
+                        counts
+                            .iter()
+                            .find(|(u, _)| *u == k)
+                            .map(|(_, v)| *v)
+                            .unwrap_or(0)
+                    };
+                    out.set("items", get("docs") + get("failed_docs"))?;
+                    out.set("failed", get("failed_docs"))?;
+                    match r {
+                        Ok(b) => {
+                            out.set("took", b.took_ms)?;
+                        }
+                        Err(e) => result_error(&out, &e)?,
+                    }
+                    Ok(out)
+                }
+            },
+        );
+        // search(index, body, { tags }) -> { total, hits = { {_id, _score, ...source} }, aggregations, took }
+        m.add_async_method(
+            "search",
+            |lua, this, (index, body, o): (String, Value, Option<Table>)| {
+                let c = this.clone();
+                async move {
+                    let o = opt_table(&lua, o)?;
+                    let body = match body {
+                        Value::Nil => serde_json::json!({}),
+                        v => to_json(&lua, &v, "search body")?,
+                    };
+                    let path = format!("/{}/_search", segment(&index));
+                    call(
+                        &lua,
+                        &c,
+                        Req {
+                            metric: "es.search",
+                            tags: o.get("tags")?,
+                            units: Units::none(),
+                            method: Method::Post,
+                            path,
+                            body: Some(body.to_string().into_bytes()),
+                        },
+                        |lua, j, out| {
+                            out.set("took", j.get("took").and_then(Json::as_i64))?;
+                            out.set(
+                                "total",
+                                j.pointer("/hits/total/value").and_then(Json::as_i64),
+                            )?;
+                            let hits = lua.create_table()?;
+                            if let Some(arr) = j.pointer("/hits/hits").and_then(Json::as_array) {
+                                for (i, h) in arr.iter().enumerate() {
+                                    let mut src =
+                                        h.get("_source").cloned().unwrap_or(serde_json::json!({}));
+                                    if let Some(o) = src.as_object_mut() {
+                                        if let Some(id) = h.get("_id") {
+                                            o.insert("_id".into(), id.clone());
+                                        }
+                                        if let Some(score) = h.get("_score") {
+                                            o.insert("_score".into(), score.clone());
+                                        }
+                                    }
+                                    hits.raw_set(i + 1, json::to_lua(lua, &src)?)?;
+                                }
+                            }
+                            out.set("hits", hits)?;
+                            if let Some(aggs) = j.get("aggregations") {
+                                out.set("aggregations", json::to_lua(lua, aggs)?)?;
+                            }
+                            Ok(())
+                        },
+                    )
+                    .await
+                }
+            },
+        );
+        m.add_async_method(
+            "count",
+            |lua, this, (index, query, o): (String, Value, Option<Table>)| {
+                let c = this.clone();
+                async move {
+                    let o = opt_table(&lua, o)?;
+                    let body = match query {
+                        Value::Nil => None,
+                        v => Some(to_json(&lua, &v, "count body")?.to_string().into_bytes()),
+                    };
+                    let path = format!("/{}/_count", segment(&index));
+                    call(
+                        &lua,
+                        &c,
+                        Req {
+                            metric: "es.count",
+                            tags: o.get("tags")?,
+                            units: Units::none(),
+                            method: Method::Post,
+                            path,
+                            body,
+                        },
+                        |_, j, out| out.set("count", j.get("count").and_then(Json::as_i64)),
+                    )
+                    .await
+                }
+            },
+        );
+        m.add_async_method(
+            "get",
+            |lua, this, (index, id, o): (String, String, Option<Table>)| {
+                let c = this.clone();
+                async move {
+                    let o = opt_table(&lua, o)?;
+                    let path = format!("/{}/_doc/{}", segment(&index), segment(&id));
+                    let out = call(
+                        &lua,
+                        &c,
+                        Req {
+                            metric: "es.get",
+                            tags: o.get("tags")?,
+                            units: Units::none(),
+                            method: Method::Get,
+                            path,
+                            body: None,
+                        },
+                        |lua, j, out| {
+                            out.set(
+                                "found",
+                                j.get("found").and_then(Json::as_bool).unwrap_or(false),
+                            )?;
+                            if let Some(src) = j.get("_source") {
+                                out.set("source", json::to_lua(lua, src)?)?;
+                            }
+                            Ok(())
+                        },
+                    )
+                    .await?;
+                    // A missing document is an answer, not a failure of the call.
+                    if out.get::<Option<String>>("err")?.as_deref() == Some("client")
+                        && out.get::<String>("error")?.contains("HTTP 404")
+                    {
+                        out.set("err", Value::Nil)?;
+                        out.set("error", Value::Nil)?;
+                        out.set("found", false)?;
+                    }
+                    Ok(out)
+                }
+            },
+        );
+        m.add_async_method(
+            "create_index",
+            |lua, this, (index, body): (String, Option<Table>)| {
+                let c = this.clone();
+                async move {
+                    let body = match body {
+                        Some(t) => Some(
+                            to_json(&lua, &Value::Table(t), "create_index")?
+                                .to_string()
+                                .into_bytes(),
+                        ),
+                        None => None,
+                    };
+                    call(
+                        &lua,
+                        &c,
+                        Req {
+                            metric: "es.admin",
+                            tags: None,
+                            units: Units::none(),
+                            method: Method::Put,
+                            path: format!("/{}", segment(&index)),
+                            body,
+                        },
+                        |_, _, out| out.set("ok", true),
+                    )
+                    .await
+                }
+            },
+        );
+        m.add_async_method("delete_index", |lua, this, index: String| {
+            let c = this.clone();
+            async move {
+                call(
+                    &lua,
+                    &c,
+                    Req {
+                        metric: "es.admin",
+                        tags: None,
+                        units: Units::none(),
+                        method: Method::Delete,
+                        path: format!("/{}", segment(&index)),
+                        body: None,
+                    },
+                    |_, _, out| out.set("ok", true),
+                )
+                .await
+            }
+        });
+        m.add_async_method("refresh", |lua, this, index: String| {
+            let c = this.clone();
+            async move {
+                call(
+                    &lua,
+                    &c,
+                    Req {
+                        metric: "es.admin",
+                        tags: None,
+                        units: Units::none(),
+                        method: Method::Post,
+                        path: format!("/{}/_refresh", segment(&index)),
+                        body: None,
+                    },
+                    |_, _, out| out.set("ok", true),
+                )
+                .await
+            }
+        });
+        // stats(index) -> { docs, store_bytes }
+        m.add_async_method("stats", |lua, this, index: String| {
+            let c = this.clone();
+            async move {
+                let path = format!("/{}/_stats/docs,store", segment(&index));
+                call(
+                    &lua,
+                    &c,
+                    Req {
+                        metric: "es.admin",
+                        tags: None,
+                        units: Units::none(),
+                        method: Method::Get,
+                        path,
+                        body: None,
+                    },
+                    |_, j, out| {
+                        out.set(
+                            "docs",
+                            j.pointer("/_all/primaries/docs/count")
+                                .and_then(Json::as_i64),
+                        )?;
+                        out.set(
+                            "store_bytes",
+                            j.pointer("/_all/primaries/store/size_in_bytes")
+                                .and_then(Json::as_i64),
+                        )?;
+                        Ok(())
+                    },
+                )
+                .await
+            }
+        });
+    }
+}
+
+fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
+    let o = opt_table(lua, o)?;
+    for pair in o.clone().pairs::<String, Value>() {
+        let (k, _) = pair?;
+        if !matches!(
+            k.as_str(),
+            "urls" | "url" | "timeout" | "rate_limit" | "burst" | "healthcheck"
+        ) {
+            return Err(lua_error(lua, format!(
+                "elasticsearch.client: unknown option '{k}'; valid: burst, healthcheck, rate_limit, timeout, url, urls"
+            )));
+        }
+    }
+    let urls: Vec<String> = match (o.get::<Value>("urls")?, o.get::<Option<String>>("url")?) {
+        (Value::Table(t), _) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+        (Value::String(s), _) => vec![s.to_string_lossy()],
+        (_, Some(u)) => vec![u],
+        _ => vec!["http://127.0.0.1:9200".to_string()],
+    };
+    let timeout = match o.get::<Option<Value>>("timeout")? {
+        Some(v) => duration_arg(lua, &v, "elasticsearch timeout")?,
+        None => Duration::from_secs(30),
+    };
+    let settings = Settings { urls, timeout };
+    settings.validate().map_err(|e| lua_error(lua, e))?;
+    healthcheck_once(
+        lua,
+        &o,
+        &format!("elasticsearch {}", settings.urls.join(",")),
+        || client::healthcheck(&settings),
+    )?;
+    let limiter = match o.get::<Option<f64>>("rate_limit")? {
+        Some(r) => Some(make_limiter(lua, r, o.get("burst")?)?),
+        None => None,
+    };
+    Ok(Client { settings, limiter })
+}
+
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    m.set(
+        "client",
+        lua.create_function(|lua, o: Option<Table>| client_ctor(lua, o))?,
+    )?;
+    Ok(m)
+}

@@ -1,0 +1,226 @@
+//! The Lua face of `loadgen.hdfs`. Every call returns a table; a failed one has `err` and `error`
+//! set and never raises.
+
+use super::client::{self, Settings};
+use crate::bindings::timing::{timed, OpMeta};
+use crate::bindings::{healthcheck_once, result_error};
+use crate::metrics::recorder::Units;
+use crate::metrics::OpError;
+use crate::script::core::{duration_arg, tags_arg};
+use crate::script::{lua_error, OpScope};
+use mlua::{Lua, LuaString, Table, UserData, UserDataMethods, Value};
+use std::future::Future;
+use std::time::Duration;
+
+#[derive(Clone)]
+struct Client(Settings);
+
+/// Times `op` under `metric` and builds the result table with `shape`.
+async fn run<T>(
+    lua: &Lua,
+    metric: &'static str,
+    tags: Option<Table>,
+    op: impl Future<Output = (Result<T, OpError>, Units)>,
+    shape: impl FnOnce(&Lua, T, &Table) -> mlua::Result<()>,
+) -> mlua::Result<Table> {
+    let scope = OpScope::of(lua).with_tags(tags_arg(lua, tags)?);
+    let meta = OpMeta {
+        recorder: &scope.recorder,
+        metric,
+        tags: &scope.tags,
+        lateness: scope.lateness,
+    };
+    let r = timed(meta, op).await;
+    let out = lua.create_table()?;
+    match r {
+        Ok(v) => shape(lua, v, &out)?,
+        Err(e) => result_error(&out, &e)?,
+    }
+    Ok(out)
+}
+
+fn opt(lua: &Lua, o: Option<Table>) -> mlua::Result<Table> {
+    o.map(Ok).unwrap_or_else(|| lua.create_table())
+}
+
+impl UserData for Client {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // write(path, data, { overwrite = true, tags })
+        m.add_async_method(
+            "write",
+            |lua, this, (path, data, o): (String, LuaString, Option<Table>)| {
+                let s = this.0.clone();
+                async move {
+                    let o = opt(&lua, o)?;
+                    let overwrite = o.get::<Option<bool>>("overwrite")?.unwrap_or(true);
+                    let data = data.as_bytes().to_vec();
+                    run(
+                        &lua,
+                        "hdfs.write",
+                        o.get("tags")?,
+                        client::write(&s, &path, data, overwrite),
+                        |_, (), out| out.set("ok", true),
+                    )
+                    .await
+                }
+            },
+        );
+        m.add_async_method(
+            "append",
+            |lua, this, (path, data, o): (String, LuaString, Option<Table>)| {
+                let s = this.0.clone();
+                async move {
+                    let o = opt(&lua, o)?;
+                    let data = data.as_bytes().to_vec();
+                    run(
+                        &lua,
+                        "hdfs.append",
+                        o.get("tags")?,
+                        client::append(&s, &path, data),
+                        |_, (), out| out.set("ok", true),
+                    )
+                    .await
+                }
+            },
+        );
+        // read(path) -> { data }
+        m.add_async_method("read", |lua, this, (path, o): (String, Option<Table>)| {
+            let s = this.0.clone();
+            async move {
+                let o = opt(&lua, o)?;
+                run(
+                    &lua,
+                    "hdfs.read",
+                    o.get("tags")?,
+                    client::read(&s, &path),
+                    |lua, data, out| {
+                        out.set("size", data.len())?;
+                        out.set("data", lua.create_string(&data)?)
+                    },
+                )
+                .await
+            }
+        });
+        // list(path, { recursive }) -> { entries = { { path, length, dir } } }
+        m.add_async_method("list", |lua, this, (path, o): (String, Option<Table>)| {
+            let s = this.0.clone();
+            async move {
+                let o = opt(&lua, o)?;
+                let recursive = o.get::<Option<bool>>("recursive")?.unwrap_or(false);
+                run(
+                    &lua,
+                    "hdfs.list",
+                    o.get("tags")?,
+                    client::list(&s, &path, recursive),
+                    |lua, entries, out| {
+                        let t = lua.create_table()?;
+                        for (i, (p, len, dir)) in entries.into_iter().enumerate() {
+                            let e = lua.create_table()?;
+                            e.set("path", p)?;
+                            e.set("length", len)?;
+                            e.set("dir", dir)?;
+                            t.raw_set(i + 1, e)?;
+                        }
+                        out.set("entries", t)
+                    },
+                )
+                .await
+            }
+        });
+        m.add_async_method("mkdirs", |lua, this, path: String| {
+            let s = this.0.clone();
+            async move {
+                run(
+                    &lua,
+                    "hdfs.mkdirs",
+                    None,
+                    client::mkdirs(&s, &path),
+                    |_, (), out| out.set("ok", true),
+                )
+                .await
+            }
+        });
+        m.add_async_method("delete", |lua, this, (path, o): (String, Option<Table>)| {
+            let s = this.0.clone();
+            async move {
+                let o = opt(&lua, o)?;
+                let recursive = o.get::<Option<bool>>("recursive")?.unwrap_or(false);
+                run(
+                    &lua,
+                    "hdfs.delete",
+                    None,
+                    client::delete(&s, &path, recursive),
+                    |_, deleted, out| {
+                        out.set("ok", true)?;
+                        out.set("deleted", deleted)
+                    },
+                )
+                .await
+            }
+        });
+        // du(path) -> { bytes, files, dirs }
+        m.add_async_method("du", |lua, this, path: String| {
+            let s = this.0.clone();
+            async move {
+                run(
+                    &lua,
+                    "hdfs.du",
+                    None,
+                    client::du(&s, &path),
+                    |_, (bytes, files, dirs), out| {
+                        out.set("bytes", bytes)?;
+                        out.set("files", files)?;
+                        out.set("dirs", dirs)
+                    },
+                )
+                .await
+            }
+        });
+    }
+}
+
+fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
+    let o = opt(lua, o)?;
+    for pair in o.clone().pairs::<String, Value>() {
+        let (k, _) = pair?;
+        if !matches!(k.as_str(), "url" | "timeout" | "user" | "healthcheck") {
+            return Err(lua_error(
+                lua,
+                format!(
+                    "hdfs.client: unknown option '{k}'; valid: healthcheck, timeout, url, user"
+                ),
+            ));
+        }
+    }
+    let url = o
+        .get::<Option<String>>("url")?
+        .unwrap_or_else(|| "hdfs://127.0.0.1:8020".to_string());
+    if !url.starts_with("hdfs://") {
+        return Err(lua_error(
+            lua,
+            format!("hdfs.client: url '{url}' must start with hdfs://"),
+        ));
+    }
+    let timeout = match o.get::<Option<Value>>("timeout")? {
+        Some(v) => duration_arg(lua, &v, "hdfs timeout")?,
+        None => Duration::from_secs(30),
+    };
+    let s = Settings {
+        url,
+        timeout,
+        user: o.get("user")?,
+    };
+    healthcheck_once(lua, &o, &format!("hdfs {}", s.url), || {
+        client::healthcheck(&s)
+    })?;
+    Ok(Client(s))
+}
+
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    m.set(
+        "client",
+        lua.create_function(|lua, o: Option<Table>| client_ctor(lua, o))?,
+    )?;
+    Ok(m)
+}

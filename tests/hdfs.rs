@@ -1,0 +1,87 @@
+//! `loadgen.hdfs` against the real NameNode and DataNode of `scripts/stack`.
+
+mod common;
+
+use common::stack::{require_hdfs, unique, HDFS};
+use common::*;
+
+#[test]
+fn write_append_read_list_du_byte_for_byte() {
+    require_hdfs();
+    let dir = format!("/loadgen-test/{}", unique("t"));
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local gen = require("loadgen.gen")
+local hdfs = require("loadgen.hdfs")
+local c = hdfs.client{ url = lg.env("HDFS") }
+local dir = lg.env("DIR")
+options = { scenarios = { w = { executor = "per-vu-iterations", vus = 2, iterations = 5 } },
+            thresholds = { checks = { "rate == 1" } } }
+function setup() assert(c:mkdirs(dir).ok) end
+function default()
+  local path = dir .. "/f-" .. lg.vu() .. "-" .. lg.iteration()
+  -- Binary content with every byte value, then text appended.
+  local parts = {}
+  for i = 0, 255 do parts[#parts + 1] = string.char(i) end
+  local first = table.concat(parts) .. gen.string(10000)
+  local second = gen.sentence(50)
+  local w = c:write(path, first)
+  local a = c:append(path, second)
+  local r = c:read(path)
+  lg.check(r, {
+    ["write ok"] = function() return w.ok and a.ok end,
+    ["bytes match"] = function(r) return r.data == first .. second end,
+  })
+end
+function teardown()
+  local l = c:list(dir)
+  local d = c:du(dir)
+  local total = 0
+  for _, e in ipairs(l.entries) do total = total + e.length end
+  lg.check(l, { ["10 files"] = function(l) return #l.entries == 10 end })
+  lg.check(d, { ["du matches"] = function(d) return d.bytes == total and d.files == 10 end })
+  local missing = c:read(dir .. "/nope")
+  lg.check(missing, { ["missing file is a client error"] = function(m) return m.err == "client" end })
+  assert(c:delete(dir, { recursive = true }).deleted)
+end
+"#,
+    );
+    let o = case.run(&["-e", &format!("HDFS={HDFS}"), "-e", &format!("DIR={dir}")]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
+    let written = r["metrics"]["hdfs.write"]["units"]["bytes"].as_u64().unwrap()
+        + r["metrics"]["hdfs.append"]["units"]["bytes"].as_u64().unwrap();
+    let read = r["metrics"]["hdfs.read"]["units"]["bytes"].as_u64().unwrap();
+    assert_eq!(written, read);
+    assert_eq!(r["metrics"]["hdfs.write"]["count"], 10);
+}
+
+#[test]
+fn unreachable_namenode_is_an_error_within_the_timeout() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let case = Case::new(&format!(
+        "local hdfs = require('loadgen.hdfs')\nlocal c = hdfs.client{{ url = 'hdfs://127.0.0.1:{port}', timeout = '5s' }}\nfunction default() c:du('/') end\n"
+    ));
+    let started = std::time::Instant::now();
+    let o = case.run(&[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("127.0.0.1:{port}")), "{}", stderr(&o));
+
+    let case = Case::new(&format!(
+        "local hdfs = require('loadgen.hdfs')\nlocal c = hdfs.client{{ url = 'hdfs://127.0.0.1:{port}', timeout = '3s', healthcheck = false }}\noptions = {{ iterations = 2 }}\nfunction default() c:du('/') end\n"
+    ));
+    let started = std::time::Instant::now();
+    let o = case.run(&[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let errors = &case.result()["metrics"]["hdfs.du"]["errors"];
+    assert_eq!(case.result()["metrics"]["hdfs.du"]["error_count"], 2, "{errors}");
+    assert!(errors.get("connect").is_some() || errors.get("timeout").is_some(), "{errors}");
+}
