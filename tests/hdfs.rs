@@ -52,9 +52,15 @@ end
     let r = case.result();
     assert_valid(&r);
     assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
-    let written = r["metrics"]["hdfs.write"]["units"]["bytes"].as_u64().unwrap()
-        + r["metrics"]["hdfs.append"]["units"]["bytes"].as_u64().unwrap();
-    let read = r["metrics"]["hdfs.read"]["units"]["bytes"].as_u64().unwrap();
+    let written = r["metrics"]["hdfs.write"]["units"]["bytes"]
+        .as_u64()
+        .unwrap()
+        + r["metrics"]["hdfs.append"]["units"]["bytes"]
+            .as_u64()
+            .unwrap();
+    let read = r["metrics"]["hdfs.read"]["units"]["bytes"]
+        .as_u64()
+        .unwrap();
     assert_eq!(written, read);
     assert_eq!(r["metrics"]["hdfs.write"]["count"], 10);
 }
@@ -70,9 +76,17 @@ fn unreachable_namenode_is_an_error_within_the_timeout() {
     ));
     let started = std::time::Instant::now();
     let o = case.run(&[]);
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(code(&o), 4, "{}", stderr(&o));
-    assert!(stderr(&o).contains(&format!("127.0.0.1:{port}")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        stderr(&o)
+    );
 
     let case = Case::new(&format!(
         "local hdfs = require('loadgen.hdfs')\nlocal c = hdfs.client{{ url = 'hdfs://127.0.0.1:{port}', timeout = '3s', healthcheck = false }}\noptions = {{ iterations = 2 }}\nfunction default() c:du('/') end\n"
@@ -82,6 +96,13 @@ fn unreachable_namenode_is_an_error_within_the_timeout() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let errors = &case.result()["metrics"]["hdfs.du"]["errors"];
-    assert_eq!(case.result()["metrics"]["hdfs.du"]["error_count"], 2, "{errors}");
-    assert!(errors.get("connect").is_some() || errors.get("timeout").is_some(), "{errors}");
+    assert_eq!(
+        case.result()["metrics"]["hdfs.du"]["error_count"],
+        2,
+        "{errors}"
+    );
+    assert!(
+        errors.get("connect").is_some() || errors.get("timeout").is_some(),
+        "{errors}"
+    );
 }

@@ -58,6 +58,17 @@ pub fn client(s: &Settings) -> Result<Client, OpError> {
     })
 }
 
+/// NameNode exceptions that mean the request was wrong, not the server.
+const CLIENT_EXCEPTIONS: &[&str] = &[
+    "FileNotFoundException",
+    "FileAlreadyExistsException",
+    "AccessControlException",
+    "ParentNotDirectoryException",
+    "PathIsNotEmptyDirectoryException",
+    "InvalidPathException",
+    "AlreadyBeingCreatedException",
+];
+
 pub fn classify(e: &HdfsError) -> ErrorKind {
     match e {
         HdfsError::IOError(io) => match io.kind() {
@@ -77,6 +88,12 @@ pub fn classify(e: &HdfsError) -> ErrorKind {
         | HdfsError::IsADirectoryError(_)
         | HdfsError::UrlParseError(_)
         | HdfsError::TrashNotEnabled => ErrorKind::Client,
+        // The NameNode names the Java exception: the caller's mistakes are client errors.
+        HdfsError::RPCError(class, _) | HdfsError::FatalRPCError(class, _)
+            if CLIENT_EXCEPTIONS.iter().any(|c| class.ends_with(c)) =>
+        {
+            ErrorKind::Client
+        }
         HdfsError::RPCError(..) | HdfsError::FatalRPCError(..) | HdfsError::OperationFailed(_) => {
             ErrorKind::Server
         }

@@ -131,6 +131,53 @@ impl UserData for Producer {
                 Ok(out)
             }
         });
+        // send_batch{ {topic, key, value, ...}, ... }: enqueues every record, then waits for all
+        // deliveries; each record is timed on its own. Returns { sent, failed, err, error }.
+        m.add_async_method("send_batch", |lua, this, list: Table| {
+            let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
+            async move {
+                let mut recs = Vec::with_capacity(list.raw_len());
+                for t in list.sequence_values::<Table>() {
+                    recs.push(record_arg(&lua, t?)?);
+                }
+                if let (Some(l), Some(n)) = (&limiter, std::num::NonZeroU32::new(recs.len() as u32))
+                {
+                    if l.until_n_ready(n).await.is_err() {
+                        for _ in 0..n.get() {
+                            l.until_ready().await;
+                        }
+                    }
+                }
+                let base = OpScope::of(&lua);
+                let sends = recs.into_iter().map(|(rec, tags)| {
+                    let scope = OpScope {
+                        recorder: base.recorder.clone(),
+                        tags: base.tags.clone(),
+                        lateness: base.lateness,
+                    }
+                    .with_tags(tags);
+                    let producer = producer.clone();
+                    async move {
+                        let meta = OpMeta {
+                            recorder: &scope.recorder,
+                            metric: "kafka.produce",
+                            tags: &scope.tags,
+                            lateness: scope.lateness,
+                        };
+                        timed(meta, client::send(&producer, rec)).await
+                    }
+                });
+                let results = futures_util::future::join_all(sends).await;
+                let out = lua.create_table()?;
+                let failed = results.iter().filter(|r| r.is_err()).count();
+                out.set("sent", results.len() - failed)?;
+                out.set("failed", failed)?;
+                if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+                    result_error(&out, e)?;
+                }
+                Ok(out)
+            }
+        });
         // send_async{...}: returns at once; the delivery is still timed and recorded.
         m.add_method("send_async", |lua, this, t: Table| {
             let (rec, tags) = record_arg(lua, t)?;
