@@ -171,11 +171,18 @@ fn merge_hist(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) 
 
 /// The canonical series key: `name` or `name{a:1,b:2}` with tags sorted.
 pub fn series_key(name: &str, tags: &BTreeMap<String, String>) -> String {
-    if tags.is_empty() {
-        return name.to_string();
-    }
     let mut key = String::with_capacity(name.len() + 16 * tags.len());
+    write_series_key(&mut key, name, tags);
+    key
+}
+
+/// Writes the series key into `key` (cleared first), reusing its allocation: the recorder's hot path.
+pub fn write_series_key(key: &mut String, name: &str, tags: &BTreeMap<String, String>) {
+    key.clear();
     key.push_str(name);
+    if tags.is_empty() {
+        return;
+    }
     key.push('{');
     for (i, (k, v)) in tags.iter().enumerate() {
         if i > 0 {
@@ -186,7 +193,6 @@ pub fn series_key(name: &str, tags: &BTreeMap<String, String>) -> String {
         key.push_str(v);
     }
     key.push('}');
-    key
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The per-worker recorder: one per worker thread, no locks. Every second the worker takes what was
 //! recorded ([`Recorder::take`]) and sends it to the coordinator, which merges it.
 
-use super::entry::{series_key, Entry, Gauge, MetricKind};
+use super::entry::{write_series_key, Entry, Gauge, MetricKind};
 use super::ErrorKind;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -33,8 +33,7 @@ impl Recorder {
     }
 
     fn entry(&mut self, name: &str, tags: &Tags, kind: MetricKind) -> &mut Entry {
-        self.key.clear();
-        self.key.push_str(&series_key(name, tags));
+        write_series_key(&mut self.key, name, tags);
         if !self.entries.contains_key(self.key.as_str()) {
             self.entries
                 .insert(self.key.clone(), Entry::new(name, tags.clone(), kind));

@@ -149,13 +149,28 @@ impl UserData for Producer {
                     }
                 }
                 let base = OpScope::of(&lua);
+                // Records of a batch mostly share their tags: build each tag set once.
+                let mut tag_sets: Vec<(Option<crate::metrics::Tags>, Rc<crate::metrics::Tags>)> =
+                    Vec::new();
                 let sends = recs.into_iter().map(|(rec, tags)| {
+                    let tags = match tag_sets.iter().find(|(t, _)| *t == tags) {
+                        Some((_, rc)) => rc.clone(),
+                        None => {
+                            let scope = OpScope {
+                                recorder: base.recorder.clone(),
+                                tags: base.tags.clone(),
+                                lateness: base.lateness,
+                            }
+                            .with_tags(tags.clone());
+                            tag_sets.push((tags, scope.tags.clone()));
+                            scope.tags
+                        }
+                    };
                     let scope = OpScope {
                         recorder: base.recorder.clone(),
-                        tags: base.tags.clone(),
+                        tags,
                         lateness: base.lateness,
-                    }
-                    .with_tags(tags);
+                    };
                     let producer = producer.clone();
                     async move {
                         let meta = OpMeta {
