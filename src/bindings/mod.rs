@@ -5,10 +5,14 @@
 pub mod elasticsearch;
 #[cfg(feature = "hdfs")]
 pub mod hdfs;
+#[cfg(feature = "hive")]
+pub mod hive;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "phoenix")]
+pub mod phoenix;
 pub mod timing;
 
 use crate::metrics::OpError;

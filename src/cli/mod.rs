@@ -93,6 +93,12 @@ fn features() -> Vec<&'static str> {
     if cfg!(feature = "hdfs") {
         f.push("hdfs");
     }
+    if cfg!(feature = "hive") {
+        f.push("hive");
+    }
+    if cfg!(feature = "phoenix") {
+        f.push("phoenix");
+    }
     f
 }
 

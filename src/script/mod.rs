@@ -388,6 +388,16 @@ fn register_modules(lua: &Lua) -> mlua::Result<()> {
         "loadgen.kafka",
         lua.create_function(|lua, ()| crate::bindings::kafka::lua::module(lua))?,
     )?;
+    #[cfg(feature = "hive")]
+    preload.set(
+        "loadgen.hive",
+        lua.create_function(|lua, ()| crate::bindings::hive::lua::module(lua))?,
+    )?;
+    #[cfg(feature = "phoenix")]
+    preload.set(
+        "loadgen.phoenix",
+        lua.create_function(|lua, ()| crate::bindings::phoenix::lua::module(lua))?,
+    )?;
     #[cfg(feature = "http")]
     preload.set(
         "loadgen.http",

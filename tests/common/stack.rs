@@ -7,6 +7,7 @@ use std::time::Duration;
 pub const KAFKA: &str = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
 pub const ELASTICSEARCH: &str = "http://127.0.0.1:9200";
 pub const HDFS: &str = "hdfs://127.0.0.1:8020";
+pub const PHOENIX: &str = "http://127.0.0.1:8765";
 
 /// Panics unless `addr` accepts TCP connections.
 pub fn require(server: &str, addr: &str) {
@@ -31,6 +32,10 @@ pub fn require_hdfs() {
     require("HDFS DataNode", "127.0.0.1:9866");
 }
 
+pub fn require_phoenix() {
+    require("Phoenix Query Server", "127.0.0.1:8765");
+}
+
 /// A name no earlier run used.
 pub fn unique(prefix: &str) -> String {
     format!(
@@ -38,4 +43,12 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         loadgen::util::epoch_micros()
     )
+}
+
+pub const HIVE: &str = "127.0.0.1:10000";
+
+/// HiveServer2 (binary Thrift) and the HDFS it keeps its warehouse on.
+pub fn require_hive() {
+    require("HiveServer2", HIVE);
+    require_hdfs();
 }

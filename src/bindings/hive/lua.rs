@@ -1,0 +1,313 @@
+//! The Lua face of `loadgen.hive`. Every call returns a table; a failed one has `err`, `error` and,
+//! for Hive's own errors, `sql_state` and `code`, and never raises.
+
+use super::client::{self, Auth, Outcome, Session, Settings};
+use super::error::HiveError;
+use super::rowset::Cell;
+use crate::bindings::timing::{timed, OpMeta};
+use crate::bindings::{healthcheck_once, result_error, string_map};
+use crate::metrics::recorder::Units;
+use crate::metrics::OpError;
+use crate::script::core::{duration_arg, tags_arg};
+use crate::script::{lua_error, OpScope};
+use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// A session: one connection, opened on first use, shared by whoever holds this handle (a VU's
+/// init code makes one per VU).
+#[derive(Clone)]
+struct Handle(Rc<tokio::sync::Mutex<Session>>);
+
+const CONNECT_KEYS: &[&str] = &[
+    "auth",
+    "database",
+    "fetch_size",
+    "healthcheck",
+    "host",
+    "password",
+    "poll_interval",
+    "port",
+    "query_timeout",
+    "session_conf",
+    "timeout",
+    "transport",
+    "user",
+];
+const CALL_KEYS: &[&str] = &["conf", "name", "named", "tags"];
+
+fn check_keys(lua: &Lua, t: &Table, valid: &[&str], what: &str) -> mlua::Result<()> {
+    for pair in t.clone().pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        let key = match &k {
+            Value::String(s) => s.to_string_lossy(),
+            other => format!("{other:?}"),
+        };
+        if !valid.contains(&key.as_str()) {
+            return Err(lua_error(
+                lua,
+                format!(
+                    "{what}: unknown option '{key}'; valid: {}",
+                    valid.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn cell(lua: &Lua, c: Cell) -> mlua::Result<Value> {
+    Ok(match c {
+        Cell::Null => Value::Nil,
+        Cell::Bool(b) => Value::Boolean(b),
+        Cell::Int(i) => Value::Integer(i),
+        Cell::Float(f) => Value::Number(f),
+        Cell::Str(s) => Value::String(lua.create_string(&s)?),
+    })
+}
+
+/// `{ columns, types, rows, row_count }`.
+fn outcome(lua: &Lua, o: Outcome, out: &Table, named: bool) -> mlua::Result<()> {
+    let names = lua.create_sequence_from(o.columns.iter().map(|c| c.name.clone()))?;
+    let types = lua.create_sequence_from(o.columns.iter().map(|c| c.type_name()))?;
+    let rows = lua.create_table_with_capacity(o.rows.len(), 0)?;
+    for (i, r) in o.rows.into_iter().enumerate() {
+        let row = if named {
+            lua.create_table_with_capacity(0, r.len())?
+        } else {
+            lua.create_table_with_capacity(r.len(), 0)?
+        };
+        for (j, c) in r.into_iter().enumerate() {
+            let v = cell(lua, c)?;
+            if named {
+                row.raw_set(o.columns[j].name.as_str(), v)?;
+            } else {
+                row.raw_set(j + 1, v)?;
+            }
+        }
+        rows.raw_set(i + 1, row)?;
+    }
+    out.set("row_count", rows.raw_len())?;
+    out.set("columns", names)?;
+    out.set("types", types)?;
+    out.set("rows", rows)
+}
+
+fn fail(
+    out: &Table,
+    e: &OpError,
+    extra: Option<(Option<String>, Option<i32>)>,
+) -> mlua::Result<()> {
+    result_error(out, e)?;
+    if let Some((state, code)) = extra {
+        out.set("sql_state", state)?;
+        out.set("code", code)?;
+    }
+    Ok(())
+}
+
+/// Runs one statement under `hive.query`; a session that has to be opened first is timed under
+/// `hive.connect`.
+async fn statement(
+    lua: &Lua,
+    h: &Handle,
+    sql: String,
+    o: Option<Table>,
+    fetch: bool,
+) -> mlua::Result<Table> {
+    let o = match o {
+        Some(t) => t,
+        None => lua.create_table()?,
+    };
+    check_keys(
+        lua,
+        &o,
+        CALL_KEYS,
+        if fetch { "hive query" } else { "hive execute" },
+    )?;
+    let mut tags = tags_arg(lua, o.get("tags")?)?;
+    if let Some(name) = o.get::<Option<String>>("name")? {
+        tags.get_or_insert_with(Default::default)
+            .insert("name".into(), name);
+    }
+    let conf = string_map(lua, o.get("conf")?, "conf")?;
+    let named = o.get::<Option<bool>>("named")?.unwrap_or(false);
+    let scope = OpScope::of(lua).with_tags(tags);
+    let meta = |metric| OpMeta {
+        recorder: &scope.recorder,
+        metric,
+        tags: &scope.tags,
+        lateness: scope.lateness,
+    };
+    let out = lua.create_table()?;
+    // Hive's details of a failure, kept aside while the error goes through the timing helper.
+    let detail: RefCell<Option<(Option<String>, Option<i32>)>> = RefCell::new(None);
+    let keep = |e: HiveError| -> OpError {
+        *detail.borrow_mut() = Some((e.sql_state.clone(), e.code));
+        e.into()
+    };
+    let mut session = h.0.lock().await;
+    if !session.is_open() {
+        // Opening a session belongs to no statement: it carries the VU's tags, not the call's.
+        let base = OpScope::of(lua);
+        let connect = OpMeta {
+            recorder: &base.recorder,
+            metric: "hive.connect",
+            tags: &base.tags,
+            lateness: base.lateness,
+        };
+        let opened = timed(connect, async {
+            (session.open().await.map_err(keep), Units::none())
+        })
+        .await;
+        if let Err(e) = opened {
+            // The statement fails with the session: counted, without a service time of its own.
+            let e2 = e.clone();
+            let _ = timed::<(), _>(meta("hive.query"), async {
+                (Err(e2), Units::none().with("rows", 0))
+            })
+            .await;
+            fail(&out, &e, detail.take())?;
+            return Ok(out);
+        }
+    }
+    let r = timed(meta("hive.query"), async {
+        match session.run(&sql, &conf, fetch).await {
+            Ok(o) => {
+                let n = if fetch {
+                    o.rows.len() as u64
+                } else {
+                    o.modified_rows.unwrap_or(0) as u64
+                };
+                (Ok(o), Units::none().with("rows", n))
+            }
+            Err(e) => (Err(keep(e)), Units::none().with("rows", 0)),
+        }
+    })
+    .await;
+    drop(session);
+    match r {
+        Ok(o) if fetch => outcome(lua, o, &out, named)?,
+        Ok(o) => {
+            out.set("ok", true)?;
+            out.set("modified_rows", o.modified_rows)?;
+        }
+        Err(e) => fail(&out, &e, detail.take())?,
+    }
+    Ok(out)
+}
+
+impl UserData for Handle {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // execute(sql, { name, tags, conf }) -> { ok, modified_rows }
+        m.add_async_method("execute", |lua, this, (sql, o): (String, Option<Table>)| {
+            let h = this.clone();
+            async move { statement(&lua, &h, sql, o, false).await }
+        });
+        // query(sql, { name, tags, conf, named }) -> { columns, types, rows, row_count }
+        m.add_async_method("query", |lua, this, (sql, o): (String, Option<Table>)| {
+            let h = this.clone();
+            async move { statement(&lua, &h, sql, o, true).await }
+        });
+        // close() -> { ok }: closes the session; the next statement opens a new one.
+        m.add_async_method("close", |lua, this, ()| {
+            let h = this.clone();
+            async move {
+                let out = lua.create_table()?;
+                match h.0.lock().await.close().await {
+                    Ok(()) => out.set("ok", true)?,
+                    Err(e) => {
+                        let extra = Some((e.sql_state.clone(), e.code));
+                        fail(&out, &e.into(), extra)?
+                    }
+                }
+                Ok(out)
+            }
+        });
+    }
+}
+
+fn duration_opt(lua: &Lua, o: &Table, key: &str, default: Duration) -> mlua::Result<Duration> {
+    match o.get::<Option<Value>>(key)? {
+        Some(v) => duration_arg(lua, &v, &format!("hive.connect {key}")),
+        None => Ok(default),
+    }
+}
+
+fn settings(lua: &Lua, o: &Table) -> mlua::Result<Settings> {
+    check_keys(lua, o, CONNECT_KEYS, "hive.connect")?;
+    let bad = |m: String| lua_error(lua, format!("hive.connect: {m}"));
+    match o.get::<Option<String>>("transport")?.as_deref() {
+        None | Some("binary") => {}
+        Some(t) => {
+            return Err(bad(format!(
+                "transport '{t}' is not supported; valid: binary"
+            )))
+        }
+    }
+    let auth = match o.get::<Option<String>>("auth")?.as_deref() {
+        None | Some("none") => Auth::None,
+        Some("plain") => Auth::Plain,
+        Some("nosasl") => Auth::NoSasl,
+        Some(a) => {
+            return Err(bad(format!(
+                "auth '{a}' is not one of: none, nosasl, plain"
+            )))
+        }
+    };
+    let user: Option<String> = o.get("user")?;
+    let password: Option<String> = o.get("password")?;
+    if auth == Auth::Plain && (user.is_none() || password.is_none()) {
+        return Err(bad("auth 'plain' needs user and password".into()));
+    }
+    let port = o.get::<Option<i64>>("port")?.unwrap_or(10000);
+    let port = u16::try_from(port)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| bad(format!("port {port} is not a TCP port")))?;
+    let fetch_size = o.get::<Option<i64>>("fetch_size")?.unwrap_or(10_000);
+    if fetch_size < 1 {
+        return Err(bad(format!("fetch_size {fetch_size} must be at least 1")));
+    }
+    let query_timeout = match o.get::<Option<Value>>("query_timeout")? {
+        Some(v) => Some(duration_arg(lua, &v, "hive.connect query_timeout")?),
+        None => None,
+    };
+    Ok(Settings {
+        host: o
+            .get::<Option<String>>("host")?
+            .unwrap_or_else(|| "127.0.0.1".into()),
+        port,
+        user: user.unwrap_or_else(|| "anonymous".into()),
+        password: password.unwrap_or_else(|| "anonymous".into()),
+        database: o.get("database")?,
+        auth,
+        timeout: duration_opt(lua, o, "timeout", Duration::from_secs(60))?,
+        fetch_size,
+        poll_interval: duration_opt(lua, o, "poll_interval", Duration::from_millis(50))?,
+        query_timeout: query_timeout.filter(|d| !d.is_zero()),
+        session_conf: string_map(lua, o.get("session_conf")?, "session_conf")?,
+    })
+}
+
+fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Handle> {
+    let o = match o {
+        Some(t) => t,
+        None => lua.create_table()?,
+    };
+    let s = settings(lua, &o)?;
+    healthcheck_once(lua, &o, &format!("hive {}", s.addr()), || {
+        client::healthcheck(&s)
+    })?;
+    Ok(Handle(Rc::new(tokio::sync::Mutex::new(Session::new(s)))))
+}
+
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    m.set(
+        "connect",
+        lua.create_function(|lua, o: Option<Table>| connect(lua, o))?,
+    )?;
+    Ok(m)
+}
