@@ -17,7 +17,7 @@ pub mod timing;
 
 use crate::metrics::OpError;
 use crate::script::{lua_error, state, Phase};
-use mlua::{Lua, Table, Value};
+use mlua::{Lua, Table};
 use std::collections::BTreeMap;
 
 /// Sets `err` (the kind) and `error` (the message) on a result table: how every binding reports a
@@ -59,26 +59,7 @@ pub fn string_map(
     t: Option<Table>,
     what: &str,
 ) -> mlua::Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    let Some(t) = t else { return Ok(out) };
-    for pair in t.pairs::<String, Value>() {
-        let (k, v) = pair?;
-        let v = match v {
-            Value::String(s) => s.to_string_lossy(),
-            Value::Integer(i) => i.to_string(),
-            Value::Number(n) => n.to_string(),
-            Value::Boolean(b) => b.to_string(),
-            other => {
-                return Err(lua_error(
-                    lua,
-                    format!(
-                        "{what}.{k}: expected a string, number or boolean, got {}",
-                        other.type_name()
-                    ),
-                ))
-            }
-        };
-        out.insert(k, v);
-    }
-    Ok(out)
+    Ok(crate::script::core::string_pairs(lua, t, what)?
+        .into_iter()
+        .collect())
 }

@@ -34,10 +34,15 @@ pub fn duration_arg(lua: &Lua, v: &Value, what: &str) -> mlua::Result<Duration> 
     }
 }
 
-/// Reads an optional `tags` table into string pairs.
-pub fn tags_arg(lua: &Lua, v: Option<Table>) -> mlua::Result<Option<Tags>> {
-    let Some(t) = v else { return Ok(None) };
-    let mut tags = Tags::new();
+/// Reads a table of `key = value` settings (tags, headers, client config) as strings; numbers and
+/// booleans are written as text. `what` names the table in errors.
+pub fn string_pairs(
+    lua: &Lua,
+    t: Option<Table>,
+    what: &str,
+) -> mlua::Result<Vec<(String, String)>> {
+    let Some(t) = t else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
     for pair in t.pairs::<String, Value>() {
         let (k, v) = pair?;
         let v = match v {
@@ -48,13 +53,24 @@ pub fn tags_arg(lua: &Lua, v: Option<Table>) -> mlua::Result<Option<Tags>> {
             other => {
                 return Err(lua_error(
                     lua,
-                    format!("tag '{k}': expected a string, got {}", other.type_name()),
+                    format!(
+                        "{what} '{k}': expected a string, number or boolean, got {}",
+                        other.type_name()
+                    ),
                 ))
             }
         };
-        tags.insert(k, v);
+        out.push((k, v));
     }
-    Ok(Some(tags))
+    Ok(out)
+}
+
+/// Reads an optional `tags` table.
+pub fn tags_arg(lua: &Lua, v: Option<Table>) -> mlua::Result<Option<Tags>> {
+    match v {
+        None => Ok(None),
+        t => Ok(Some(string_pairs(lua, t, "tag")?.into_iter().collect())),
+    }
 }
 
 fn with_tags(lua: &Lua, extra: Option<Tags>) -> Rc<Tags> {

@@ -41,6 +41,20 @@ struct Req {
     body: Option<Vec<u8>>,
 }
 
+impl Req {
+    /// An index administration request (`es.admin`, no units, no tags).
+    fn admin(method: Method, path: String, body: Option<Vec<u8>>) -> Req {
+        Req {
+            metric: "es.admin",
+            tags: None,
+            units: Units::none(),
+            method,
+            path,
+            body,
+        }
+    }
+}
+
 /// Runs one timed request and turns the answer into a Lua table with `shape`.
 async fn call(
     lua: &Lua,
@@ -369,14 +383,7 @@ impl UserData for Client {
                     call(
                         &lua,
                         &c,
-                        Req {
-                            metric: "es.admin",
-                            tags: None,
-                            units: Units::none(),
-                            method: Method::Put,
-                            path: format!("/{}", segment(&index)),
-                            body,
-                        },
+                        Req::admin(Method::Put, format!("/{}", segment(&index)), body),
                         |_, _, out| out.set("ok", true),
                     )
                     .await
@@ -389,14 +396,7 @@ impl UserData for Client {
                 call(
                     &lua,
                     &c,
-                    Req {
-                        metric: "es.admin",
-                        tags: None,
-                        units: Units::none(),
-                        method: Method::Delete,
-                        path: format!("/{}", segment(&index)),
-                        body: None,
-                    },
+                    Req::admin(Method::Delete, format!("/{}", segment(&index)), None),
                     |_, _, out| out.set("ok", true),
                 )
                 .await
@@ -408,14 +408,7 @@ impl UserData for Client {
                 call(
                     &lua,
                     &c,
-                    Req {
-                        metric: "es.admin",
-                        tags: None,
-                        units: Units::none(),
-                        method: Method::Post,
-                        path: format!("/{}/_refresh", segment(&index)),
-                        body: None,
-                    },
+                    Req::admin(Method::Post, format!("/{}/_refresh", segment(&index)), None),
                     |_, _, out| out.set("ok", true),
                 )
                 .await

@@ -26,24 +26,7 @@ struct Settings {
 }
 
 fn headers_arg(lua: &Lua, t: Option<Table>) -> mlua::Result<Vec<(String, String)>> {
-    let Some(t) = t else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for pair in t.pairs::<String, Value>() {
-        let (k, v) = pair?;
-        let v = match v {
-            Value::String(s) => s.to_string_lossy(),
-            Value::Integer(i) => i.to_string(),
-            Value::Number(n) => n.to_string(),
-            other => {
-                return Err(lua_error(
-                    lua,
-                    format!("header '{k}': expected a string, got {}", other.type_name()),
-                ))
-            }
-        };
-        out.push((k, v));
-    }
-    Ok(out)
+    crate::script::core::string_pairs(lua, t, "header")
 }
 
 /// Builds the request from `(method, url, body, opts)` as the script gave them.
