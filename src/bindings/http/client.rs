@@ -27,6 +27,27 @@ pub struct Response {
 
 thread_local! {
     static CLIENT: RefCell<Option<reqwest::Client>> = const { RefCell::new(None) };
+    /// Parsed URLs: a script usually hits a few URLs many times, and parsing (with IDNA) is
+    /// a visible share of a request's CPU.
+    static URLS: RefCell<std::collections::HashMap<String, reqwest::Url>> = RefCell::new(Default::default());
+}
+
+const URL_CACHE_MAX: usize = 4096;
+
+fn parse_url(url: &str) -> Result<reqwest::Url, OpError> {
+    URLS.with(|c| {
+        if let Some(u) = c.borrow().get(url) {
+            return Ok(u.clone());
+        }
+        let u = reqwest::Url::parse(url)
+            .map_err(|e| OpError::new(ErrorKind::Client, format!("bad URL {url}: {e}")))?;
+        let mut c = c.borrow_mut();
+        if c.len() >= URL_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(url.to_string(), u.clone());
+        Ok(u)
+    })
 }
 
 fn client() -> Result<reqwest::Client, OpError> {
@@ -78,9 +99,11 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
         Ok(c) => c,
         Err(e) => return (Err(e), Units::none()),
     };
-    let mut builder = client
-        .request(req.method.clone(), &req.url)
-        .timeout(req.timeout);
+    let url = match parse_url(&req.url) {
+        Ok(u) => u,
+        Err(e) => return (Err(e), Units::none()),
+    };
+    let mut builder = client.request(req.method.clone(), url).timeout(req.timeout);
     for (k, v) in &req.headers {
         builder = builder.header(k, v);
     }

@@ -9,12 +9,18 @@ use crate::bindings::timing::{timed_with, OpMeta};
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, make_limiter, tags_arg};
 use crate::script::{json, lua_error, OpScope};
-use mlua::{Lua, LuaString, MultiValue, ObjectLike, Table, UserData, UserDataMethods, Value};
+use mlua::{Lua, LuaString, Table, UserData, UserDataMethods, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const METRIC: &str = "http.request";
 const RESPONSE_MT: &str = "loadgen.http.response";
+const RAW_HEADERS: &str = "_headers";
+
+/// Response headers as received, turned into `r.headers` when the script first reads it.
+struct RawHeaders(Vec<(String, String)>);
+
+impl UserData for RawHeaders {}
 
 /// Settings of an `http.client{...}`; the module functions use the defaults.
 #[derive(Clone, Default)]
@@ -121,11 +127,8 @@ fn response_table(lua: &Lua, r: Result<Response, OpError>, took: Duration) -> ml
         Ok(resp) => {
             t.set("status", resp.status)?;
             t.set("body", lua.create_string(&resp.body)?)?;
-            let h = lua.create_table()?;
-            for (k, v) in resp.headers {
-                h.set(k, v)?;
-            }
-            t.set("headers", h)?;
+            // Most scripts never read the headers: the table is made on first access.
+            t.raw_set(RAW_HEADERS, RawHeaders(resp.headers))?;
             let kind = client::status_error(resp.status);
             t.set("ok", kind.is_none())?;
             if let Some(kind) = kind {
@@ -239,39 +242,86 @@ fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
 
 pub fn module(lua: &Lua) -> mlua::Result<Table> {
     let mt = lua.create_table()?;
-    let methods = lua.create_table()?;
-    methods.set(
-        "json",
-        lua.create_function(|lua, this: Table| {
-            let body: LuaString = this.get("body")?;
-            let j: serde_json::Value = serde_json::from_slice(&body.as_bytes())
-                .map_err(|e| lua_error(lua, format!("response:json(): {e}")))?;
-            json::to_lua(lua, &j)
-        })?,
+    let json_fn = lua.create_function(|lua, this: Table| {
+        let body: LuaString = this.get("body")?;
+        let j: serde_json::Value = serde_json::from_slice(&body.as_bytes())
+            .map_err(|e| lua_error(lua, format!("response:json(): {e}")))?;
+        json::to_lua(lua, &j)
+    })?;
+    mt.set(
+        "__index",
+        lua.create_function(
+            move |lua, (this, key): (Table, LuaString)| match &*key.as_bytes() {
+                b"json" => Ok(Value::Function(json_fn.clone())),
+                b"headers" => {
+                    let h = lua.create_table()?;
+                    if let Ok(raw) = this.raw_get::<mlua::UserDataRef<RawHeaders>>(RAW_HEADERS) {
+                        for (k, v) in &raw.0 {
+                            h.raw_set(k.as_str(), v.as_str())?;
+                        }
+                    }
+                    this.raw_set("headers", h.clone())?;
+                    Ok(Value::Table(h))
+                }
+                _ => Ok(Value::Nil),
+            },
+        )?,
     )?;
-    mt.set("__index", methods)?;
     lua.set_named_registry_value(RESPONSE_MT, mt)?;
 
-    let default = lua.create_userdata(Client(Settings::default()))?;
     let m = lua.create_table()?;
-    // Module functions forward to a default client: http.get(url, opts) == default:get(url, opts).
-    for name in ["get", "delete", "post", "put", "patch", "request"] {
-        let method: mlua::Function = default.get(name)?;
-        let d = default.clone();
+    // Module functions use the default settings: http.get(url, opts) == http.client():get(url, opts).
+    m.set(
+        "get",
+        lua.create_async_function(|lua, (url, opts): (String, Option<Table>)| {
+            request(
+                lua,
+                Settings::default(),
+                "GET".into(),
+                url,
+                Value::Nil,
+                opts,
+            )
+        })?,
+    )?;
+    m.set(
+        "delete",
+        lua.create_async_function(|lua, (url, opts): (String, Option<Table>)| {
+            request(
+                lua,
+                Settings::default(),
+                "DELETE".into(),
+                url,
+                Value::Nil,
+                opts,
+            )
+        })?,
+    )?;
+    for method in ["post", "put", "patch"] {
         m.set(
-            name,
-            lua.create_async_function(move |_, args: MultiValue| {
-                let method = method.clone();
-                let d = d.clone();
-                async move {
-                    let mut full = MultiValue::new();
-                    full.push_back(Value::UserData(d));
-                    full.extend(args);
-                    method.call_async::<Table>(full).await
-                }
-            })?,
+            method,
+            lua.create_async_function(
+                move |lua, (url, body, opts): (String, Value, Option<Table>)| {
+                    request(
+                        lua,
+                        Settings::default(),
+                        method.to_ascii_uppercase(),
+                        url,
+                        body,
+                        opts,
+                    )
+                },
+            )?,
         )?;
     }
+    m.set(
+        "request",
+        lua.create_async_function(
+            |lua, (method, url, body, opts): (String, String, Value, Option<Table>)| {
+                request(lua, Settings::default(), method, url, body, opts)
+            },
+        )?,
+    )?;
     m.set(
         "client",
         lua.create_function(|lua, opts: Option<Table>| Ok(Client(client_settings(lua, opts)?)))?,
