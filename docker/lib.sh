@@ -7,6 +7,9 @@ set -a; . "$DOCKER_DIR/ports.env"; set +a
 : "${LOADGEN_CACHE:=$HOME/.cache/loadgen}"
 : "${LOADGEN_STACK:=${LOADGEN_STATE:-$HOME/.local/state/loadgen}/stack}"
 export LOADGEN_CACHE LOADGEN_STACK
+# Address the servers listen on: 127.0.0.1 here. docker/compose.yaml sets 0.0.0.0 (a container publishes its
+# ports from its own interface); the addresses clients use and servers advertise stay 127.0.0.1 either way.
+: "${LOADGEN_BIND:=127.0.0.1}"; export LOADGEN_BIND
 if [ -n "${JAVA_HOME:-}" ]; then JAVA="$JAVA_HOME/bin/java"; else JAVA=$(command -v java || true); fi
 [ -x "$JAVA" ] || { echo "java not found (set JAVA_HOME to a Java 17 JDK)" >&2; exit 1; }
 JAVA_HOME=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$JAVA")")")}; export JAVA_HOME
