@@ -4,7 +4,7 @@ local lg = require("loadgen")
 local kafka = require("loadgen.kafka")
 
 local records = tonumber(lg.env("RECORDS", "1000000"))
-local batch = tonumber(lg.env("BATCH", "1000"))
+local batch = tonumber(lg.env("BATCH", "10000"))
 local size = tonumber(lg.env("SIZE", "100"))
 local topic = lg.env("TOPIC")
 local p = kafka.producer{
@@ -19,7 +19,7 @@ local list = {}
 for i = 1, batch do list[i] = { topic = topic, value = value } end
 
 options = {
-  scenarios = { produce = { executor = "shared-iterations", vus = tonumber(lg.env("VUS", "4")),
+  scenarios = { produce = { executor = "shared-iterations", vus = tonumber(lg.env("VUS", "2")),
                             iterations = records // batch, max_duration = "10m" } },
 }
 

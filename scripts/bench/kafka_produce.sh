@@ -55,6 +55,6 @@ echo
 echo "| tool | records/s | p50 ms | p99 ms | CPU s | errors |"
 echo "|---|---:|---:|---:|---:|---:|"
 printf '| ProducerPerformance (Kafka %s) | %.0f | %s | %s | %.1f | - |\n' "$(ls "$LOADGEN_CACHE/kafka/lib" | sed -nE 's/^kafka-clients-(.*)\.jar$/\1/p')" "$perf_rate" "$perf_p50" "$perf_p99" "$perf_cpu"
-printf '| loadgen %s (4 VUs x 1000 in flight) | %.0f | %.2f | %.2f | %.1f | %s |\n' "$("$LOADGEN_BIN" version | awk '{print $2}')" "$lg_rate" "$lg_p50" "$lg_p99" "$lg_cpu" "$lg_err"
+printf '| loadgen %s (2 VUs x 10000 in flight) | %.0f | %.2f | %.2f | %.1f | %s |\n' "$("$LOADGEN_BIN" version | awk '{print $2}')" "$lg_rate" "$lg_p50" "$lg_p99" "$lg_cpu" "$lg_err"
 awk -v a="$lg_rate" -v b="$perf_rate" 'BEGIN {printf "\nloadgen / ProducerPerformance = %.2f\n", a / b}'
 echo "Raw outputs: $OUT_DIR"

@@ -75,8 +75,7 @@ fn record_arg(lua: &Lua, t: Table) -> mlua::Result<(Record, Option<crate::metric
             }
         }
     }
-    let mut tags = tags_arg(lua, t.get("tags")?)?.unwrap_or_default();
-    tags.insert("topic".into(), topic.clone());
+    let tags = tags_arg(lua, t.get("tags")?)?;
     Ok((
         Record {
             topic,
@@ -85,8 +84,20 @@ fn record_arg(lua: &Lua, t: Table) -> mlua::Result<(Record, Option<crate::metric
             headers,
             partition: t.get("partition")?,
         },
-        Some(tags),
+        tags,
     ))
+}
+
+/// The tags of one record's operation: the VU's, the record's own, and `topic`.
+fn record_tags(
+    base: &crate::metrics::Tags,
+    topic: &str,
+    extra: Option<crate::metrics::Tags>,
+) -> Rc<crate::metrics::Tags> {
+    let mut t = base.clone();
+    t.extend(extra.unwrap_or_default());
+    t.insert("topic".into(), topic.to_string());
+    Rc::new(t)
 }
 
 struct Producer {
@@ -118,8 +129,9 @@ impl UserData for Producer {
         m.add_async_method("send", |lua, this, t: Table| {
             let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
             async move {
-                let (rec, tags) = record_arg(&lua, t)?;
-                let scope = OpScope::of(&lua).with_tags(tags);
+                let (rec, extra) = record_arg(&lua, t)?;
+                let mut scope = OpScope::of(&lua);
+                scope.tags = record_tags(&scope.tags, &rec.topic, extra);
                 let out = lua.create_table()?;
                 match send_timed(producer, limiter, rec, scope).await {
                     Ok(d) => {
@@ -149,21 +161,20 @@ impl UserData for Producer {
                     }
                 }
                 let base = OpScope::of(&lua);
-                // Records of a batch mostly share their tags: build each tag set once.
-                let mut tag_sets: Vec<(Option<crate::metrics::Tags>, Rc<crate::metrics::Tags>)> =
-                    Vec::new();
-                let sends = recs.into_iter().map(|(rec, tags)| {
-                    let tags = match tag_sets.iter().find(|(t, _)| *t == tags) {
-                        Some((_, rc)) => rc.clone(),
+                // Records of a batch mostly share their topic and tags: build each tag set once.
+                type Key = (String, Option<crate::metrics::Tags>);
+                let mut tag_sets: Vec<(Key, Rc<crate::metrics::Tags>)> = Vec::new();
+                let sends = recs.into_iter().map(|(rec, extra)| {
+                    let found = tag_sets
+                        .iter()
+                        .find(|((topic, e), _)| *topic == rec.topic && *e == extra)
+                        .map(|(_, rc)| rc.clone());
+                    let tags = match found {
+                        Some(rc) => rc,
                         None => {
-                            let scope = OpScope {
-                                recorder: base.recorder.clone(),
-                                tags: base.tags.clone(),
-                                lateness: base.lateness,
-                            }
-                            .with_tags(tags.clone());
-                            tag_sets.push((tags, scope.tags.clone()));
-                            scope.tags
+                            let rc = record_tags(&base.tags, &rec.topic, extra.clone());
+                            tag_sets.push(((rec.topic.clone(), extra), rc.clone()));
+                            rc
                         }
                     };
                     let scope = OpScope {
@@ -195,8 +206,9 @@ impl UserData for Producer {
         });
         // send_async{...}: returns at once; the delivery is still timed and recorded.
         m.add_method("send_async", |lua, this, t: Table| {
-            let (rec, tags) = record_arg(lua, t)?;
-            let scope = OpScope::of(lua).with_tags(tags);
+            let (rec, extra) = record_arg(lua, t)?;
+            let mut scope = OpScope::of(lua);
+            scope.tags = record_tags(&scope.tags, &rec.topic, extra);
             let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
             tokio::task::spawn_local(async move {
                 let _ = send_timed(producer, limiter, rec, scope).await;
