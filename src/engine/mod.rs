@@ -261,11 +261,8 @@ async fn coordinate(
     }
 
     let t0 = Instant::now() + Duration::from_millis(5);
-    let t0_epoch = started
-        + SystemTime::now()
-            .duration_since(started)
-            .unwrap_or_default()
-        + Duration::from_millis(5);
+    // The wall-clock time of t0, for the result's start and the series' seconds.
+    let t0_epoch = SystemTime::now() + Duration::from_millis(5);
     out.started = t0_epoch;
     let t0_sec = t0_epoch
         .duration_since(SystemTime::UNIX_EPOCH)
