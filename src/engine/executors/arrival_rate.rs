@@ -141,7 +141,153 @@ fn share(n: u64, k: u64, w: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::executors::{make_runner, scenario_tags, ScenarioStats};
+    use crate::engine::stop;
+    use crate::metrics::Recorder;
+    use crate::plan::{Executor, Scenario, ScriptSource};
+    use crate::script::Shared;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
     use std::time::Duration;
+
+    /// One worker's context for a constant-arrival-rate scenario running `script`'s `default`.
+    fn ctx(
+        script: &str,
+        rate: f64,
+        secs: u64,
+        vus: u64,
+        drop_late: bool,
+    ) -> (Rc<Ctx>, stop::StopSender) {
+        let shared = Shared::new(
+            ScriptSource {
+                path: "test.lua".into(),
+                source: script.into(),
+                hash: String::new(),
+            },
+            Default::default(),
+            1,
+        );
+        let scenario = Scenario {
+            name: "open".into(),
+            exec: "default".into(),
+            start_time: Duration::ZERO,
+            graceful_stop: Duration::from_secs(30),
+            tags: Default::default(),
+            env: Default::default(),
+            executor: Executor::ConstantArrivalRate {
+                rate,
+                time_unit: Duration::from_secs(1),
+                duration: Duration::from_secs(secs),
+                pre_allocated_vus: vus,
+                max_vus: vus,
+                drop_late,
+            },
+        };
+        let (tx, rx) = stop::channel();
+        let c = Ctx {
+            tags: Rc::new(scenario_tags(&scenario)),
+            scenario,
+            worker: 0,
+            workers: 1,
+            start: Instant::now(),
+            shared,
+            data: Arc::new(serde_json::Value::Null),
+            recorder: Rc::new(RefCell::new(Recorder::new())),
+            stop: rx,
+            vu_base: 0,
+            wake_lateness: Rc::new(RefCell::new(crate::metrics::new_histogram())),
+            claimed: Arc::new(AtomicU64::new(0)),
+            stats: RefCell::new(ScenarioStats::default()),
+        };
+        (Rc::new(c), tx)
+    }
+
+    async fn run_paused(
+        script: &str,
+        rate: f64,
+        secs: u64,
+        vus: u64,
+        drop_late: bool,
+    ) -> (ScenarioStats, Recorder) {
+        let (c, _stop) = ctx(script, rate, secs, vus, drop_late);
+        let runners = (0..vus).map(|i| make_runner(&c, i).unwrap()).collect();
+        let schedule = Schedule::constant(rate, Duration::from_secs(1), Duration::from_secs(secs));
+        run(c.clone(), runners, schedule, vus, drop_late).await;
+        let stats = c.stats.borrow().clone();
+        let rec = std::mem::take(&mut *c.recorder.borrow_mut());
+        (stats, rec)
+    }
+
+    /// With paused time: 1 VU, 10 iterations/s, each taking 250 ms. The target serves 4/s, so
+    /// iterations queue; every one still counts from its scheduled time, none is lost.
+    #[tokio::test(start_paused = true)]
+    async fn late_iterations_wait_and_count_from_their_schedule() {
+        let local = tokio::task::LocalSet::new();
+        let (stats, mut rec) = local
+            .run_until(run_paused(
+                "local lg = require('loadgen')\nfunction default() lg.sleep('250ms') end",
+                10.0,
+                2,
+                1,
+                false,
+            ))
+            .await;
+        // 20 due in 2 s; one VU finishes 4 per second, so about 8 start before the end.
+        assert_eq!(
+            stats.iterations + stats.unstarted_iterations + stats.interrupted_iterations,
+            20,
+            "{stats:?}"
+        );
+        assert!(stats.unstarted_iterations >= 10, "{stats:?}");
+        assert!(stats.max_backlog >= 5, "{stats:?}");
+        // The 8th iteration was due at 0.7 s and started at 7 x 250 ms = 1.75 s: over 1 s late.
+        assert!(stats.max_lateness_ms >= 1000.0, "{stats:?}");
+        let snap = rec.take();
+        let it = snap
+            .entries
+            .iter()
+            .find(|e| e.name == "iteration_duration")
+            .unwrap();
+        assert_eq!(it.count, stats.iterations);
+    }
+
+    /// The same with drop_late: late iterations are dropped and counted, not queued.
+    #[tokio::test(start_paused = true)]
+    async fn drop_late_drops_instead_of_waiting() {
+        let local = tokio::task::LocalSet::new();
+        let (stats, _) = local
+            .run_until(run_paused(
+                "local lg = require('loadgen')\nfunction default() lg.sleep('250ms') end",
+                10.0,
+                2,
+                1,
+                true,
+            ))
+            .await;
+        assert_eq!(stats.iterations + stats.dropped_iterations, 20, "{stats:?}");
+        assert!(stats.dropped_iterations >= 10, "{stats:?}");
+        assert_eq!(stats.unstarted_iterations, 0, "{stats:?}");
+        // A started iteration is never late: it only starts when a VU is free at its due time.
+        assert!(stats.max_lateness_ms < 5.0, "{stats:?}");
+    }
+
+    /// A fast target: every iteration starts on time, exactly as many as scheduled.
+    #[tokio::test(start_paused = true)]
+    async fn on_time_when_the_target_keeps_up() {
+        let local = tokio::task::LocalSet::new();
+        let (stats, _) = local
+            .run_until(run_paused(
+                "local lg = require('loadgen')\nfunction default() lg.sleep('1ms') end",
+                200.0,
+                3,
+                2,
+                false,
+            ))
+            .await;
+        assert_eq!(stats.iterations, 600, "{stats:?}");
+        assert_eq!(stats.unstarted_iterations, 0);
+        assert!(stats.max_lateness_ms < 1.0, "{stats:?}");
+    }
 
     #[test]
     fn due_counts_include_iteration_zero() {
