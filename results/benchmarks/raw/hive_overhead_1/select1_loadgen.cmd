@@ -1,0 +1,1 @@
+flock /tmp/loadgen-bench.lock target/release/loadgen run scripts/bench/hive_overhead.lua --quiet -e HIVE_PORT=10000 --out results/benchmarks/raw/hive_overhead_1/select1_loadgen.json -e MODE=select1 -e STATEMENTS=300 

@@ -1,0 +1,1 @@
+flock /tmp/loadgen-bench.lock target/release/loadgen run scripts/bench/hive_overhead.lua --quiet -e HIVE_PORT=10000 --out results/benchmarks/raw/hive_overhead_2/query_loadgen.json -e MODE=query -e QUERIES=15 -e SQL=SELECT\ level\,\ count\(\*\)\,\ avg\(latency_ms\)\,\ sum\(bytes\)\ FROM\ lg_bench_overhead\ GROUP\ BY\ level -e EXPECT_ROWS=4 

@@ -1,0 +1,1 @@
+flock /tmp/loadgen-bench.lock target/release/loadgen run scripts/bench/phoenix_upsert.lua --quiet --out results/benchmarks/raw/phoenix_upsert_1/loadgen.json -e TABLE=LG_BENCH_UPSERT_LOADGEN_1795632798 -e ROWS=200000 -e BATCH=1000 -e SERIALIZATION=json 
