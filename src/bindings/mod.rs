@@ -53,6 +53,28 @@ pub fn healthcheck_once(
     })
 }
 
+/// Refuses any key of an options table that is not in `valid`, naming it and listing the valid ones
+/// (`kafka.producer: unknown option 'ack'; valid: acks, ...`): a typo is an error, not a default.
+pub fn check_keys(lua: &Lua, what: &str, t: &Table, valid: &[&str]) -> mlua::Result<()> {
+    for pair in t.clone().pairs::<mlua::Value, mlua::Value>() {
+        let (k, _) = pair?;
+        let key = match &k {
+            mlua::Value::String(s) => s.to_string_lossy(),
+            other => format!("{other:?}"),
+        };
+        if !valid.contains(&key.as_str()) {
+            return Err(lua_error(
+                lua,
+                format!(
+                    "{what}: unknown option '{key}'; valid: {}",
+                    valid.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A table of settings as strings (`config = { ["linger.ms"] = 5 }`).
 pub fn string_map(
     lua: &Lua,

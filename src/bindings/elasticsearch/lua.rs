@@ -3,7 +3,7 @@
 
 use super::client::{self, segment, Settings};
 use crate::bindings::timing::{timed, OpMeta};
-use crate::bindings::{healthcheck_once, result_error};
+use crate::bindings::{check_keys, healthcheck_once, result_error};
 use crate::metrics::recorder::Units;
 use crate::script::core::{duration_arg, make_limiter, tags_arg};
 use crate::script::{json, lua_error, OpScope};
@@ -452,17 +452,19 @@ impl UserData for Client {
 
 fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
     let o = opt_table(lua, o)?;
-    for pair in o.clone().pairs::<String, Value>() {
-        let (k, _) = pair?;
-        if !matches!(
-            k.as_str(),
-            "urls" | "url" | "timeout" | "rate_limit" | "burst" | "healthcheck"
-        ) {
-            return Err(lua_error(lua, format!(
-                "elasticsearch.client: unknown option '{k}'; valid: burst, healthcheck, rate_limit, timeout, url, urls"
-            )));
-        }
-    }
+    check_keys(
+        lua,
+        "elasticsearch.client",
+        &o,
+        &[
+            "burst",
+            "healthcheck",
+            "rate_limit",
+            "timeout",
+            "url",
+            "urls",
+        ],
+    )?;
     let urls: Vec<String> = match (o.get::<Value>("urls")?, o.get::<Option<String>>("url")?) {
         (Value::Table(t), _) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
         (Value::String(s), _) => vec![s.to_string_lossy()],

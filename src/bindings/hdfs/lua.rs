@@ -3,7 +3,7 @@
 
 use super::client::{self, Settings};
 use crate::bindings::timing::{timed, OpMeta};
-use crate::bindings::{healthcheck_once, result_error};
+use crate::bindings::{check_keys, healthcheck_once, result_error};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, tags_arg};
@@ -181,17 +181,12 @@ impl UserData for Client {
 
 fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
     let o = opt(lua, o)?;
-    for pair in o.clone().pairs::<String, Value>() {
-        let (k, _) = pair?;
-        if !matches!(k.as_str(), "url" | "timeout" | "user" | "healthcheck") {
-            return Err(lua_error(
-                lua,
-                format!(
-                    "hdfs.client: unknown option '{k}'; valid: healthcheck, timeout, url, user"
-                ),
-            ));
-        }
-    }
+    check_keys(
+        lua,
+        "hdfs.client",
+        &o,
+        &["healthcheck", "timeout", "url", "user"],
+    )?;
     let url = o
         .get::<Option<String>>("url")?
         .unwrap_or_else(|| "hdfs://127.0.0.1:8020".to_string());

@@ -5,7 +5,7 @@ use super::client::{self, Auth, Outcome, Session, Settings};
 use super::error::HiveError;
 use super::rowset::Cell;
 use crate::bindings::timing::{timed, OpMeta};
-use crate::bindings::{healthcheck_once, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, tags_arg};
@@ -36,26 +36,6 @@ const CONNECT_KEYS: &[&str] = &[
     "user",
 ];
 const CALL_KEYS: &[&str] = &["conf", "name", "named", "tags"];
-
-fn check_keys(lua: &Lua, t: &Table, valid: &[&str], what: &str) -> mlua::Result<()> {
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let key = match &k {
-            Value::String(s) => s.to_string_lossy(),
-            other => format!("{other:?}"),
-        };
-        if !valid.contains(&key.as_str()) {
-            return Err(lua_error(
-                lua,
-                format!(
-                    "{what}: unknown option '{key}'; valid: {}",
-                    valid.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
 
 fn cell(lua: &Lua, c: Cell) -> mlua::Result<Value> {
     Ok(match c {
@@ -122,9 +102,9 @@ async fn statement(
     };
     check_keys(
         lua,
+        if fetch { "hive query" } else { "hive execute" },
         &o,
         CALL_KEYS,
-        if fetch { "hive query" } else { "hive execute" },
     )?;
     let mut tags = tags_arg(lua, o.get("tags")?)?;
     if let Some(name) = o.get::<Option<String>>("name")? {
@@ -236,7 +216,7 @@ fn duration_opt(lua: &Lua, o: &Table, key: &str, default: Duration) -> mlua::Res
 }
 
 fn settings(lua: &Lua, o: &Table) -> mlua::Result<Settings> {
-    check_keys(lua, o, CONNECT_KEYS, "hive.connect")?;
+    check_keys(lua, "hive.connect", o, CONNECT_KEYS)?;
     let bad = |m: String| lua_error(lua, format!("hive.connect: {m}"));
     match o.get::<Option<String>>("transport")?.as_deref() {
         None | Some("binary") => {}

@@ -5,6 +5,7 @@
 //! (`connect`, `timeout`, `server`, `client`, `protocol`) and `error` to a message; it never raises.
 
 use super::client::{self, Request, Response, DEFAULT_TIMEOUT};
+use crate::bindings::check_keys;
 use crate::bindings::timing::{timed_with, OpMeta};
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, make_limiter, tags_arg};
@@ -78,18 +79,12 @@ fn build(
         }
     };
     if let Some(o) = opts {
-        for pair in o.clone().pairs::<String, Value>() {
-            let (k, _) = pair?;
-            if !matches!(
-                k.as_str(),
-                "headers" | "timeout" | "tags" | "json" | "body" | "name"
-            ) {
-                return Err(lua_error(
-                    lua,
-                    format!("http: unknown option '{k}'; valid: body, headers, json, name, tags, timeout"),
-                ));
-            }
-        }
+        check_keys(
+            lua,
+            "http",
+            &o,
+            &["body", "headers", "json", "name", "tags", "timeout"],
+        )?;
         headers.extend(headers_arg(lua, o.get("headers")?)?);
         if let Some(t) = o.get::<Option<Value>>("timeout")? {
             timeout = duration_arg(lua, &t, "http timeout")?;
@@ -217,18 +212,12 @@ impl UserData for Client {
 fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
     let mut s = Settings::default();
     let Some(o) = opts else { return Ok(s) };
-    for pair in o.clone().pairs::<String, Value>() {
-        let (k, _) = pair?;
-        if !matches!(
-            k.as_str(),
-            "base_url" | "headers" | "timeout" | "rate_limit" | "burst"
-        ) {
-            return Err(lua_error(
-                lua,
-                format!("http.client: unknown option '{k}'; valid: base_url, burst, headers, rate_limit, timeout"),
-            ));
-        }
-    }
+    check_keys(
+        lua,
+        "http.client",
+        &o,
+        &["base_url", "burst", "headers", "rate_limit", "timeout"],
+    )?;
     s.base_url = o.get("base_url")?;
     s.headers = headers_arg(lua, o.get("headers")?)?;
     if let Some(t) = o.get::<Option<Value>>("timeout")? {

@@ -3,7 +3,7 @@
 
 use super::client::{self, ConsumerConfig, ProducerConfig, Record};
 use crate::bindings::timing::{timed, OpMeta};
-use crate::bindings::{healthcheck_once, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, make_limiter, tags_arg};
@@ -17,19 +17,6 @@ use std::time::Duration;
 
 const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn check_keys(lua: &Lua, what: &str, t: &Table, valid: &[&str]) -> mlua::Result<()> {
-    for pair in t.clone().pairs::<String, Value>() {
-        let (k, _) = pair?;
-        if !valid.contains(&k.as_str()) {
-            return Err(lua_error(
-                lua,
-                format!("{what}: unknown option '{k}'; valid: {}", valid.join(", ")),
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Bytes for a key or value: strings as they are, numbers as text, tables as JSON.
 fn bytes_arg(lua: &Lua, v: Value, what: &str) -> mlua::Result<Option<Vec<u8>>> {
@@ -293,10 +280,8 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
         },
         extra: string_map(lua, o.get("config")?, "kafka.producer config")?,
     };
-    // Validate the settings now, in every VU (cheap), so a typo fails in init.
-    cfg.client_config()
-        .create::<rdkafka::producer::BaseProducer>()
-        .map_err(|e| lua_error(lua, format!("kafka.producer: {e}")))?;
+    // The shared producer is made by the first VU to get here (VU 0, in init), so a bad setting in
+    // `config` fails there, before any load; other VUs reuse it.
     healthcheck_once(lua, &o, &format!("kafka {}", cfg.brokers), || {
         client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
@@ -506,6 +491,27 @@ fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
     })
 }
 
+/// Times a topic administration call as `kafka.admin`: `{ ok = true }` or `{ err, error }`.
+async fn admin_op(
+    lua: &Lua,
+    op: impl std::future::Future<Output = Result<(), OpError>>,
+) -> mlua::Result<Table> {
+    let scope = OpScope::of(lua);
+    let meta = OpMeta {
+        recorder: &scope.recorder,
+        metric: "kafka.admin",
+        tags: &scope.tags,
+        lateness: scope.lateness,
+    };
+    let r = timed(meta, async { (op.await, Units::none()) }).await;
+    let out = lua.create_table()?;
+    match r {
+        Ok(()) => out.set("ok", true)?,
+        Err(e) => result_error(&out, &e)?,
+    }
+    Ok(out)
+}
+
 struct Admin {
     brokers: String,
     inner: Arc<rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>>,
@@ -532,59 +538,21 @@ impl UserData for Admin {
                     Some(v) => duration_arg(&lua, &v, "create_topic timeout")?,
                     None => Duration::from_secs(30),
                 };
-                let scope = OpScope::of(&lua);
-                let meta = OpMeta {
-                    recorder: &scope.recorder,
-                    metric: "kafka.admin",
-                    tags: &scope.tags,
-                    lateness: scope.lateness,
-                };
-                let r = timed(meta, async {
-                    (
-                        client::create_topic(
-                            &admin,
-                            &name,
-                            partitions,
-                            replication,
-                            &config,
-                            timeout,
-                        )
-                        .await,
-                        Units::none(),
-                    )
-                })
-                .await;
-                let out = lua.create_table()?;
-                match r {
-                    Ok(()) => out.set("ok", true)?,
-                    Err(e) => result_error(&out, &e)?,
-                }
-                Ok(out)
+                admin_op(
+                    &lua,
+                    client::create_topic(&admin, &name, partitions, replication, &config, timeout),
+                )
+                .await
             }
         });
         m.add_async_method("delete_topic", |lua, this, name: String| {
             let admin = this.inner.clone();
             async move {
-                let scope = OpScope::of(&lua);
-                let meta = OpMeta {
-                    recorder: &scope.recorder,
-                    metric: "kafka.admin",
-                    tags: &scope.tags,
-                    lateness: scope.lateness,
-                };
-                let r = timed(meta, async {
-                    (
-                        client::delete_topic(&admin, &name, Duration::from_secs(30)).await,
-                        Units::none(),
-                    )
-                })
-                .await;
-                let out = lua.create_table()?;
-                match r {
-                    Ok(()) => out.set("ok", true)?,
-                    Err(e) => result_error(&out, &e)?,
-                }
-                Ok(out)
+                admin_op(
+                    &lua,
+                    client::delete_topic(&admin, &name, Duration::from_secs(30)),
+                )
+                .await
             }
         });
         m.add_async_method("describe", |lua, this, name: String| {

@@ -5,7 +5,7 @@
 use super::client::{self, Connection, Outcome, Settings};
 use super::wire::{Serialization, Value as Cell};
 use crate::bindings::timing::{timed, OpMeta};
-use crate::bindings::{healthcheck_once, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
 use crate::script::core::{duration_arg, make_limiter, tags_arg};
@@ -46,26 +46,6 @@ struct Conn {
 struct Stmt {
     conn: Conn,
     sql: String,
-}
-
-fn check_keys(lua: &Lua, what: &str, t: &Table, valid: &[&str]) -> mlua::Result<()> {
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let name = match &k {
-            Value::String(s) => s.to_string_lossy(),
-            other => format!("{other:?}"),
-        };
-        if !valid.contains(&name.as_str()) {
-            return Err(lua_error(
-                lua,
-                format!(
-                    "{what}: unknown option '{name}'; valid: {}",
-                    valid.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The call's tags: `tags = {...}` and the `name` shortcut.
