@@ -1,13 +1,13 @@
 //! `loadgen.phoenix` against the real Phoenix Query Server of `scripts/stack`, and its wire encoding
 //! against exchanges captured from that server (tests/fixtures/phoenix, no server needed).
 //!
-//! The server tests use `LOADGEN_PHOENIX_URL` (default: the stack's http://127.0.0.1:8765) and
-//! `LOADGEN_PHOENIX_SERIALIZATION` (default `json`, what the stack runs), so the same tests run against
-//! a Query Server in protobuf mode.
+//! Every server test runs twice, once per serialization: the stack's Query Server answers JSON on
+//! 127.0.0.1:8765 and protobuf on 127.0.0.1:8766 (two listeners over the same Phoenix), and one test
+//! reads the same rows through both and compares them value by value.
 
 mod common;
 
-use common::stack::{require, require_phoenix, PHOENIX};
+use common::stack::{require_phoenix, PHOENIX, PHOENIX_PROTOBUF};
 use common::*;
 use loadgen::bindings::phoenix::wire::{
     jdbc, rep, typed, Cell, Param, Request, Response, Serialization, Value,
@@ -16,18 +16,30 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-fn server() -> (String, String) {
-    let url = std::env::var("LOADGEN_PHOENIX_URL").unwrap_or_else(|_| PHOENIX.to_string());
-    let ser = std::env::var("LOADGEN_PHOENIX_SERIALIZATION").unwrap_or_else(|_| "json".into());
-    if url == PHOENIX {
-        require_phoenix();
-    } else {
-        require(
-            "Phoenix Query Server",
-            url.trim_start_matches("http://").trim_end_matches('/'),
-        );
+/// The stack's Query Server URL for a serialization ("json" or "protobuf"); fails naming the server
+/// when it is not listening.
+fn server(ser: &str) -> String {
+    require_phoenix(ser);
+    match ser {
+        "json" => PHOENIX.to_string(),
+        _ => PHOENIX_PROTOBUF.to_string(),
     }
-    (url, ser)
+}
+
+/// Two tests, `json` and `protobuf`, in a module named after the test body `$body(ser)`.
+macro_rules! both_serializations {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[test]
+            fn json() {
+                super::$body("json");
+            }
+            #[test]
+            fn protobuf() {
+                super::$body("protobuf");
+            }
+        }
+    };
 }
 
 /// A table name no earlier run used (Phoenix identifiers: letters, digits, underscores).
@@ -39,8 +51,8 @@ fn table(prefix: &str) -> String {
     )
 }
 
-fn run_against(case: &Case, table: &str) -> std::process::Output {
-    let (url, ser) = server();
+fn run_against(case: &Case, table: &str, ser: &str) -> std::process::Output {
+    let url = server(ser);
     case.run(&[
         "-e",
         &format!("URL={url}"),
@@ -51,8 +63,11 @@ fn run_against(case: &Case, table: &str) -> std::process::Output {
     ])
 }
 
-#[test]
-fn upsert_ten_thousand_rows_in_batches_then_count_lookups_and_scans() {
+both_serializations!(
+    upsert_ten_thousand_rows_in_batches_then_count_lookups_and_scans,
+    upsert_count_lookups_and_scans
+);
+fn upsert_count_lookups_and_scans(ser: &str) {
     let t = table("LOAD");
     let case = Case::new(
         r#"
@@ -117,7 +132,7 @@ end
 "#,
     );
     let started = Instant::now();
-    let o = run_against(&case, &t);
+    let o = run_against(&case, &t, ser);
     let took = started.elapsed();
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let r = case.result();
@@ -133,14 +148,17 @@ end
     assert_eq!(q["units"]["rows"], 10256);
     assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
     eprintln!(
-        "phoenix: 10,000 rows upserted in 100 batches by 4 VUs and read back in {:.1}s; execute p50 {} ms",
+        "phoenix ({ser}): 10,000 rows upserted in 100 batches by 4 VUs and read back in {:.1}s; execute p50 {} ms",
         took.as_secs_f64(),
         ex["latency"]["p50"]
     );
 }
 
-#[test]
-fn every_type_round_trips_with_and_without_parameters() {
+both_serializations!(
+    every_type_round_trips_with_and_without_parameters,
+    every_type_round_trips
+);
+fn every_type_round_trips(ser: &str) {
     let t = table("TYPES");
     let case = Case::new(
         r#"
@@ -226,7 +244,7 @@ function default()
 end
 "#,
     );
-    let o = run_against(&case, &t);
+    let o = run_against(&case, &t, ser);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let r = case.result();
     assert_valid(&r);
@@ -235,9 +253,12 @@ end
     assert!(r["metrics"]["phoenix.prepare"]["count"].as_u64().unwrap() >= 2);
 }
 
-#[test]
-fn sql_errors_carry_the_server_message_and_sql_state_and_never_raise() {
-    let (url, ser) = server();
+both_serializations!(
+    sql_errors_carry_the_server_message_and_sql_state_and_never_raise,
+    sql_errors
+);
+fn sql_errors(ser: &str) {
+    let url = server(ser);
     let other = if ser == "json" { "protobuf" } else { "json" };
     let case = Case::new(&format!(
         r#"
@@ -273,6 +294,87 @@ end
     assert_eq!(r["metrics"]["phoenix.connect"]["errors"]["protocol"], 1);
     assert_eq!(r["metrics"]["phoenix.execute"]["errors"]["client"], 1);
     assert_eq!(r["metrics"]["phoenix.prepare"]["errors"]["client"], 1);
+}
+
+#[test]
+fn json_and_protobuf_give_the_same_answers() {
+    let (json, protobuf) = (server("json"), server("protobuf"));
+    let t = table("BOTH");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local phoenix = require("loadgen.phoenix")
+local j = phoenix.connect{ url = lg.env("JSON"), serialization = "json", fetch_size = 2 }
+local p = phoenix.connect{ url = lg.env("PROTOBUF"), serialization = "protobuf", fetch_size = 2 }
+local tbl = lg.env("TABLE")
+options = { thresholds = { checks = { "rate == 1" } } }
+local cols = "K, I, S, T, D, F, DEC, V, C, B, DT, TM, TS, VB"
+
+local function differences(a, b)
+  local out = {}
+  if a.err or b.err then return { "errors: " .. tostring(a.error) .. " / " .. tostring(b.error) } end
+  if a.count ~= b.count then out[#out + 1] = "count " .. a.count .. " vs " .. b.count end
+  for c = 1, #a.columns do
+    if a.columns[c] ~= b.columns[c] or a.types[c] ~= b.types[c] then
+      out[#out + 1] = "column " .. c .. ": " .. a.columns[c] .. " " .. a.types[c] .. " vs " .. tostring(b.columns[c]) .. " " .. tostring(b.types[c])
+    end
+  end
+  for i, row in ipairs(a.rows) do
+    for c = 1, #a.columns do
+      local x, y = row[c], b.rows[i] and b.rows[i][c]
+      if type(x) ~= type(y) or math.type(x) ~= math.type(y) or x ~= y then
+        out[#out + 1] = string.format("row %d %s: %s %s vs %s %s", i, a.columns[c],
+          math.type(x) or type(x), tostring(x), math.type(y) or type(y), tostring(y))
+      end
+    end
+  end
+  return out
+end
+
+local function agree(label, a, b)
+  local d = differences(a, b)
+  for _, line in ipairs(d) do print(label, line) end
+  lg.check(d, { [label .. ": same answers"] = function(d) return #d == 0 and a.count == 4 end })
+end
+
+function default()
+  assert(j:execute("CREATE TABLE " .. tbl .. " (K BIGINT NOT NULL PRIMARY KEY, I INTEGER, S SMALLINT, T TINYINT, D DOUBLE, F FLOAT, DEC DECIMAL(20,5), V VARCHAR, C CHAR(5), B BOOLEAN, DT DATE, TM TIME, TS TIMESTAMP, VB VARBINARY)").err == nil)
+  local sql = "UPSERT INTO " .. tbl .. " (" .. cols .. ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+  -- Written half through each listener.
+  local r = p:prepare(sql):execute_batch({
+    { 9007199254740993, 2147483647, 32767, 127, 0.1, 1.5, "12345678901234.56789", "héllo ✓ 日本 😀", "abcde", true,
+      19000, 45296789, 1700000000123, "\0\1\2\255" },
+    { math.mininteger, -2147483648, -32768, -128, -1e300, -0.25, "-0.00001", "x", "a", false, -1, 0, -1000, "\255" },
+  })
+  lg.check(r, { ["batch through protobuf"] = function(r) return r.err == nil and r.updated == 2 end })
+  local w = j:prepare(sql)
+  lg.check(w:execute({ math.maxinteger }), { ["nulls through json"] = function(r) return r.err == nil end })
+  lg.check(w:execute({ 42, 7, 8, 9, 2.5, 2, 7, "text", "y", false, "2022-01-08", "12:34:56.789", "2023-11-14T22:13:20.123Z", "raw" }),
+    { ["text values through json"] = function(r) return r.err == nil end })
+
+  local q = "SELECT " .. cols .. " FROM " .. tbl .. " ORDER BY K"
+  agree("literal", j:query(q), p:query(q))
+  local pq = "SELECT " .. cols .. " FROM " .. tbl .. " WHERE K <> ? ORDER BY K"
+  agree("parameters", j:query(pq, { 0 }), p:query(pq, { 0 }))
+  agree("prepared", j:prepare(pq):query({ 0 }), p:prepare(pq):query({ 0 }))
+  j:execute("DROP TABLE " .. tbl)
+end
+"#,
+    );
+    let o = case.run(&[
+        "-e",
+        &format!("JSON={json}"),
+        "-e",
+        &format!("PROTOBUF={protobuf}"),
+        "-e",
+        &format!("TABLE={t}"),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
+    // 3 writes + 3 comparisons, each a check that has to pass.
+    assert_eq!(r["metrics"]["checks"]["count"], 6, "{}", stdout(&o));
 }
 
 /// A TCP server on 127.0.0.1 that accepts and then either never answers or answers with bytes that

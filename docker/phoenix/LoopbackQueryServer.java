@@ -2,8 +2,12 @@
 // address only (the released Query Server binds every interface and has no setting for it).
 // Compiled and started by docker/phoenix/run. Speaks the Avatica wire protocol like the released one.
 //
-// System properties: loadgen.qs.url (JDBC url), loadgen.qs.host, loadgen.qs.port,
-//                    loadgen.qs.serialization (JSON or PROTOBUF).
+// Avatica has one serialization per listener; this server opens one listener per serialization, so both
+// can be tested against the same Phoenix: JSON on loadgen.qs.port, PROTOBUF (the released server's
+// default) on loadgen.qs.protobuf.port. Each listener has its own JdbcMeta (its own connections).
+//
+// System properties: loadgen.qs.url (JDBC url), loadgen.qs.host, loadgen.qs.port (JSON),
+//                    loadgen.qs.protobuf.port (PROTOBUF; 0 = no protobuf listener).
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -24,8 +28,8 @@ public final class LoopbackQueryServer {
   public static void main(String[] args) throws Exception {
     String url = System.getProperty("loadgen.qs.url", "jdbc:phoenix:127.0.0.1:2181");
     String host = System.getProperty("loadgen.qs.host", "127.0.0.1");
-    int port = Integer.parseInt(System.getProperty("loadgen.qs.port", "8765"));
-    Serialization ser = Serialization.valueOf(System.getProperty("loadgen.qs.serialization", "JSON"));
+    int jsonPort = Integer.parseInt(System.getProperty("loadgen.qs.port", "8765"));
+    int protobufPort = Integer.parseInt(System.getProperty("loadgen.qs.protobuf.port", "8766"));
 
     // Warm-up: the first Phoenix connection creates the SYSTEM tables (tens of seconds on a fresh HBase).
     // Done before the port opens, so a listening port means a usable server.
@@ -45,13 +49,22 @@ public final class LoopbackQueryServer {
         }
       }
     };
+    // Protobuf first: the stack's health check speaks JSON, so a JSON answer means both are up.
+    if (protobufPort > 0) {
+      listen(url, host, protobufPort, Serialization.PROTOBUF, bindOneAddress);
+    }
+    listen(url, host, jsonPort, Serialization.JSON, bindOneAddress).join();
+  }
+
+  private static HttpServer listen(String url, String host, int port, Serialization ser,
+                                   ServerCustomizer<Server> customizer) throws Exception {
     HttpServer server = new HttpServer.Builder<Server>()
         .withHandler(new LocalService(new JdbcMeta(url, new Properties())), ser)
         .withPort(port)
-        .withServerCustomizers(Collections.singletonList(bindOneAddress), Server.class)
+        .withServerCustomizers(Collections.singletonList(customizer), Server.class)
         .build();
     server.start();
     System.out.printf("query server listening on %s:%d (%s) for %s%n", host, server.getPort(), ser, url);
-    server.join();
+    return server;
   }
 }

@@ -1,7 +1,8 @@
 -- HBase/Phoenix through the Phoenix Query Server: UPSERT monitoring events in batches, and query them
 -- (point lookups by key, short range scans) while loading continues.
--- Needs: scripts/stack up phoenix. The stack's Query Server speaks JSON; the released Query Server
--- defaults to protobuf (serialization = "protobuf", also this binding's default).
+-- Needs: scripts/stack up phoenix. The stack's Query Server answers protobuf (the released Query
+-- Server's default, and this binding's) on 127.0.0.1:8766 and JSON on 127.0.0.1:8765.
+--   loadgen run scripts/examples/phoenix.lua                       (protobuf)
 --   loadgen run scripts/examples/phoenix.lua -e SERIALIZATION=json
 local lg = require("loadgen")
 local phoenix = require("loadgen.phoenix")
@@ -10,9 +11,10 @@ local gen = require("loadgen.gen")
 local tbl = lg.env("TABLE", "LOADGEN_EVENTS")
 local preload = 10000
 -- One connection per VU (init code runs in every VU); rate_limit is in rows per second, shared by all.
+local serialization = lg.env("SERIALIZATION", "protobuf")
 local c = phoenix.connect{
-  url = lg.env("PHOENIX", "http://127.0.0.1:8765"),
-  serialization = lg.env("SERIALIZATION", "protobuf"),
+  url = lg.env("PHOENIX", serialization == "json" and "http://127.0.0.1:8765" or "http://127.0.0.1:8766"),
+  serialization = serialization,
   timeout = "30s",
   rate_limit = 20000,
 }

@@ -8,6 +8,8 @@ pub const KAFKA: &str = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
 pub const ELASTICSEARCH: &str = "http://127.0.0.1:9200";
 pub const HDFS: &str = "hdfs://127.0.0.1:8020";
 pub const PHOENIX: &str = "http://127.0.0.1:8765";
+/// The same Query Server's protobuf listener.
+pub const PHOENIX_PROTOBUF: &str = "http://127.0.0.1:8766";
 
 /// Panics unless `addr` accepts TCP connections.
 pub fn require(server: &str, addr: &str) {
@@ -32,8 +34,12 @@ pub fn require_hdfs() {
     require("HDFS DataNode", "127.0.0.1:9866");
 }
 
-pub fn require_phoenix() {
-    require("Phoenix Query Server", "127.0.0.1:8765");
+/// The Query Server listener of a serialization ("json" or "protobuf").
+pub fn require_phoenix(ser: &str) {
+    match ser {
+        "json" => require("Phoenix Query Server (JSON)", "127.0.0.1:8765"),
+        _ => require("Phoenix Query Server (protobuf)", "127.0.0.1:8766"),
+    }
 }
 
 /// A name no earlier run used.
