@@ -49,7 +49,7 @@ pub struct ScriptArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub script: ScriptArgs,
-    /// Result file (default: results/<script>-<UTC time>.json).
+    /// Result file (default: results/runs/<script>-<UTC time>.json).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     /// No live progress on stderr.
@@ -141,7 +141,9 @@ fn default_out(script: &Path) -> PathBuf {
         &compact[..8.min(compact.len())],
         &compact[8.min(compact.len())..]
     );
-    PathBuf::from("results").join(format!("{stem}-{stamp}.json"))
+    PathBuf::from("results")
+        .join("runs")
+        .join(format!("{stem}-{stamp}.json"))
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
