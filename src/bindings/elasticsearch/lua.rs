@@ -115,7 +115,11 @@ fn bulk_body(lua: &Lua, docs: &Value) -> mlua::Result<(Vec<u8>, u32)> {
     match docs {
         Value::String(s) => {
             let b = s.as_bytes().to_vec();
-            let lines = b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).count();
+            // Lines, for the rate limiter's document count (two a document): newlines, plus an
+            // unterminated last line. (A plain count the compiler vectorizes; a split into lines was
+            // a tenth of loadgen's CPU in a bulk load.)
+            let lines = b.iter().filter(|&&c| c == b'\n').count()
+                + usize::from(b.last().is_some_and(|&c| c != b'\n'));
             Ok((b, (lines / 2) as u32))
         }
         Value::Table(t) => {
