@@ -6,6 +6,10 @@
 #      distributions, and loadgen's difference as % of the query's time (target: at most 5 %)
 #  (b) STATEMENTS x `SELECT 1`: per-statement time (target: loadgen below the JDBC client); the JDBC
 #      client's JVM start and session open are reported apart from its loop (timed inside Java)
+#  (c) both again, each client through the same timing relay (scripts/bench/hive_wire_timing.py on
+#      127.0.0.1:WIRE_PORT): per statement, the server's time (request -> answer, summed over the
+#      statement's calls) and the client's (everything else). The end-to-end figures of (a) and (b)
+#      move with the server from run to run by more than the clients differ; (c) sets the two apart.
 # Beeline is not compared: the hive-beeline jar is not served by the registry reachable here.
 # Every timed run holds /tmp/loadgen-bench.lock (shared with the other benchmarks); compiling and
 # loading the table happen outside it. FIRST=loadgen runs loadgen first in each part. Prints Markdown.
@@ -15,13 +19,15 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/bench/lib.sh
 source scripts/bench/lib.sh
-: "${QUERIES:=15}" "${STATEMENTS:=300}" "${ROWS:=1000000}" "${FIRST:=jdbc}"
+: "${QUERIES:=15}" "${STATEMENTS:=300}" "${ROWS:=1000000}" "${FIRST:=jdbc}" "${WIRE_PORT:=10100}"
 : "${LOADGEN_CACHE:=$HOME/.cache/loadgen}" "${BENCH_LOCK:=/tmp/loadgen-bench.lock}"
 HIVE_PORT=10000
 OUT_DIR=${OUT_DIR:-$(mktemp -d)}
 LOADGEN_BIN=${LOADGEN_BIN:-target/release/loadgen}
 [ -x "$LOADGEN_BIN" ] || bench_die "$LOADGEN_BIN not built: cargo build --release"
 bench_need jq
+bench_need python3
+bench_need ss iproute2
 [ -x "$BENCH_TIME_BIN" ] || bench_need "$BENCH_TIME_BIN" time
 scripts/stack up hdfs hive >/dev/null
 mkdir -p "$OUT_DIR"
@@ -90,6 +96,31 @@ for part in query select1; do
         WALL[$name]=$BT_WALL CPU[$name]=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")
     done
 done
+
+# (c) the same statements through the timing relay, one relay (and log) per run.
+WIRE_URL="jdbc:hive2://127.0.0.1:$WIRE_PORT/default?hive.fetch.task.conversion=more"
+[ -z "$(ss -ltnH "( sport = :$WIRE_PORT )" 2>/dev/null)" ] || bench_die "port $WIRE_PORT is taken: set WIRE_PORT"
+for part in query select1; do
+    for tool in $ORDER; do
+        name=wire_${part}_$tool
+        bench_log "wire $part: $tool"
+        python3 scripts/bench/hive_wire_timing.py proxy "$WIRE_PORT" "$HIVE_PORT" "$OUT_DIR/$name.wire" &
+        relay=$!
+        for _ in $(seq 50); do [ -n "$(ss -ltnH "( sport = :$WIRE_PORT )")" ] && break; sleep 0.1; done
+        if [ "$tool" = jdbc ]; then
+            if [ "$part" = query ]; then args=("$QUERIES" "$SQL" 4); else args=("$STATEMENTS" "SELECT 1" 1); fi
+            locked_timed "$name" -- "${HIVE_JAVA[@]}" "$WIRE_URL" "${args[@]}"
+        else
+            if [ "$part" = query ]; then args=(-e MODE=query -e QUERIES="$QUERIES" -e SQL="$SQL" -e EXPECT_ROWS=4)
+            else args=(-e MODE=select1 -e STATEMENTS="$STATEMENTS"); fi
+            locked_timed "$name" -- "$LOADGEN_BIN" run scripts/bench/hive_overhead.lua --quiet -e "HIVE_PORT=$WIRE_PORT" \
+                --out "$OUT_DIR/$name.json" "${args[@]}"
+        fi
+        kill "$relay"
+        wait "$relay" 2>/dev/null || true
+        python3 scripts/bench/hive_wire_timing.py report "$OUT_DIR/$name.wire" >"$OUT_DIR/$name.timing"
+    done
+done
 "${HIVE_JAVA[@]}" "$URL" 0 '' '' "DROP TABLE IF EXISTS $TABLE" >/dev/null 2>&1 || bench_log "warning: could not drop $TABLE"
 
 # loadgen's per-statement figures: the series of the measured statements (warm-up excluded)
@@ -140,5 +171,25 @@ echo "loadgen - JDBC per statement: p50 $(pct "$(lgs $l select1 p50)" "$(kv $j p
 echo "(JDBC CPU / statement: the JVM's CPU during the timed loop; loadgen's: the whole process, start and setup included."
 echo "JVM start: process start (the OS clock) to the first line of main.)"
 echo
+echo "### (c) Where the time goes: both clients through the same timing relay"
+echo
+echo "Per statement (warm-up left out): **server** = the sum over its TCLIService calls of the time from the"
+echo "request leaving the relay to the last byte of the answer; **client** = the rest of the time from one"
+echo "ExecuteStatement to the next (the client's work between an answer and its next request, its loop included)."
+echo
+echo "| statement | tool | statements | calls / statement | total p50 ms | server p50 ms | client p50 ms | client mean ms | client, % of total (mean) |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+wk() { sed -nE "s/^$2=(.*)$/\1/p" "$OUT_DIR/$1.timing"; }
+for part in query select1; do
+    label="GROUP BY ($ROWS rows)"; [ "$part" = select1 ] && label="SELECT 1"
+    for tool in jdbc loadgen; do
+        n=wire_${part}_$tool
+        t="Hive JDBC $HIVE_JDBC_VERSION"; [ "$tool" = loadgen ] && t="loadgen.hive"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$t" "$(wk "$n" statements)" "$(wk "$n" calls_per_statement)" \
+            "$(wk "$n" total_p50_ms)" "$(wk "$n" server_p50_ms)" "$(wk "$n" client_p50_ms)" "$(wk "$n" client_mean_ms)" \
+            "$(bench_fmt "$(bench_calc 'a / b * 100' "$(wk "$n" client_mean_ms)" "$(wk "$n" total_mean_ms)")" 2)"
+    done
+done
+echo
 echo "Run as \`QUERIES=$QUERIES STATEMENTS=$STATEMENTS ROWS=$ROWS FIRST=$FIRST OUT_DIR=$OUT_DIR scripts/bench/hive_overhead.sh\`;"
-echo "each tool's exact command is in \`$OUT_DIR/{query,select1}_{jdbc,loadgen}.cmd\`, its raw output beside it."
+echo "each tool's exact command is in \`$OUT_DIR/{,wire_}{query,select1}_{jdbc,loadgen}.cmd\`, its raw output beside it."
