@@ -15,8 +15,9 @@
 //! `auth` (`none`: SASL PLAIN with any user, HiveServer2's NONE; `plain`: SASL PLAIN, user and
 //! password required; `nosasl`), `timeout` (60s: connecting and every round trip),
 //! `query_timeout` (none: a statement running longer is cancelled, `err = "timeout"`),
-//! `poll_interval` (50ms between status polls; HiveServer2 also holds each poll until the
-//! statement ends or its long-polling timeout, 5 s by default, passes), `fetch_size` (10000 rows
+//! `poll_interval` (50ms: at most one status poll per interval; HiveServer2 holds each poll until
+//! the statement ends or its long-polling timeout, 500 ms in Hive 4, passes, and a held poll is
+//! followed at once), `fetch_size` (10000 rows
 //! per fetch), `session_conf` (settings applied when the session opens, as `SET k=v`),
 //! `healthcheck` (true: a session is opened and closed before the run; exit 4 if it fails).
 //! Unknown keys are errors that list the valid ones.
