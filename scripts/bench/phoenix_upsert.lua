@@ -1,7 +1,7 @@
 -- Phoenix UPSERT throughput, the loadgen side of scripts/bench/phoenix_upsert.sh: one VU, one Query
--- Server connection (JSON), a prepared UPSERT, ROWS rows in batches of BATCH (`execute_batch`), a commit
--- after each batch (autocommit off), as the thick JDBC client beside it (scripts/bench/java/PhoenixBench.java)
--- does. The rows are the same: row(i) for i = 0 .. ROWS-1.
+-- Server connection (PHOENIX url, SERIALIZATION json or protobuf), a prepared UPSERT, ROWS rows in
+-- batches of BATCH (`execute_batch`), a commit after each batch (autocommit off), as the thick JDBC
+-- client beside it (scripts/bench/java/PhoenixBench.java) does. The rows are the same: row(i) for i = 0 .. ROWS-1.
 local lg = require("loadgen")
 local phoenix = require("loadgen.phoenix")
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Phoenix UPSERT throughput: loadgen.phoenix through the Query Server (Avatica, JSON, prepared statement +
+# Phoenix UPSERT throughput: loadgen.phoenix through the Query Server (Avatica, SERIALIZATION = json on
+# 127.0.0.1:8765 or protobuf on 127.0.0.1:8766, prepared statement +
 # execute_batch, commit per batch) beside Phoenix's thick JDBC client (jdbc:phoenix:127.0.0.1:2181, straight
 # to HBase; scripts/bench/java/PhoenixBench.java compiled here into a temp dir): the same ROWS rows, BATCH
 # rows per batch, a commit per batch, one connection, each tool into a fresh table of the same DDL.
@@ -7,7 +8,7 @@
 # Server's and HBase's CPU during each run, and the bytes the Query Server read/wrote (/proc/PID/io).
 # Every timed run holds /tmp/loadgen-bench.lock (shared with the other benchmarks); compiling, creating,
 # checking and dropping the tables happen outside it. FIRST=loadgen runs loadgen first. Prints Markdown.
-#   ROWS=200000 BATCH=1000 FIRST=jdbc scripts/bench/phoenix_upsert.sh
+#   ROWS=200000 BATCH=1000 FIRST=jdbc SERIALIZATION=json scripts/bench/phoenix_upsert.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -27,7 +28,12 @@ if [ "${1:-}" = --measure ]; then
     exit $rc
 fi
 
-: "${ROWS:=200000}" "${BATCH:=1000}" "${FIRST:=jdbc}"
+: "${ROWS:=200000}" "${BATCH:=1000}" "${FIRST:=jdbc}" "${SERIALIZATION:=json}"
+case $SERIALIZATION in
+    json) QS_URL=http://127.0.0.1:8765 ;;
+    protobuf) QS_URL=http://127.0.0.1:8766 ;;
+    *) bench_die "SERIALIZATION must be json or protobuf, not '$SERIALIZATION'" ;;
+esac
 : "${LOADGEN_CACHE:=$HOME/.cache/loadgen}" "${LOADGEN_STATE:=$HOME/.local/state/loadgen}"
 OUT_DIR=${OUT_DIR:-$(mktemp -d)}
 LOADGEN_BIN=${LOADGEN_BIN:-target/release/loadgen}
@@ -81,7 +87,7 @@ for tool in $ORDER; do
         measure jdbc -- "${PJAVA[@]}" upsert "$T_JDBC" "$ROWS" "$BATCH"
     else
         measure loadgen -- "$LOADGEN_BIN" run scripts/bench/phoenix_upsert.lua --quiet --out "$OUT_DIR/loadgen.json" \
-            -e TABLE="$T_LG" -e ROWS="$ROWS" -e BATCH="$BATCH" -e SERIALIZATION=json
+            -e TABLE="$T_LG" -e ROWS="$ROWS" -e BATCH="$BATCH" -e PHOENIX="$QS_URL" -e SERIALIZATION="$SERIALIZATION"
     fi
     WALL[$tool]=$BT_WALL CPU[$tool]=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS") RSS[$tool]=$(bench_kib_to_mib "$BT_RSS_KB")
 done
@@ -108,7 +114,7 @@ lg_commit=$(bench_calc 'a * b / 1000' "$(lgm phoenix.commit mean)" "$(jq -r '.me
 echo "## Phoenix UPSERT: $ROWS rows in batches of $BATCH, a commit per batch, one connection"
 echo
 echo "$(date -u +%FT%TZ), $(nproc) cores, HBase 2.6.4 + Phoenix $PHOENIX_VERSION (standalone HBase, ZooKeeper 127.0.0.1:2181),"
-echo "Query Server (Avatica JSON) on 127.0.0.1:8765; each tool into a fresh table of the same DDL; order: $ORDER."
+echo "Query Server (Avatica, $SERIALIZATION) on ${QS_URL#http://}; each tool into a fresh table of the same DDL; order: $ORDER."
 echo "Same rows in both tables: $same"
 echo
 echo "| tool | rows/s | loop s | execute s (sum) | commit s (sum) | batch p50 / p99 ms | client CPU s | Query Server CPU s | HBase CPU s | JVM start / connect ms | process wall s | max RSS MiB |"
