@@ -124,7 +124,7 @@ printf '| Phoenix %s thick JDBC (PhoenixBench) | %.0f | %s | %s | %s | %s / %s |
     "$(kv jdbc loop_cpu_s)" "$(srv jdbc qs)" "$(srv jdbc hb)" "$(kv jdbc jvm_start_ms)" "$(kv jdbc connect_ms)" \
     "${WALL[jdbc]}" "$(bench_fmt "${RSS[jdbc]}" 0)"
 it=$(jq -r '.metrics.iteration_duration.values' "$OUT_DIR/loadgen.json")
-printf '| loadgen %s (loadgen.phoenix, JSON) | %.0f | %s | %s | %s | %s / %s | %s | %s | %s | - / %s | %s | %s |\n' "$("$LOADGEN_BIN" version | awk '{print $2}')" \
+printf '| loadgen %s (loadgen.phoenix, %s) | %.0f | %s | %s | %s | %s / %s | %s | %s | %s | - / %s | %s | %s |\n' "$("$LOADGEN_BIN" version | awk '{print $2}')" "$SERIALIZATION" \
     "$lg_rate" "$(bench_fmt "$lg_dur" 3)" "$(bench_fmt "$lg_exec" 3)" "$(bench_fmt "$lg_commit" 3)" \
     "$(bench_fmt "$(jq -r .p50 <<<"$it")" 2)" "$(bench_fmt "$(jq -r .p99 <<<"$it")" 2)" \
     "${CPU[loadgen]}" "$(srv loadgen qs)" "$(srv loadgen hb)" "$(lgm phoenix.connect max)" "${WALL[loadgen]}" "$(bench_fmt "${RSS[loadgen]}" 0)"
