@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod lua;
+mod params;
 pub mod wire;
