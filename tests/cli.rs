@@ -847,3 +847,58 @@ fn version_prints() {
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).starts_with("loadgen "));
 }
+
+#[test]
+fn report_writes_one_html_page_with_a_table_and_charts_per_run() {
+    let srv = server();
+    let case = Case::new(
+        "local lg = require('loadgen')\nlocal http = require('loadgen.http')\nlocal t = lg.trend('think <ms>')\noptions = { vus = 2, duration = '2500ms' }\nfunction default() http.get(lg.env('URL')); t:add(3); lg.sleep(0.05) end\n",
+    );
+    assert_eq!(
+        code(&case.run(&["-e", &format!("URL={}", srv.url("/"))])),
+        0
+    );
+    let page = case.path("page.html");
+    let o = Command::new(bin())
+        .arg("report")
+        .arg(case.out())
+        .arg(case.out())
+        .arg("--out")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("page.html"), "{}", stdout(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</html>"));
+    // Two runs: two sections, each with its table row and the charts of http.request, the trend and
+    // the built-in iteration_duration (two charts each), the trend's name escaped.
+    assert_eq!(html.matches("<h2>").count(), 2, "{html}");
+    assert_eq!(html.matches("<td>http.request</td>").count(), 2, "{html}");
+    assert!(html.contains("think &lt;ms&gt;"), "{html}");
+    assert!(!html.contains("think <ms>"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 12, "{html}");
+    assert_eq!(
+        html.matches("<h3>iteration_duration</h3>").count(),
+        2,
+        "{html}"
+    );
+    assert!(html.contains("<polyline"), "{html}");
+    assert!(html.contains("status <b>completed</b>"), "{html}");
+
+    // Without --out, next to the first file; a file that is not a result is named in the error.
+    let o = Command::new(bin())
+        .arg("report")
+        .arg(case.out())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(case.path("result.html").is_file());
+    let o = Command::new(bin())
+        .arg("report")
+        .arg(case.script())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("script.lua"), "{}", stderr(&o));
+}

@@ -4,6 +4,7 @@
 mod check;
 mod compare;
 mod merge;
+mod report;
 mod run;
 
 use crate::exit::{ExitCode, Failure};
@@ -31,6 +32,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Merge result files of several instances of one plan into one, exactly.
     Merge(merge::MergeArgs),
+    /// Write an HTML page with tables and charts of result files.
+    Report(report::ReportArgs),
     /// Print the version.
     Version,
 }
@@ -68,6 +71,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Check(args) => check::check(args),
         Command::Compare(args) => compare::compare(args),
         Command::Merge(args) => merge::merge(args),
+        Command::Report(args) => report::report(args),
         Command::Version => {
             println!(
                 "loadgen {} (Lua 5.4, features: {})",

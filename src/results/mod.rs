@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod hist;
 pub mod merge;
+pub mod report;
 pub mod schema;
 pub mod summary;
 
