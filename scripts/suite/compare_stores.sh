@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The standard store comparison: the same ROWS events (seeded, so the same every time) loaded into
 # Elasticsearch, Hive and HBase/Phoenix one after the other, then the same three queries against each;
-# each store's result in results/runs/, then all three side by side with `loadgen compare`.
+# each store's result in results/runs/, then all three side by side with `loadgen compare`, and drawn
+# with `loadgen report` (results/runs/store-comparison-<time>.html).
 #   ROWS=100000 BATCH=5000 QUERIES=30 scripts/suite/compare_stores.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,4 +32,5 @@ done
 echo
 echo "== side by side (A = elasticsearch, B = hive, C = phoenix; the first is the baseline)"
 "$LG" compare "${files[@]}"
+"$LG" report "${files[@]}" --out "results/runs/store-comparison-$stamp.html"
 exit "$worst"
