@@ -11,13 +11,16 @@ local topic = lg.env("TOPIC", "events")
 local admin = kafka.admin{ brokers = brokers }
 -- One producer shared by every VU (the first producer of each VU's init is the same one).
 local producer = kafka.producer{ brokers = brokers, acks = "all", compression = "lz4", linger_ms = 5 }
--- One consumer per VU, all in one group: the partitions are spread over the VUs.
-local consumer = kafka.consumer{ brokers = brokers, group = "loadgen-example", topics = { topic } }
+-- One consumer per consuming VU, all in one group: the partitions are spread over the VUs. Made at
+-- the VU's first consume() rather than in init code: init code runs in every VU, and an arrival-rate
+-- scenario that needs more VUs mid-run initialises them then, so a consumer there would make every
+-- producing VU join the group (a rebalance each) and slow the VU start-up.
+local consumer
 
 options = {
   scenarios = {
     produce = { executor = "constant-arrival-rate", rate = 1000, duration = "20s",
-                pre_allocated_vus = 20, max_vus = 100, exec = "produce" },
+                pre_allocated_vus = 50, max_vus = 100, exec = "produce" },
     consume = { executor = "constant-vus", vus = 3, duration = "25s", exec = "consume" },
   },
   thresholds = {
@@ -39,6 +42,7 @@ function produce()
 end
 
 function consume()
+  consumer = consumer or kafka.consumer{ brokers = brokers, group = "loadgen-example", topics = { topic } }
   consumer:poll("500ms", 500)
 end
 
