@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::stack::{require_hive, unique, HDFS, HIVE};
+use common::stack::{require_hive, require_hive_http, unique, HDFS, HIVE, HIVE_HTTP};
 use common::*;
 use loadgen::bindings::hive::rowset::{self, Cell};
 use loadgen::bindings::hive::tcli::{self, Status};
@@ -218,9 +218,18 @@ fn a_reply_out_of_step_is_a_protocol_error() {
 // ---- against the real HiveServer2 ----
 
 fn hive_env(case: &Case, extra: &[(&str, String)]) -> std::process::Output {
+    hive_env_over(case, "binary", extra)
+}
+
+/// Runs the case against the stack's HiveServer2 over `transport` ("binary" or "http"): the script
+/// reads TRANSPORT and HIVE_PORT.
+fn hive_env_over(case: &Case, transport: &str, extra: &[(&str, String)]) -> std::process::Output {
+    let addr = if transport == "http" { HIVE_HTTP } else { HIVE };
     let mut args = vec![
         "-e".to_string(),
-        format!("HIVE_PORT={}", HIVE.rsplit(':').next().unwrap()),
+        format!("HIVE_PORT={}", addr.rsplit(':').next().unwrap()),
+        "-e".to_string(),
+        format!("TRANSPORT={transport}"),
         "-e".to_string(),
         format!("HDFS={HDFS}"),
     ];
@@ -290,25 +299,31 @@ end
 #[test]
 fn insert_values_and_select_round_trip_every_primitive_type() {
     require_hive();
-    round_trip("insert");
+    round_trip("insert", "binary");
+}
+
+#[test]
+fn insert_values_and_select_round_trip_every_primitive_type_over_http() {
+    require_hive_http();
+    round_trip("insert", "http");
 }
 
 /// The same values loaded from a text file on HDFS (no INSERT on the server's side).
 #[test]
 fn loaded_values_read_back_with_every_primitive_type() {
     require_hive();
-    round_trip("load");
+    round_trip("load", "binary");
 }
 
-fn round_trip(how: &str) {
+fn round_trip(how: &str, transport: &str) {
     let table = unique(&format!("lg_types_{how}")).replace('-', "_");
     let case = Case::new(
         r#"
 local lg = require("loadgen")
 local hdfs = require("loadgen.hdfs")
 local hive = require("loadgen.hive")
-local h = hive.connect{ port = tonumber(lg.env("HIVE_PORT")), database = "default",
-                        session_conf = { ["hive.fetch.task.conversion"] = "more" } }
+local h = hive.connect{ port = tonumber(lg.env("HIVE_PORT")), transport = lg.env("TRANSPORT"),
+                        database = "default", session_conf = { ["hive.fetch.task.conversion"] = "more" } }
 local t, how = lg.env("TABLE"), lg.env("HOW")
 options = { iterations = 1, thresholds = { checks = { "rate == 1" } } }
 local cols = "t TINYINT, s SMALLINT, i INT, b BIGINT, f FLOAT, d DOUBLE, dc DECIMAL(20,4), st STRING, " ..
@@ -365,7 +380,11 @@ end
 function teardown() h:execute("DROP TABLE IF EXISTS " .. t) end
 "#,
     );
-    let o = hive_env(&case, &[("TABLE", table), ("HOW", how.to_string())]);
+    let o = hive_env_over(
+        &case,
+        transport,
+        &[("TABLE", table), ("HOW", how.to_string())],
+    );
     let hint = if stderr(&o).contains("Error running query") {
         "\nHiveServer2 failed to run the statement: see its hive.log (`scripts/stack logs hive`). \
          A NoSuchMethodError on org.antlr.runtime.tree.CommonTree.insertChild there means its \
@@ -382,11 +401,21 @@ function teardown() h:execute("DROP TABLE IF EXISTS " .. t) end
 #[test]
 fn a_failing_statement_returns_hive_message_and_counts_as_server_error() {
     require_hive();
+    failing_statement("binary");
+}
+
+#[test]
+fn a_failing_statement_returns_hive_message_and_counts_as_server_error_over_http() {
+    require_hive_http();
+    failing_statement("http");
+}
+
+fn failing_statement(transport: &str) {
     let case = Case::new(
         r#"
 local lg = require("loadgen")
 local hive = require("loadgen.hive")
-local h = hive.connect{ port = tonumber(lg.env("HIVE_PORT")) }
+local h = hive.connect{ port = tonumber(lg.env("HIVE_PORT")), transport = lg.env("TRANSPORT") }
 options = { scenarios = { s = { executor = "per-vu-iterations", vus = 2, iterations = 2 } },
             thresholds = { checks = { "rate == 1" } } }
 function default()
@@ -402,7 +431,7 @@ function default()
 end
 "#,
     );
-    let o = hive_env(&case, &[]);
+    let o = hive_env_over(&case, transport, &[]);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let r = case.result();
     assert_valid(&r);
@@ -466,6 +495,45 @@ fn unreachable_server_fails_fast_with_its_address() {
     let (errors, out) = failing_run(port, "timeout = '3s'", Duration::from_secs(20));
     assert_eq!(errors["connect"], 2, "{errors}");
     assert!(out.contains(&format!("127.0.0.1:{port}")), "{out}");
+}
+
+#[test]
+fn over_http_an_unreachable_port_is_a_connect_error_naming_the_url() {
+    let port = free_port();
+    let (errors, out) = failing_run(
+        port,
+        "transport = 'http', timeout = '5s'",
+        Duration::from_secs(20),
+    );
+    assert_eq!(errors["connect"], 2, "{errors}");
+    assert!(
+        out.contains(&format!("POST http://127.0.0.1:{port}/cliservice")),
+        "{out}"
+    );
+}
+
+#[test]
+fn over_http_a_server_that_is_not_hiveserver2_is_a_protocol_error() {
+    let http = server();
+    let (errors, out) = failing_run(
+        http.addr.port(),
+        "transport = 'http', timeout = '5s'",
+        Duration::from_secs(20),
+    );
+    assert_eq!(errors["protocol"], 2, "{errors}");
+    assert!(out.contains("/cliservice"), "{out}");
+}
+
+#[test]
+fn over_http_the_binary_port_is_a_protocol_error() {
+    require_hive();
+    let port: u16 = HIVE.rsplit(':').next().unwrap().parse().unwrap();
+    let (errors, out) = failing_run(
+        port,
+        "transport = 'http', timeout = '5s'",
+        Duration::from_secs(20),
+    );
+    assert_eq!(errors["protocol"], 2, "{errors}\n{out}");
 }
 
 #[test]

@@ -52,9 +52,17 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub const HIVE: &str = "127.0.0.1:10000";
+/// The same HiveServer2's HTTP transport (path /cliservice).
+pub const HIVE_HTTP: &str = "127.0.0.1:10001";
 
 /// HiveServer2 (binary Thrift) and the HDFS it keeps its warehouse on.
 pub fn require_hive() {
     require("HiveServer2", HIVE);
+    require_hdfs();
+}
+
+/// HiveServer2's HTTP transport, and its HDFS.
+pub fn require_hive_http() {
+    require("HiveServer2 (HTTP transport)", HIVE_HTTP);
     require_hdfs();
 }

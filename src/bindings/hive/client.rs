@@ -42,6 +42,8 @@ pub struct Settings {
     pub query_timeout: Option<Duration>,
     /// Session settings (`hive.exec...` = value), applied when the session opens.
     pub session_conf: BTreeMap<String, String>,
+    /// Some(path): Thrift over HTTP (`transport = "http"`) to this path; None: binary.
+    pub http_path: Option<String>,
 }
 
 impl Settings {
@@ -54,6 +56,7 @@ impl Settings {
             addr: self.addr(),
             sasl: (self.auth != Auth::NoSasl).then(|| (self.user.clone(), self.password.clone())),
             timeout: self.timeout,
+            http_path: self.http_path.clone(),
         }
     }
 

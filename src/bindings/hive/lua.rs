@@ -26,6 +26,7 @@ const CONNECT_KEYS: &[&str] = &[
     "fetch_size",
     "healthcheck",
     "host",
+    "http_path",
     "password",
     "poll_interval",
     "port",
@@ -218,14 +219,11 @@ fn duration_opt(lua: &Lua, o: &Table, key: &str, default: Duration) -> mlua::Res
 fn settings(lua: &Lua, o: &Table) -> mlua::Result<Settings> {
     check_keys(lua, "hive.connect", o, CONNECT_KEYS)?;
     let bad = |m: String| lua_error(lua, format!("hive.connect: {m}"));
-    match o.get::<Option<String>>("transport")?.as_deref() {
-        None | Some("binary") => {}
-        Some(t) => {
-            return Err(bad(format!(
-                "transport '{t}' is not supported; valid: binary"
-            )))
-        }
-    }
+    let http = match o.get::<Option<String>>("transport")?.as_deref() {
+        None | Some("binary") => false,
+        Some("http") => true,
+        Some(t) => return Err(bad(format!("transport '{t}' is not one of: binary, http"))),
+    };
     let auth = match o.get::<Option<String>>("auth")?.as_deref() {
         None | Some("none") => Auth::None,
         Some("plain") => Auth::Plain,
@@ -241,7 +239,18 @@ fn settings(lua: &Lua, o: &Table) -> mlua::Result<Settings> {
     if auth == Auth::Plain && (user.is_none() || password.is_none()) {
         return Err(bad("auth 'plain' needs user and password".into()));
     }
-    let port = o.get::<Option<i64>>("port")?.unwrap_or(10000);
+    if http && auth == Auth::NoSasl {
+        return Err(bad(
+            "auth 'nosasl' is for the binary transport; over http use 'none' or 'plain'".into(),
+        ));
+    }
+    let http_path: Option<String> = o.get("http_path")?;
+    if http_path.is_some() && !http {
+        return Err(bad("http_path needs transport = \"http\"".into()));
+    }
+    let port = o
+        .get::<Option<i64>>("port")?
+        .unwrap_or(if http { 10001 } else { 10000 });
     let port = u16::try_from(port)
         .ok()
         .filter(|p| *p > 0)
@@ -268,6 +277,7 @@ fn settings(lua: &Lua, o: &Table) -> mlua::Result<Settings> {
         poll_interval: duration_opt(lua, o, "poll_interval", Duration::from_millis(50))?,
         query_timeout: query_timeout.filter(|d| !d.is_zero()),
         session_conf: string_map(lua, o.get("session_conf")?, "session_conf")?,
+        http_path: http.then(|| http_path.unwrap_or_else(|| "cliservice".into())),
     })
 }
 

@@ -1,5 +1,5 @@
 //! `loadgen.hive`: our own asynchronous HiveServer2 client (TCLIService over the Thrift binary
-//! protocol, SASL PLAIN or no SASL).
+//! protocol: on HiveServer2's binary port with SASL PLAIN or no SASL, or over HTTP).
 //!
 //! ```lua
 //! local hive = require("loadgen.hive")
@@ -10,8 +10,9 @@
 //! h:close()
 //! ```
 //!
-//! `hive.connect{...}` options: `host` (127.0.0.1), `port` (10000), `user`/`password`
-//! (`anonymous`), `database` (the server's default), `transport` (`binary`, the only one),
+//! `hive.connect{...}` options: `host` (127.0.0.1), `port` (10000; 10001 over http), `user`/`password`
+//! (`anonymous`), `database` (the server's default), `transport` (`binary` or `http`: each call a
+//! POST to `http_path`, default `cliservice`, with HTTP Basic credentials),
 //! `auth` (`none`: SASL PLAIN with any user, HiveServer2's NONE; `plain`: SASL PLAIN, user and
 //! password required; `nosasl`), `timeout` (60s: connecting and every round trip),
 //! `query_timeout` (none: a statement running longer is cancelled, `err = "timeout"`),

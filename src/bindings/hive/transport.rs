@@ -1,4 +1,8 @@
-//! One TCP connection to HiveServer2's binary port and the calls made over it.
+//! One connection to HiveServer2 and the calls made over it: its binary port (TCP) or its HTTP port.
+//!
+//! HTTP (`transport = "http"`): every call is one POST of the Thrift message, unframed, to
+//! `http://host:port/<http_path>` with `Content-Type: application/x-thrift` and HTTP Basic
+//! credentials (user and password, for every auth but `nosasl`); the answer's body is the reply.
 //!
 //! With SASL (auth `none` or `plain`) the client opens with two negotiation messages, each a status
 //! byte (1 START, 2 OK, 3 BAD, 4 ERROR, 5 COMPLETE), a big-endian i32 length and a payload: START
@@ -28,14 +32,28 @@ pub struct Endpoint {
     pub addr: String,
     pub sasl: Option<(String, String)>,
     pub timeout: Duration,
+    /// Some(path): Thrift over HTTP to this path; None: the binary protocol.
+    pub http_path: Option<String>,
 }
 
 pub struct Transport {
-    stream: TcpStream,
-    framed: bool,
+    io: Io,
     seq: i32,
     timeout: Duration,
     addr: String,
+}
+
+enum Io {
+    Tcp {
+        stream: TcpStream,
+        framed: bool,
+    },
+    Http {
+        client: reqwest::Client,
+        url: String,
+        /// The Authorization header's value.
+        auth: Option<String>,
+    },
 }
 
 /// The SASL PLAIN negotiation a client sends: START with the mechanism, then COMPLETE with the
@@ -69,6 +87,30 @@ impl Transport {
     /// Connects and, with SASL, authenticates; all within the endpoint's timeout.
     pub async fn connect(ep: &Endpoint) -> Result<Transport, HiveError> {
         let t = ep.timeout;
+        if let Some(path) = &ep.http_path {
+            let client = reqwest::Client::builder()
+                .connect_timeout(t)
+                .no_proxy()
+                .build()
+                .map_err(|e| {
+                    HiveError::new(ErrorKind::Client, format!("hive: HTTP client: {e}"))
+                })?;
+            use base64::Engine as _;
+            let auth = ep.sasl.as_ref().map(|(u, p)| {
+                let b = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+                format!("Basic {b}")
+            });
+            return Ok(Transport {
+                io: Io::Http {
+                    client,
+                    url: format!("http://{}/{}", ep.addr, path.trim_start_matches('/')),
+                    auth,
+                },
+                seq: 0,
+                timeout: t,
+                addr: ep.addr.clone(),
+            });
+        }
         let stream = match tokio::time::timeout(t, TcpStream::connect(&ep.addr)).await {
             Err(_) => {
                 return Err(HiveError::new(
@@ -86,8 +128,10 @@ impl Transport {
         };
         let _ = stream.set_nodelay(true);
         let mut tr = Transport {
-            stream,
-            framed: ep.sasl.is_some(),
+            io: Io::Tcp {
+                stream,
+                framed: ep.sasl.is_some(),
+            },
             seq: 0,
             timeout: t,
             addr: ep.addr.clone(),
@@ -111,6 +155,9 @@ impl Transport {
 
     async fn sasl(&mut self, user: &str, password: &str) -> Result<(), HiveError> {
         let addr = self.addr.clone();
+        let Io::Tcp { stream, .. } = &mut self.io else {
+            return Ok(());
+        };
         let io = |e: std::io::Error| {
             let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 ErrorKind::Protocol
@@ -125,12 +172,12 @@ impl Transport {
                 ),
             )
         };
-        self.stream
+        stream
             .write_all(&sasl_plain_hello(user, password))
             .await
             .map_err(io)?;
         let mut head = [0u8; 5];
-        self.stream.read_exact(&mut head).await.map_err(io)?;
+        stream.read_exact(&mut head).await.map_err(io)?;
         let len = i32::from_be_bytes(head[1..].try_into().expect("4 bytes"));
         let plausible = (0..=64 * 1024).contains(&len);
         if !matches!(head[0], START..=COMPLETE) || !plausible {
@@ -144,7 +191,7 @@ impl Transport {
             ));
         }
         let mut payload = vec![0u8; len as usize];
-        self.stream.read_exact(&mut payload).await.map_err(io)?;
+        stream.read_exact(&mut payload).await.map_err(io)?;
         let text = String::from_utf8_lossy(&payload);
         match head[0] {
             COMPLETE => Ok(()),
@@ -171,7 +218,7 @@ impl Transport {
     ) -> Result<Value, HiveError> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let out = encode_call(method, seq, self.framed, req);
+        let out = encode_call(method, seq, self.framed(), req);
         let t = self.timeout;
         let msg = match tokio::time::timeout(t, self.round_trip(&out)).await {
             Ok(r) => r?,
@@ -185,20 +232,28 @@ impl Transport {
         reply(method, seq, msg)
     }
 
+    fn framed(&self) -> bool {
+        matches!(self.io, Io::Tcp { framed: true, .. })
+    }
+
     async fn round_trip(&mut self, out: &[u8]) -> Result<thrift::Message, HiveError> {
         let addr = self.addr.clone();
+        let (stream, framed) = match &mut self.io {
+            Io::Http { client, url, auth } => return http_round_trip(client, url, auth, out).await,
+            Io::Tcp { stream, framed } => (stream, *framed),
+        };
         let io = |e: std::io::Error| {
             HiveError::new(
                 ErrorKind::Connect,
                 format!("hive: connection to {addr} lost: {e}"),
             )
         };
-        self.stream.write_all(out).await.map_err(io)?;
+        stream.write_all(out).await.map_err(io)?;
         let mut buf = Vec::new();
         loop {
-            if self.framed {
+            if framed {
                 let mut len = [0u8; 4];
-                self.stream.read_exact(&mut len).await.map_err(io)?;
+                stream.read_exact(&mut len).await.map_err(io)?;
                 let n = i32::from_be_bytes(len);
                 if n < 0 || n as usize > MAX_FRAME {
                     return Err(HiveError::new(
@@ -208,15 +263,12 @@ impl Transport {
                 }
                 let start = buf.len();
                 buf.resize(start + n as usize, 0);
-                self.stream
-                    .read_exact(&mut buf[start..])
-                    .await
-                    .map_err(io)?;
+                stream.read_exact(&mut buf[start..]).await.map_err(io)?;
             } else {
                 // Unframed replies have no length: read what has arrived, then try to decode,
                 // so that a large reply is not decoded again for every chunk.
                 let mut chunk = vec![0u8; 64 * 1024];
-                let n = self.stream.read(&mut chunk).await.map_err(io)?;
+                let n = stream.read(&mut chunk).await.map_err(io)?;
                 if n == 0 && buf.is_empty() {
                     return Err(HiveError::new(
                         ErrorKind::Protocol,
@@ -230,7 +282,7 @@ impl Transport {
                     return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
                 }
                 buf.extend_from_slice(&chunk[..n]);
-                while let Ok(n @ 1..) = self.stream.try_read(&mut chunk) {
+                while let Ok(n @ 1..) = stream.try_read(&mut chunk) {
                     buf.extend_from_slice(&chunk[..n]);
                 }
             }
@@ -239,7 +291,7 @@ impl Transport {
                 Err(DecodeError::Incomplete) => {}
                 Err(DecodeError::Invalid(why)) => {
                     let hint = match buf.first() {
-                        Some(&(BAD | ERROR)) if !self.framed => {
+                        Some(&(BAD | ERROR)) if !framed => {
                             " (a SASL error: the server wants auth = \"none\" or \"plain\")"
                         }
                         _ => "",
@@ -259,8 +311,107 @@ impl Transport {
     /// Sends `method` without waiting for the answer or blocking: for closing a session while
     /// the connection is dropped. Returns whether the whole request was written.
     pub fn send_and_forget(&mut self, method: &str, req: impl FnOnce(&mut Writer)) -> bool {
-        let out = encode_call(method, self.seq.wrapping_add(1), self.framed, req);
-        matches!(self.stream.try_write(&out), Ok(n) if n == out.len())
+        let out = encode_call(method, self.seq.wrapping_add(1), self.framed(), req);
+        match &self.io {
+            Io::Tcp { stream, .. } => matches!(stream.try_write(&out), Ok(n) if n == out.len()),
+            // Over HTTP a request needs the runtime: sent by a task nobody waits for.
+            Io::Http { client, url, auth } => {
+                let Ok(rt) = tokio::runtime::Handle::try_current() else {
+                    return false;
+                };
+                let req = http_request(client, url, auth, out);
+                rt.spawn(async move {
+                    let _ = req.send().await;
+                });
+                true
+            }
+        }
+    }
+}
+
+fn http_request(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &Option<String>,
+    out: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    let mut r = client
+        .post(url)
+        .header("Content-Type", "application/x-thrift")
+        .header("Accept", "application/x-thrift")
+        .body(out);
+    if let Some(a) = auth {
+        r = r.header("Authorization", a.as_str());
+    }
+    r
+}
+
+/// One call over HTTP: the POST, then its body as a Thrift reply.
+async fn http_round_trip(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &Option<String>,
+    out: &[u8],
+) -> Result<thrift::Message, HiveError> {
+    let resp = http_request(client, url, auth, out.to_vec())
+        .send()
+        .await
+        .map_err(|e| {
+            let kind = if e.is_connect() {
+                ErrorKind::Connect
+            } else if e.is_timeout() {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Protocol
+            };
+            let mut m = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                m.push_str(": ");
+                m.push_str(&s.to_string());
+                src = s.source();
+            }
+            let hint = if kind == ErrorKind::Protocol && m.contains("connection closed") {
+                " (not an HTTP server: HiveServer2's binary port wants transport = \"binary\")"
+            } else {
+                ""
+            };
+            HiveError::new(kind, format!("hive: POST {url}: {m}{hint}"))
+        })?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| {
+        HiveError::new(
+            ErrorKind::Connect,
+            format!("hive: POST {url}: answer cut off: {e}"),
+        )
+    })?;
+    if !status.is_success() {
+        let hint = if status.as_u16() == 401 {
+            " (the server refused the credentials: check user, password and auth)"
+        } else {
+            ""
+        };
+        return Err(HiveError::new(
+            ErrorKind::Protocol,
+            format!(
+                "hive: POST {url}: HTTP {status}{hint}: \"{}\"",
+                printable(&body)
+            ),
+        ));
+    }
+    match decode_message(&body) {
+        Ok((m, _)) => Ok(m),
+        Err(DecodeError::Incomplete) => Err(HiveError::new(
+            ErrorKind::Protocol,
+            format!("hive: POST {url}: the answer ends inside a Thrift message"),
+        )),
+        Err(DecodeError::Invalid(why)) => Err(HiveError::new(
+            ErrorKind::Protocol,
+            format!(
+                "hive: POST {url}: the answer is not a Thrift reply ({why}; \"{}\")",
+                printable(&body)
+            ),
+        )),
     }
 }
 
