@@ -20,6 +20,33 @@ use crate::script::{lua_error, state, Phase};
 use mlua::{Lua, Table};
 use std::collections::BTreeMap;
 
+/// An error's text followed by its causes' (`a: b: c`): the clients' own texts are terse.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// The kind of a failed reqwest call (HTTP, Phoenix, Hive over HTTP).
+#[cfg(any(feature = "http", feature = "phoenix", feature = "hive"))]
+pub fn reqwest_kind(e: &reqwest::Error) -> crate::metrics::ErrorKind {
+    use crate::metrics::ErrorKind;
+    if e.is_timeout() {
+        ErrorKind::Timeout
+    } else if e.is_connect() {
+        ErrorKind::Connect
+    } else if e.is_builder() {
+        ErrorKind::Client
+    } else {
+        ErrorKind::Protocol
+    }
+}
+
 /// Sets `err` (the kind) and `error` (the message) on a result table: how every binding reports a
 /// failed operation to the script.
 pub fn result_error(t: &Table, e: &OpError) -> mlua::Result<()> {

@@ -64,14 +64,7 @@ pub fn client(s: &Settings) -> Result<Elasticsearch, OpError> {
 }
 
 fn transport_error(e: &elasticsearch::Error, what: &str) -> OpError {
-    let text = format!("{e}");
-    let mut chain = text.clone();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        src = s.source();
-    }
+    let chain = crate::bindings::error_chain(e);
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else if chain.contains("connect") || chain.contains("Connection refused") {

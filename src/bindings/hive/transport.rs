@@ -220,7 +220,7 @@ impl Transport {
         let seq = self.seq;
         let out = encode_call(method, seq, self.framed(), req);
         let t = self.timeout;
-        let msg = match tokio::time::timeout(t, self.round_trip(&out)).await {
+        let msg = match tokio::time::timeout(t, self.round_trip(out)).await {
             Ok(r) => r?,
             Err(_) => {
                 return Err(HiveError::new(
@@ -236,7 +236,7 @@ impl Transport {
         matches!(self.io, Io::Tcp { framed: true, .. })
     }
 
-    async fn round_trip(&mut self, out: &[u8]) -> Result<thrift::Message, HiveError> {
+    async fn round_trip(&mut self, out: Vec<u8>) -> Result<thrift::Message, HiveError> {
         let addr = self.addr.clone();
         let (stream, framed) = match &mut self.io {
             Io::Http { client, url, auth } => return http_round_trip(client, url, auth, out).await,
@@ -248,7 +248,7 @@ impl Transport {
                 format!("hive: connection to {addr} lost: {e}"),
             )
         };
-        stream.write_all(out).await.map_err(io)?;
+        stream.write_all(&out).await.map_err(io)?;
         let mut buf = Vec::new();
         loop {
             if framed {
@@ -351,26 +351,14 @@ async fn http_round_trip(
     client: &reqwest::Client,
     url: &str,
     auth: &Option<String>,
-    out: &[u8],
+    out: Vec<u8>,
 ) -> Result<thrift::Message, HiveError> {
-    let resp = http_request(client, url, auth, out.to_vec())
+    let resp = http_request(client, url, auth, out)
         .send()
         .await
         .map_err(|e| {
-            let kind = if e.is_connect() {
-                ErrorKind::Connect
-            } else if e.is_timeout() {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::Protocol
-            };
-            let mut m = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                m.push_str(": ");
-                m.push_str(&s.to_string());
-                src = s.source();
-            }
+            let kind = crate::bindings::reqwest_kind(&e);
+            let m = crate::bindings::error_chain(&e);
             let hint = if kind == ErrorKind::Protocol && m.contains("connection closed") {
                 " (not an HTTP server: HiveServer2's binary port wants transport = \"binary\")"
             } else {

@@ -68,30 +68,6 @@ fn client() -> Result<reqwest::Client, OpError> {
     })
 }
 
-fn classify(e: &reqwest::Error) -> ErrorKind {
-    if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_connect() {
-        ErrorKind::Connect
-    } else if e.is_builder() {
-        ErrorKind::Client
-    } else {
-        ErrorKind::Protocol
-    }
-}
-
-/// Describes a reqwest error with its causes (reqwest's own text is terse).
-fn chain(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
 /// Sends a request. Any answer is `Ok`, whatever its status; [`status_error`] tells which statuses
 /// count as failed operations.
 pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
@@ -121,8 +97,16 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
     let resp = match builder.send().await {
         Ok(r) => r,
         Err(e) => {
-            let msg = format!("{} {}: {}", req.method, req.url, chain(&e));
-            return (Err(OpError::new(classify(&e), msg)), sent_units());
+            let msg = format!(
+                "{} {}: {}",
+                req.method,
+                req.url,
+                crate::bindings::error_chain(&e)
+            );
+            return (
+                Err(OpError::new(crate::bindings::reqwest_kind(&e), msg)),
+                sent_units(),
+            );
         }
     };
     let status = resp.status().as_u16();
@@ -150,12 +134,12 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
         }
         Err(e) => (
             Err(OpError::new(
-                classify(&e),
+                crate::bindings::reqwest_kind(&e),
                 format!(
                     "{} {}: reading the body: {}",
                     req.method,
                     req.url,
-                    chain(&e)
+                    crate::bindings::error_chain(&e)
                 ),
             )),
             sent_units(),

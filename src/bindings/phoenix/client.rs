@@ -126,17 +126,6 @@ fn thread_http() -> Result<reqwest::Client, OpError> {
     })
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
 /// The kind of a SQL error from its SQLSTATE class: the request's fault (syntax, unknown table,
 /// bad data, constraint, unsupported feature, wrong parameters) or the server's.
 pub fn sql_state_kind(state: &str) -> ErrorKind {
@@ -280,14 +269,12 @@ impl Connection {
     }
 
     fn transport_error(&self, what: &str, e: &reqwest::Error) -> OpError {
-        let kind = if e.is_timeout() {
-            ErrorKind::Timeout
-        } else if e.is_connect() {
-            ErrorKind::Connect
-        } else {
-            ErrorKind::Protocol
-        };
-        let mut msg = format!("phoenix {what} at {}: {}", self.settings.url, chain(e));
+        let kind = crate::bindings::reqwest_kind(e);
+        let mut msg = format!(
+            "phoenix {what} at {}: {}",
+            self.settings.url,
+            crate::bindings::error_chain(e)
+        );
         if kind == ErrorKind::Timeout {
             msg.push_str(&format!(" (timeout {:?})", self.settings.timeout));
         }
