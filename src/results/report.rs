@@ -145,13 +145,14 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
         .iter()
         .flat_map(|(_, p)| p.iter().map(|(x, _)| *x))
         .fold(span.max(1.0), f64::max);
-    let ymax = lines
+    let top = lines
         .iter()
         .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
         .fold(0.0_f64, f64::max);
-    let ymax = if ymax > 0.0 { ymax * 1.05 } else { 1.0 };
+    // 5 % headroom above the highest value; an all-zero chart gets a scale of 1.
+    let scale = if top > 0.0 { top * 1.05 } else { 1.0 };
     let px = |x: f64| ML + x / xmax * (W - ML - 8.0);
-    let py = |y: f64| (H - MB) - y / ymax * (H - MB - 18.0);
+    let py = |y: f64| (H - MB) - y / scale * (H - MB - 18.0);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -169,8 +170,8 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
         H - MB,
         H - MB,
         ML - 4.0,
-        py(ymax / 1.05) + 4.0,
-        number(ymax / 1.05),
+        py(top) + 4.0,
+        number(top),
         ML - 4.0,
         H - MB,
         H - 6.0,
@@ -254,5 +255,8 @@ mod tests {
         assert!(svg.contains(&format!("{:.1},{:.1}", W - 8.0, top)), "{svg}");
         assert!(svg.contains(">100</text>"), "{svg}");
         assert!(svg.contains(">2.0 s</text>"), "{svg}");
+        // No data above zero: the top label says so (it once said 0.952).
+        let flat = chart("t", 3.0, &[("#000", &vec![(0.0, 0.0), (3.0, 0.0)])]);
+        assert!(flat.contains(">0.000</text>"), "{flat}");
     }
 }
