@@ -902,3 +902,37 @@ fn report_writes_one_html_page_with_a_table_and_charts_per_run() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("script.lua"), "{}", stderr(&o));
 }
+
+#[test]
+fn require_finds_a_module_beside_the_script_from_any_working_directory() {
+    let case = Case::new(
+        r#"
+local helper = require("helper")
+options = { iterations = 1, vus = 1 }
+function default() assert(helper.answer() == 42, "helper loaded") end
+"#,
+    );
+    std::fs::write(
+        case.path("helper.lua"),
+        "return { answer = function() return 42 end }\n",
+    )
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = Command::new(bin())
+        .current_dir(elsewhere.path())
+        .arg("run")
+        .arg(case.script())
+        .arg("--out")
+        .arg(case.out())
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_eq!(r["metrics"]["iterations"]["count"].as_u64(), Some(1));
+    assert!(
+        r["script_errors"].as_array().is_none_or(|e| e.is_empty()),
+        "{}",
+        r["script_errors"]
+    );
+}

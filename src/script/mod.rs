@@ -307,6 +307,7 @@ impl Vu {
             ordinals: HashMap::new(),
         });
         register_modules(&lua).map_err(|e| err(Phase::Init, &e))?;
+        script_relative_require(&lua, &shared.script_dir()).map_err(|e| err(Phase::Init, &e))?;
         lua.load(shared.script.source.as_str())
             .set_name(format!("@{}", shared.script.path.display()))
             .exec()
@@ -362,6 +363,19 @@ impl Vu {
     pub fn data(&self, data: &serde_json::Value) -> mlua::Result<Value> {
         json::to_lua(&self.lua, data)
     }
+}
+
+/// `require("name")` finds `name.lua` (and `name/init.lua`) beside the script first, as k6 resolves
+/// imports relative to the script, then in Lua's usual places.
+fn script_relative_require(lua: &Lua, dir: &std::path::Path) -> mlua::Result<()> {
+    let package: mlua::Table = lua.globals().get("package")?;
+    let old: String = package.get("path")?;
+    let dir = if dir.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        dir.display().to_string()
+    };
+    package.set("path", format!("{dir}/?.lua;{dir}/?/init.lua;{old}"))
 }
 
 /// Modules are built on first `require`, so a VU pays only for what its script uses
