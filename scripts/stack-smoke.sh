@@ -102,15 +102,8 @@ smoke_phoenix() {
 # HBase: HBase's own Java client (docker/hbase/HBaseSmoke.java): create a table, put and get rows, drop it.
 smoke_hbase() {
   reachable hbase 127.0.0.1:$ZOOKEEPER_PORT 127.0.0.1:$HBASE_MASTER_PORT 127.0.0.1:$HBASE_REGIONSERVER_PORT || return 0
-  local d cls=$LOADGEN_CACHE/hbase/classes out; d=$(smoke_tmp)
-  if [ ! -f "$cls/HBaseSmoke.class" ] || [ "$DOCKER/hbase/HBaseSmoke.java" -nt "$cls/HBaseSmoke.class" ]; then
-    mkdir -p "$cls"
-    "${JAVA_HOME:+$JAVA_HOME/bin/}javac" --release 17 -nowarn -cp "$LOADGEN_CACHE/hbase/lib/*" -d "$cls" \
-      "$DOCKER/hbase/HBaseSmoke.java" > "$d/hbase-javac.out" 2>&1 || { fail hbase "javac: $(head -3 "$d/hbase-javac.out")"; return 0; }
-  fi
-  out=$("${JAVA_HOME:+$JAVA_HOME/bin/}java" -Xmx256m -Djava.net.preferIPv4Stack=true \
-        -Dlog4j2.configurationFile="$DOCKER/kafka/log4j2.properties" -Dloadgen.log.level=ERROR \
-        -cp "$cls:$STATE/conf/hbase:$LOADGEN_CACHE/hbase/lib/*" HBaseSmoke "loadgen_smoke_$(date +%s)" 2>&1 | tail -3)
+  local out
+  out=$(hbase_java HBaseSmoke "loadgen_smoke_$(date +%s)" 2>&1 | tail -3)
   case $out in *OK*) pass hbase "$(echo "$out" | grep OK)";; *) fail hbase "$out";; esac
 }
 
