@@ -1,0 +1,67 @@
+-- The store evaluation's query phase, on a store loaded by load.lua, one query at a time (closed loop,
+-- so the latencies are service times):
+--   PHASE=cold: each query of events.lua once, with its fixed parameters, right after the store's
+--     caches were dropped (evaluate.sh drops the OS page cache; Elasticsearch's caches are cleared
+--     here); the answers go to ANSWERS (JSON) for the cross-store validation.
+--   PHASE=hot: SAMPLES rounds of every query with drawn parameters (another hour, trace id, service or
+--     word pair each time), each round in another order (rotated by ROTATE).
+--   loadgen run scripts/suite/query.lua -e STORE=... -e DATA=events.tsv -e PHASE=cold|hot [-e SAMPLES=30]
+-- Metrics: query_<name> (trend, ms; tags phase and query), query_rows (counter), answered checks.
+local lg = require("loadgen")
+local gen = require("loadgen.gen")
+local events = require("events")
+local stores = require("stores")
+local ps = require("procstat")
+
+local store = lg.env("STORE", "elasticsearch")
+local data = gen.csv(lg.env("DATA", "/tmp/loadgen-events.tsv"), { header = false, separator = "\t" })
+local name = lg.env("NAME", "lg_events")
+local phase = lg.env("PHASE", "hot")
+local samples = tonumber(lg.env("SAMPLES", "30"))
+local rotate = tonumber(lg.env("ROTATE", "0"))
+local answers_path = lg.env("ANSWERS", "")
+local s = stores.open(store, name)
+local n = #data
+local nq = #events.queries
+if phase ~= "cold" and phase ~= "hot" then error("PHASE must be cold or hot, not '" .. phase .. "'") end
+
+local trends = {}
+for _, q in ipairs(events.queries) do trends[q.name] = lg.trend("query_" .. q.name) end
+local rows = lg.counter("query_rows")
+
+options = {
+  scenarios = {
+    queries = { executor = "per-vu-iterations", vus = 1, iterations = phase == "cold" and nq or samples * nq,
+                max_duration = "120m", tags = { store = store, phase = phase } },
+  },
+  thresholds = { checks = { "rate == 1" } },
+}
+
+function setup()
+  if phase == "cold" then s.clear_caches() end
+  return ps.start()
+end
+
+local answers = { store = store, rows = n, queries = {} }
+
+function default()
+  local it = lg.iteration() - 1
+  local round, k = it // nq, it % nq
+  local q = events.queries[(k + round + rotate) % nq + 1]
+  local p = phase == "cold" and q.fixed(n, data) or q.draw(n, data)
+  local t0 = lg.now_us()
+  local r, a = s.run(q.name, p)
+  trends[q.name]:add((lg.now_us() - t0) / 1000, { query = q.name })
+  lg.check(r, { ["query answered"] = function(r) return r.err == nil end }, { query = q.name })
+  if r.err then print(string.format("%s %s: %s", store, q.name, r.error)) end
+  if r.rows then rows:add(#r.rows) elseif r.hits then rows:add(#r.hits) end
+  ps.sample()
+  if phase == "cold" and answers_path ~= "" then
+    answers.queries[q.name] = { params = p, answer = a or lg.json_decode("{}"), error = r.error }
+    local f = assert(io.open(answers_path, "w"))
+    f:write(lg.json_encode(answers))
+    f:close()
+  end
+end
+
+function teardown(t) ps.finish(t) end
