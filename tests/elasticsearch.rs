@@ -102,3 +102,44 @@ fn unreachable_elasticsearch_fails_fast_or_counts_connect_errors() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(case.result()["metrics"]["es.count"]["errors"]["connect"], 3);
 }
+
+/// `rate_limit` holds for a bulk larger than the burst: 1,500 documents at 500 documents/s (burst 500)
+/// take at least 2 s. Before the shared `wait_units`, the binding waited for 2 units and sent at once.
+#[test]
+fn rate_limit_holds_for_a_bulk_larger_than_the_burst() {
+    require_elasticsearch();
+    let index = unique("lg-rate");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local es = require("loadgen.elasticsearch")
+local c = es.client{ urls = { lg.env("ES") }, rate_limit = 500 }
+local index = lg.env("INDEX")
+options = { iterations = 1, vus = 1, thresholds = { checks = { "rate == 1" } } }
+local took = lg.gauge("took_s")
+function default()
+  local docs = {}
+  for i = 1, 1500 do docs[i] = { n = i } end
+  local t0 = lg.now_us()
+  local r = c:bulk(index, docs)
+  took:set((lg.now_us() - t0) / 1e6)
+  lg.check(r, { ["bulk ok"] = function(r) return r.err == nil and r.items == 1500 end })
+end
+function teardown() c:delete_index(index) end
+"#,
+    );
+    let o = case.run(&[
+        "-e",
+        &format!("ES={ELASTICSEARCH}"),
+        "-e",
+        &format!("INDEX={index}"),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    let took = r["metrics"]["took_s"]["gauge"]["value"].as_f64().unwrap();
+    // 500 at once (the burst), 1,000 more at 500/s: a lower bound from the rate, not a speed target.
+    assert!(
+        took >= 1.95,
+        "a 1,500-document bulk at 500/s went out after {took} s"
+    );
+}

@@ -5,7 +5,7 @@ use super::client::{self, segment, Settings};
 use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error};
 use crate::metrics::recorder::Units;
-use crate::script::core::{duration_arg, make_limiter, tags_arg};
+use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{json, lua_error, OpScope};
 use elasticsearch::http::Method;
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
@@ -92,20 +92,8 @@ async fn call(
 }
 
 async fn wait(c: &Client, n: u32) {
-    if let (Some(l), Some(n)) = (&c.limiter, std::num::NonZeroU32::new(n)) {
-        // A batch larger than the burst waits for the burst repeatedly.
-        let burst = 1_000u32;
-        let mut left = n.get();
-        while left > 0 {
-            let step = left.min(burst);
-            if l.until_n_ready(std::num::NonZeroU32::new(step).expect("> 0"))
-                .await
-                .is_err()
-            {
-                l.until_ready().await;
-            }
-            left -= step;
-        }
+    if let Some(l) = &c.limiter {
+        wait_units(l, n).await;
     }
 }
 

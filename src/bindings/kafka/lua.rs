@@ -6,7 +6,7 @@ use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
-use crate::script::core::{duration_arg, make_limiter, tags_arg};
+use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{json, lua_error, state, state_mut, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
@@ -139,13 +139,8 @@ impl UserData for Producer {
                 for t in list.sequence_values::<Table>() {
                     recs.push(record_arg(&lua, t?)?);
                 }
-                if let (Some(l), Some(n)) = (&limiter, std::num::NonZeroU32::new(recs.len() as u32))
-                {
-                    if l.until_n_ready(n).await.is_err() {
-                        for _ in 0..n.get() {
-                            l.until_ready().await;
-                        }
-                    }
+                if let Some(l) = &limiter {
+                    wait_units(l, recs.len() as u32).await;
                 }
                 let base = OpScope::of(&lua);
                 // Records of a batch mostly share their topic and tags: build each tag set once.

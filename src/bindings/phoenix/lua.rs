@@ -8,11 +8,10 @@ use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
-use crate::script::core::{duration_arg, make_limiter, tags_arg};
+use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{lua_error, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -150,19 +149,8 @@ fn error_table(lua: &Lua, e: &OpError) -> mlua::Result<Table> {
 }
 
 async fn wait(limiter: &Option<Limiter>, n: u32) {
-    let (Some(l), Some(_)) = (limiter, NonZeroU32::new(n)) else {
-        return;
-    };
-    let mut left = n;
-    while left > 0 {
-        let step = left.min(1_000);
-        if l.until_n_ready(NonZeroU32::new(step).expect("> 0"))
-            .await
-            .is_err()
-        {
-            l.until_ready().await;
-        }
-        left -= step;
+    if let Some(l) = limiter {
+        wait_units(l, n).await;
     }
 }
 
