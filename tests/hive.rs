@@ -472,6 +472,15 @@ end
     let r = case.result();
     assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
     assert_eq!(r["metrics"]["hive.query"]["error_count"], 2);
+    // A statement that failed with its session took as long as the failed attempt, not a zero-length
+    // sample pulling the percentiles down (it was recorded at ~1 us).
+    let took = |m: &str| r["metrics"][m]["service_time"]["min"].as_f64().unwrap();
+    assert!(
+        took("hive.query") >= took("hive.connect"),
+        "hive.query {} ms < hive.connect {} ms",
+        took("hive.query"),
+        took("hive.connect")
+    );
     (r["metrics"]["hive.query"]["errors"].clone(), stdout(&o))
 }
 

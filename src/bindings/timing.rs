@@ -56,6 +56,21 @@ where
     result
 }
 
+/// Records an operation that failed before it could be sent (its session could not be opened), with
+/// the time since `start`, when the attempt began: it counts in the metric's errors, and its latency
+/// is what the failed attempt cost, not a zero-length sample.
+pub fn record_failed(meta: OpMeta<'_>, start: Instant, error: &OpError, units: &Units) {
+    let service = start.elapsed();
+    meta.recorder.borrow_mut().record_op(
+        meta.metric,
+        meta.tags,
+        service + meta.lateness,
+        service,
+        Some(error.kind),
+        units,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use super::client::{self, Auth, Outcome, Session, Settings};
 use super::error::HiveError;
 use super::rowset::Cell;
-use crate::bindings::timing::{timed, OpMeta};
+use crate::bindings::timing::{record_failed, timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
@@ -138,17 +138,19 @@ async fn statement(
             tags: &base.tags,
             lateness: base.lateness,
         };
+        let start = tokio::time::Instant::now();
         let opened = timed(connect, async {
             (session.open().await.map_err(keep), Units::none())
         })
         .await;
         if let Err(e) = opened {
-            // The statement fails with the session: counted, without a service time of its own.
-            let e2 = e.clone();
-            let _ = timed::<(), _>(meta("hive.query"), async {
-                (Err(e2), Units::none().with("rows", 0))
-            })
-            .await;
+            // The statement fails with the session: counted, with the failed attempt's time.
+            record_failed(
+                meta("hive.query"),
+                start,
+                &e,
+                &Units::none().with("rows", 0),
+            );
             fail(&out, &e, detail.take())?;
             return Ok(out);
         }
