@@ -852,7 +852,7 @@ fn version_prints() {
 fn report_writes_one_html_page_with_a_table_and_charts_per_run() {
     let srv = server();
     let case = Case::new(
-        "local lg = require('loadgen')\nlocal http = require('loadgen.http')\nlocal t = lg.trend('think <ms>')\noptions = { vus = 2, duration = '2500ms' }\nfunction default() http.get(lg.env('URL')); t:add(3); lg.sleep(0.05) end\n",
+        "local lg = require('loadgen')\nlocal http = require('loadgen.http')\nlocal t = lg.trend('think <ms>')\nlocal g = lg.gauge('level')\noptions = { vus = 2, duration = '2500ms' }\nfunction default() http.get(lg.env('URL')); t:add(3); g:set(7.25); lg.sleep(0.05) end\n",
     );
     assert_eq!(
         code(&case.run(&["-e", &format!("URL={}", srv.url("/"))])),
@@ -884,6 +884,11 @@ fn report_writes_one_html_page_with_a_table_and_charts_per_run() {
         "{html}"
     );
     assert!(html.contains("<polyline"), "{html}");
+    // A gauge's value is in the table.
+    assert!(
+        html.contains("<td>level</td><td>gauge</td>") && html.contains("<td>7.25</td>"),
+        "{html}"
+    );
     assert!(html.contains("status <b>completed</b>"), "{html}");
 
     // Without --out, next to the first file; a file that is not a result is named in the error.

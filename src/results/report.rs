@@ -52,7 +52,7 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
             .map(|f| format!(": {}", esc(f)))
             .unwrap_or_default()
     );
-    h.push_str("<table><tr><th>metric</th><th>type</th><th>count</th><th>errors</th><th>per second</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>units per second</th></tr>\n");
+    h.push_str("<table><tr><th>metric</th><th>type</th><th>count</th><th>errors</th><th>per second</th><th>value</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>units per second</th></tr>\n");
     for (name, m) in &r.metrics {
         let summary = m.latency.as_ref().or(m.values.as_ref());
         let cell = |f: fn(&crate::metrics::entry::Summary) -> f64| {
@@ -65,9 +65,15 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
             .collect::<Vec<_>>()
             .join(", ");
         let rate = m.rate.map(|r| format!(" ({:.1} %)", r * 100.0));
+        // What a gauge last said, or a counter's total.
+        let value = match (m.kind, &m.gauge) {
+            (MetricKind::Gauge, Some(g)) => plain(g.value),
+            (MetricKind::Counter, _) => plain(m.sum),
+            _ => String::new(),
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}{}</td><td>{}</td><td{}>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}{}</td><td>{}</td><td{}>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(name),
             kind_name(m.kind),
             rate.unwrap_or_default(),
@@ -75,6 +81,7 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
             if m.error_count > 0 { " class=\"bad\"" } else { "" },
             m.error_count,
             m.throughput,
+            value,
             cell(|s| s.p50),
             cell(|s| s.p90),
             cell(|s| s.p99),
@@ -233,6 +240,13 @@ fn esc(s: &str) -> String {
     o
 }
 
+/// A table value as a person reads it: up to 3 decimals, no trailing zeros.
+fn plain(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +272,13 @@ mod tests {
         // No data above zero: the top label says so (it once said 0.952).
         let flat = chart("t", 3.0, &[("#000", &vec![(0.0, 0.0), (3.0, 0.0)])]);
         assert!(flat.contains(">0.000</text>"), "{flat}");
+    }
+
+    #[test]
+    fn numbers_read_plainly() {
+        assert_eq!(plain(41052.33333), "41052.333");
+        assert_eq!(plain(217.1), "217.1");
+        assert_eq!(plain(3.0), "3");
+        assert_eq!(plain(0.0), "0");
     }
 }
