@@ -8,13 +8,18 @@ local index = lg.env("INDEX", "events")
 -- rate_limit is in documents per second, shared by every VU.
 local c = es.client{ urls = { lg.env("ES", "http://127.0.0.1:9200") }, rate_limit = 20000 }
 
+-- The queries warm up for 10 s before the measured 15 s, which alone carry the search threshold: on a
+-- node that had just started, the example without a warm-up measured search p95 383 ms in the main job
+-- (against 36 ms in its warm baseline), close to the 500 ms bound.
 options = {
   scenarios = {
-    load  = { executor = "constant-vus", vus = 4, duration = "20s", exec = "load" },
-    query = { executor = "constant-arrival-rate", rate = 50, duration = "15s", start_time = "5s",
+    load  = { executor = "constant-vus", vus = 4, duration = "30s", exec = "load" },
+    warmup = { executor = "constant-arrival-rate", rate = 50, duration = "10s", start_time = "5s",
+               pre_allocated_vus = 5, max_vus = 20, drop_late = true, exec = "query" },
+    query = { executor = "constant-arrival-rate", rate = 50, duration = "15s", start_time = "15s",
               pre_allocated_vus = 5, max_vus = 20, exec = "query" },
   },
-  thresholds = { ["es.bulk"] = { "error_rate == 0" }, ["es.search"] = { "p(95) < 500ms" } },
+  thresholds = { ["es.bulk"] = { "error_rate == 0" }, ["es.search{scenario:query}"] = { "p(95) < 500ms" } },
 }
 
 function setup()
