@@ -71,6 +71,7 @@ function teardown(t)
   lg.check(count, { ["every row queryable after the load"] = function(c) return tonumber(c) == n end })
   local disk = s.disk_bytes()
   if disk then m.disk:set(disk); m.per_row:set(disk / n) end
+  for _, d in ipairs(s.design) do print("design: " .. d) end
   print(string.format("%s: %d rows by %d loader(s) in %.2f s (%.0f rows/s), %s rows queryable, %s bytes on disk",
     store, n, loaders, secs, n / secs, tostring(count), tostring(disk)))
 end

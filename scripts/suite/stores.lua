@@ -26,6 +26,29 @@ local function shell_number(cmd)
   return tonumber(out:match("%d+"))
 end
 
+-- A SQL reply's answer: f(answer, row) for every row (or the failed reply alone).
+local function rows_to(r, f)
+  if r.err then return r end
+  local a = {}
+  for _, row in ipairs(r.rows) do f(a, row) end
+  return r, a
+end
+
+-- range_scan's answer from the fetched rows (or hits): their count, the sum of their bytes and a
+-- checksum of their trace ids.
+local function scan_answer(r, list, id, bytes)
+  if r.err then return r end
+  local ids, sum = {}, 0
+  for i, row in ipairs(list) do ids[i] = row[id]; sum = sum + row[bytes] end
+  return r, { all = { #ids, sum, events.id_checksum(ids) } }
+end
+
+-- A count's answer: the first column of the first row.
+local function count_answer(r)
+  if r.err then return r end
+  return r, { all = { r.rows[1][1] } }
+end
+
 function M.open(store, name)
   if store == "elasticsearch" then return M.elasticsearch(name) end
   if store == "hive" then return M.hive(name) end
@@ -130,10 +153,7 @@ function M.elasticsearch(name)
   function run.range_scan(p)
     local r = c:search(name, { size = 10000, _source = { "trace_id", "bytes" }, query = { bool = { filter = {
       range(p), { term = { service = p.service } }, { range = { status = { gte = 500 } } } } } } })
-    if r.err then return r end
-    local ids, sum = {}, 0
-    for i, h in ipairs(r.hits) do ids[i] = h.trace_id; sum = sum + h.bytes end
-    return r, { all = { #ids, sum, events.id_checksum(ids) } }
+    return scan_answer(r, r.hits or {}, "trace_id", "bytes")
   end
   function run.fulltext(p)
     local r = c:search(name, { size = 0, track_total_hits = true,
@@ -218,12 +238,6 @@ function M.hive(name)
     return string.format("hr >= %d AND hr <= %d AND ts >= %d AND ts < %d",
       events.hour_of(p.from), events.hour_of(p.to - 1), p.from, p.to)
   end
-  local function rows_to(r, f)
-    if r.err then return r end
-    local a = {}
-    for _, row in ipairs(r.rows) do f(a, row) end
-    return r, a
-  end
   local run = {}
   function run.count_by_status(p)
     return rows_to(h:query("SELECT status, count(*) FROM " .. name .. " WHERE " .. window(p) .. " GROUP BY status",
@@ -257,16 +271,12 @@ function M.hive(name)
   function run.range_scan(p)
     local r = h:query("SELECT trace_id, bytes FROM " .. name .. " WHERE " .. window(p) .. " AND service = " ..
       q(p.service) .. " AND status >= 500", { name = "range_scan" })
-    if r.err then return r end
-    local ids, sum = {}, 0
-    for i, row in ipairs(r.rows) do ids[i] = row[1]; sum = sum + row[2] end
-    return r, { all = { #ids, sum, events.id_checksum(ids) } }
+    return scan_answer(r, r.rows or {}, 1, 2)
   end
   function run.fulltext(p)
     local r = h:query("SELECT count(*) FROM " .. name .. " WHERE concat(' ', message, ' ') LIKE " ..
       q("% " .. p.a .. " %") .. " AND concat(' ', message, ' ') LIKE " .. q("% " .. p.b .. " %"), { name = "fulltext" })
-    if r.err then return r end
-    return r, { all = { r.rows[1][1] } }
+    return count_answer(r)
   end
   function run.histogram(p)
     return rows_to(h:query("SELECT ts DIV " .. events.BUCKET .. " * " .. events.BUCKET .. ", count(*) FROM " .. name ..
@@ -330,12 +340,6 @@ function M.phoenix(name)
   function s.clear_caches() return nil end
 
   local run = {}
-  local function rows_to(r, f)
-    if r.err then return r end
-    local a = {}
-    for _, row in ipairs(r.rows) do f(a, row) end
-    return r, a
-  end
   local W = " WHERE TS >= ? AND TS < ?"
   function run.count_by_status(p)
     return rows_to(c:query("SELECT STATUS, COUNT(*) FROM " .. tbl .. W .. " GROUP BY STATUS", { p.from, p.to }),
@@ -368,16 +372,12 @@ function M.phoenix(name)
   function run.range_scan(p)
     local r = c:query("SELECT TRACE_ID, BYTES FROM " .. tbl .. W .. " AND SERVICE = ? AND STATUS >= 500",
       { p.from, p.to, p.service })
-    if r.err then return r end
-    local ids, sum = {}, 0
-    for i, row in ipairs(r.rows) do ids[i] = row[1]; sum = sum + row[2] end
-    return r, { all = { #ids, sum, events.id_checksum(ids) } }
+    return scan_answer(r, r.rows or {}, 1, 2)
   end
   function run.fulltext(p)
     local r = c:query("SELECT COUNT(*) FROM " .. tbl .. " WHERE ' ' || MESSAGE || ' ' LIKE ? AND " ..
       "' ' || MESSAGE || ' ' LIKE ?", { "% " .. p.a .. " %", "% " .. p.b .. " %" })
-    if r.err then return r end
-    return r, { all = { r.rows[1][1] } }
+    return count_answer(r)
   end
   function run.histogram(p)
     return rows_to(c:query("SELECT TS / " .. events.BUCKET .. " * " .. events.BUCKET .. " AS B, COUNT(*) FROM " ..
