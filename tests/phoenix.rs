@@ -296,6 +296,27 @@ end
     assert_eq!(r["metrics"]["phoenix.prepare"]["errors"]["client"], 1);
 }
 
+/// The other serialization than the listener's is named at the health check, before any load (exit 4),
+/// in both directions. (The stack's default port still serves JSON while the binding defaults to
+/// protobuf: the remaining half of that bug.)
+#[test]
+fn a_serialization_mismatch_is_named_at_the_health_check() {
+    for (ser, other) in [("json", "protobuf"), ("protobuf", "json")] {
+        let url = server(ser);
+        let case = Case::new(&format!(
+            "local phoenix = require('loadgen.phoenix')\nlocal c = phoenix.connect{{ url = '{url}', serialization = '{other}' }}\nfunction default() c:query('SELECT 1') end\n"
+        ));
+        let o = case.run(&[]);
+        assert_eq!(code(&o), 4, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("answered in {ser}, not {other}"))
+                && stderr(&o).contains(&format!("set serialization = \"{ser}\"")),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
 #[test]
 fn json_and_protobuf_give_the_same_answers() {
     let (json, protobuf) = (server("json"), server("protobuf"));
