@@ -40,19 +40,11 @@ where
 {
     let start = Instant::now();
     let (result, units) = op.await;
-    let service = start.elapsed();
     let error = match &result {
         Ok(v) => failed(v),
         Err(e) => Some(e.kind),
     };
-    meta.recorder.borrow_mut().record_op(
-        meta.metric,
-        meta.tags,
-        service + meta.lateness,
-        service,
-        error,
-        &units,
-    );
+    record(meta, start, error, &units);
     result
 }
 
@@ -60,13 +52,18 @@ where
 /// the time since `start`, when the attempt began: it counts in the metric's errors, and its latency
 /// is what the failed attempt cost, not a zero-length sample.
 pub fn record_failed(meta: OpMeta<'_>, start: Instant, error: &OpError, units: &Units) {
+    record(meta, start, Some(error.kind), units);
+}
+
+/// The one place an operation is recorded: service time since `start`, latency with the lateness.
+fn record(meta: OpMeta<'_>, start: Instant, error: Option<ErrorKind>, units: &Units) {
     let service = start.elapsed();
     meta.recorder.borrow_mut().record_op(
         meta.metric,
         meta.tags,
         service + meta.lateness,
         service,
-        Some(error.kind),
+        error,
         units,
     );
 }
