@@ -81,19 +81,16 @@ for store in "${rotated[@]}"; do
         run_lg "$OUT/load-$store-$l" scripts/suite/load.lua -e STORE="$store" -e LOADERS="$l" -e NAME="$table" \
             -e SERVER_PIDS="$own" -e OTHER_PIDS="$idle"
     done
-    # Cold: the OS page cache dropped (root only; otherwise the result says so), the store's own
-    # caches cleared by query.lua where it has an API.
-    cold_note="page cache dropped"
-    { sync && echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null || cold_note="page cache NOT dropped (not root)"
-    say "$store: cold queries ($cold_note)"
+    # Cold: query.lua drops the OS page cache (root only; page_cache_dropped says whether it could) and clears
+    # the store's own caches where it has an API, before each of the eight queries.
+    say "$store: cold queries (caches dropped before each)"
     run_lg "$OUT/query-$store-cold" scripts/suite/query.lua -e STORE="$store" -e PHASE=cold -e NAME="$table" \
-        -e ANSWERS="$OUT/answers-$store.json" -e ROTATE="$ROUND" -e SERVER_PIDS="$own" -e OTHER_PIDS="$idle" \
-        --tag cold="$cold_note"
+        -e ANSWERS="$OUT/answers-$store.json" -e ROTATE="$ROUND" -e SERVER_PIDS="$own" -e OTHER_PIDS="$idle"
     say "$store: hot queries ($SAMPLES rounds)"
     run_lg "$OUT/query-$store-hot" scripts/suite/query.lua -e STORE="$store" -e PHASE=hot -e NAME="$table" \
         -e SAMPLES="$SAMPLES" -e ROTATE="$ROUND" -e SERVER_PIDS="$own" -e OTHER_PIDS="$idle"
     # The table goes, so that the next store runs beside idle servers, not beside a full memstore.
-    "$LG" run scripts/suite/drop.lua --quiet -e STORE="$store" -e NAME="$table" -e DATA="$data" \
+    "$LG" run scripts/suite/drop.lua --quiet -e STORE="$store" -e NAME="$table" \
         --out "$OUT/drop-$store.json" > /dev/null 2>&1 || say "$store: dropping $table failed (left in place)"
 done
 

@@ -1,8 +1,9 @@
 -- The store evaluation's query phase, on a store loaded by load.lua, one query at a time (closed loop,
 -- so the latencies are service times):
---   PHASE=cold: each query of events.lua once, with its fixed parameters, right after the store's
---     caches were dropped (evaluate.sh drops the OS page cache; Elasticsearch's caches are cleared
---     here); the answers go to ANSWERS (JSON) for the cross-store validation.
+--   PHASE=cold: each query of events.lua once, with its fixed parameters, each right after the OS page
+--     cache was dropped (root only; the rate page_cache_dropped says whether it was) and the
+--     store's own caches were cleared where it has an API (Elasticsearch); the answers go to ANSWERS
+--     (JSON) for the cross-store validation.
 --   PHASE=hot: SAMPLES rounds of every query with drawn parameters (another hour, trace id, service or
 --     word pair each time), each round in another order (rotated by ROTATE).
 --   loadgen run scripts/suite/query.lua -e STORE=... -e DATA=events.tsv -e PHASE=cold|hot [-e SAMPLES=30]
@@ -28,6 +29,7 @@ if phase ~= "cold" and phase ~= "hot" then error("PHASE must be cold or hot, not
 local trends = {}
 for _, q in ipairs(events.queries) do trends[q.name] = lg.trend("query_" .. q.name) end
 local rows = lg.counter("query_rows")
+local cache_dropped = lg.rate("page_cache_dropped")
 
 options = {
   scenarios = {
@@ -37,9 +39,17 @@ options = {
   thresholds = { checks = { "rate == 1" } },
 }
 
-function setup()
-  if phase == "cold" then s.clear_caches() end
-  return ps.start()
+function setup() return ps.start() end
+
+-- Before each cold query: dirty pages written back, then the page cache dropped, then the store's caches.
+local function drop_caches()
+  os.execute("sync")
+  local f = io.open("/proc/sys/vm/drop_caches", "w")
+  local dropped = f ~= nil and f:write("3") ~= nil
+  if f then f:close() end
+  cache_dropped:add(dropped)
+  if not dropped then print("page cache NOT dropped (needs root): this cold query may read cached pages") end
+  s.clear_caches()
 end
 
 local answers = { store = store, rows = n, queries = {} }
@@ -49,6 +59,7 @@ function default()
   local round, k = it // nq, it % nq
   local q = events.queries[(k + round + rotate) % nq + 1]
   local p = phase == "cold" and q.fixed(n, data) or q.draw(n, data)
+  if phase == "cold" then drop_caches() end
   local t0 = lg.now_us()
   local r, a = s.run(q.name, p)
   trends[q.name]:add((lg.now_us() - t0) / 1000, { query = q.name })
