@@ -941,3 +941,50 @@ function default() assert(helper.answer() == 42, "helper loaded") end
         r["script_errors"]
     );
 }
+
+#[test]
+fn lateness_is_visible_to_scripts_in_open_models_only() {
+    // One VU, 20 iterations a second, each taking 100 ms: iteration i starts about i * 50 ms late.
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local late = lg.trend("late_ms")
+options = { scenarios = {
+  open = { executor = "constant-arrival-rate", rate = 20, duration = "1s", pre_allocated_vus = 1,
+           max_vus = 1, graceful_stop = "10s" },
+  closed = { executor = "per-vu-iterations", vus = 1, iterations = 3, start_time = "1s", exec = "closed" },
+} }
+function default() late:add(lg.lateness_ms(), { m = "open" }); lg.sleep("100ms") end
+function closed() late:add(lg.lateness_ms(), { m = "closed" }) end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    let totals = r["series_totals"].as_object().unwrap();
+    let open = totals
+        .iter()
+        .find(|(k, _)| k.starts_with("late_ms{") && k.contains("m:open"))
+        .unwrap()
+        .1;
+    let closed = totals
+        .iter()
+        .find(|(k, _)| k.starts_with("late_ms{") && k.contains("m:closed"))
+        .unwrap()
+        .1;
+    assert_eq!(open["count"], 10.0, "{open}");
+    let scenarios = r["scenarios"].as_array().unwrap();
+    let open_stats = scenarios.iter().find(|s| s["name"] == "open").unwrap();
+    assert_eq!(open_stats["unstarted_iterations"], 10, "{open_stats}");
+    let max = open["values"]["max"].as_f64().unwrap();
+    assert!(
+        (400.0..700.0).contains(&max),
+        "the 10th iteration starts ~450 ms late: {max}"
+    );
+    assert_eq!(closed["count"], 3.0);
+    // Closed models have no schedule; only the scenario's own start can be (microseconds) late.
+    assert!(
+        closed["values"]["max"].as_f64().unwrap() < 1.0,
+        "closed: {closed}"
+    );
+}

@@ -270,6 +270,12 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         "scenario",
         lua.create_function(|lua, ()| Ok(state(lua).scenario.to_string()))?,
     )?;
+    // How late the current iteration started against its schedule, in ms (0 in closed models and
+    // outside iterations): a script that times several calls as one adds it, as bindings do.
+    m.set(
+        "lateness_ms",
+        lua.create_function(|lua, ()| Ok(state(lua).lateness.as_secs_f64() * 1000.0))?,
+    )?;
     m.set(
         "phase",
         lua.create_function(|lua, ()| Ok(state(lua).phase.to_string()))?,

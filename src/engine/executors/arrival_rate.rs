@@ -28,12 +28,17 @@ pub async fn run(
     max_vus: u64,
     drop_late: bool,
 ) {
+    // Fewer VUs than workers: only the first max_vus workers take part (one VU each), and the
+    // schedule is split among them alone, so no iteration falls to a worker without a VU.
+    let workers = (ctx.workers as u64).min(max_vus.max(1));
+    if ctx.worker as u64 >= workers {
+        return;
+    }
     let pool = Rc::new(RefCell::new(runners));
     let freed = Rc::new(Notify::new());
-    let my_max = ctx.share(max_vus);
+    let my_max = share(max_vus, ctx.worker as u64, workers);
     let mut allocated = pool.borrow().len() as u64;
     let mut set = JoinSet::new();
-    let workers = ctx.workers as u64;
     let end = ctx.end();
     let mut stop = ctx.stop.clone();
     let (mut started, mut dropped) = (0u64, 0u64);
@@ -58,7 +63,7 @@ pub async fn run(
                 break Some(r);
             }
             if allocated < my_max {
-                let index = ctx.vu_index(allocated);
+                let index = allocated * workers + ctx.worker as u64;
                 allocated += 1;
                 ctx.stats.borrow_mut().vus_max = allocated;
                 match make_runner(&ctx, index) {
@@ -158,6 +163,19 @@ mod tests {
         vus: u64,
         drop_late: bool,
     ) -> (Rc<Ctx>, stop::StopSender) {
+        ctx_of(script, rate, secs, vus, drop_late, 0, 1)
+    }
+
+    /// As [`ctx`], for worker `worker` of `workers`.
+    fn ctx_of(
+        script: &str,
+        rate: f64,
+        secs: u64,
+        vus: u64,
+        drop_late: bool,
+        worker: usize,
+        workers: usize,
+    ) -> (Rc<Ctx>, stop::StopSender) {
         let shared = Shared::new(
             ScriptSource {
                 path: "test.lua".into(),
@@ -187,8 +205,8 @@ mod tests {
         let c = Ctx {
             tags: Rc::new(scenario_tags(&scenario)),
             scenario,
-            worker: 0,
-            workers: 1,
+            worker,
+            workers,
             start: Instant::now(),
             shared,
             data: Arc::new(serde_json::Value::Null),
@@ -287,6 +305,34 @@ mod tests {
         assert_eq!(stats.iterations, 600, "{stats:?}");
         assert_eq!(stats.unstarted_iterations, 0);
         assert!(stats.max_lateness_ms < 1.0, "{stats:?}");
+    }
+
+    /// One VU on two workers: worker 0 runs the whole schedule (its VU is the only one), worker 1
+    /// has no share of it (before, it was given half the iterations and no VU to run them).
+    #[tokio::test(start_paused = true)]
+    async fn fewer_vus_than_workers_split_the_schedule_among_the_vus() {
+        let local = tokio::task::LocalSet::new();
+        let script = "local lg = require('loadgen')\nfunction default() lg.sleep('1ms') end";
+        let schedule = || Schedule::constant(10.0, Duration::from_secs(1), Duration::from_secs(2));
+        let stats = local
+            .run_until(async {
+                let (c0, _s0) = ctx_of(script, 10.0, 2, 1, false, 0, 2);
+                let runners = vec![make_runner(&c0, 0).unwrap()];
+                run(c0.clone(), runners, schedule(), 1, false).await;
+                let (c1, _s1) = ctx_of(script, 10.0, 2, 1, false, 1, 2);
+                run(c1.clone(), Vec::new(), schedule(), 1, false).await;
+                let (a, b) = (c0.stats.borrow().clone(), c1.stats.borrow().clone());
+                (a, b)
+            })
+            .await;
+        assert_eq!(stats.0.iterations, 20, "{:?}", stats.0);
+        assert_eq!(stats.0.unstarted_iterations, 0, "{:?}", stats.0);
+        assert_eq!(
+            stats.1.iterations + stats.1.unstarted_iterations,
+            0,
+            "{:?}",
+            stats.1
+        );
     }
 
     #[test]
