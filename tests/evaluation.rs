@@ -124,3 +124,101 @@ fn percentiles_are_checked_by_rank_against_the_data() {
         stdout(&o)
     );
 }
+
+/// One sweep step made by the real engine without a store: queries that take `sleep_ms`, at `rate` a
+/// second for 1 s with at most `vus` in flight, recorded as sweep.lua records them.
+fn sweep_step(dir: &Path, store: &str, rate: u32, sleep_ms: u32, vus: u32) -> std::path::PathBuf {
+    let script = dir.join("step.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"
+local lg = require("loadgen")
+local lat = lg.trend("sweep_latency_ms")
+options = {{ scenarios = {{ step = {{ executor = "constant-arrival-rate", rate = {rate}, duration = "1s",
+  pre_allocated_vus = {vus}, max_vus = {vus}, graceful_stop = "30s" }} }} }}
+function default()
+  local t0 = lg.now_us()
+  lg.sleep("{sleep_ms}ms")
+  lat:add((lg.now_us() - t0) / 1000 + lg.lateness_ms())
+end
+"#
+        ),
+    )
+    .unwrap();
+    let out = dir.join(format!("sweep-{store}-trace_lookup-{rate}.json"));
+    let o = Command::new(bin())
+        .arg("run")
+        .arg(&script)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .args(["--tag", "suite=evaluation", "--tag", "phase=sweep", "--tag"])
+        .arg(format!("store={store}"))
+        .args(["--tag", "query=trace_lookup", "--tag", "bound_p99_ms=100"])
+        .args(["--tag", "store_order=elasticsearch hive", "--tag"])
+        .arg(format!("rate={rate}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// The evaluation page draws one latency-throughput chart per query class with every store on it,
+/// and calls a rate sustainable only when p99 held the bound and the store kept up: a fast store
+/// (5 ms, 4 in flight) holds 20/s; a slow one (150 ms, one in flight, so at most ~6.7/s) holds
+/// neither 10/s nor 20/s.
+#[test]
+fn the_evaluation_page_draws_the_sweep_and_judges_sustainable_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for rate in [10, 20] {
+        files.push(sweep_step(dir.path(), "elasticsearch", rate, 5, 4));
+        files.push(sweep_step(dir.path(), "hive", rate, 150, 1));
+    }
+    let page = dir.path().join("report.html");
+    let o = Command::new(bin())
+        .args(["report", "--evaluation", "--out"])
+        .arg(&page)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let row = html
+        .lines()
+        .find(|l| l.starts_with("<tr><td>trace_lookup</td>"))
+        .expect("a sustainable-throughput row for trace_lookup");
+    assert!(
+        row.starts_with("<tr><td>trace_lookup</td><td>20</td>"),
+        "{row}"
+    );
+    assert!(row.contains("<td>&lt; 10</td>"), "{row}");
+    let chart = html
+        .split("<svg")
+        .find(|s| s.contains(">trace_lookup</text>"))
+        .expect("a chart for trace_lookup");
+    assert!(chart.contains("stroke=\"#1f77b4\""), "elasticsearch's line");
+    assert!(chart.contains("stroke=\"#e6720f\""), "hive's line");
+
+    // Result files without the suite's tags are refused, with the reason.
+    let untagged = dir.path().join("untagged.json");
+    let o = Command::new(bin())
+        .arg("run")
+        .arg(dir.path().join("step.lua"))
+        .args(["--quiet", "--out"])
+        .arg(&untagged)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = Command::new(bin())
+        .args(["report", "--evaluation"])
+        .arg(&untagged)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("suite=evaluation"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

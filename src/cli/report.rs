@@ -12,6 +12,11 @@ pub struct ReportArgs {
     /// The HTML file to write (default: the first result file with the extension .html).
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// One page for a store evaluation (scripts/suite/evaluate.sh): load, cold and hot queries, the
+    /// open-model sweep's curves, the mixed load and the cost, across the stores, instead of one
+    /// section per file. The files must carry the suite's run tags (suite=evaluation, phase, store).
+    #[arg(long)]
+    pub evaluation: bool,
 }
 
 pub fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
@@ -24,7 +29,11 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| args.files[0].with_extension("html"));
-    let html = crate::results::report::render(&runs);
+    let html = if args.evaluation {
+        crate::results::evaluation::render(&runs).map_err(Failure::usage)?
+    } else {
+        crate::results::report::render(&runs)
+    };
     std::fs::write(&out, html)
         .map_err(|e| Failure::usage(format!("--out {}: cannot write: {e}", out.display())))?;
     println!("report: {}", out.display());

@@ -2,6 +2,7 @@
 //! atomically, read back by `compare` and `merge`.
 
 pub mod compare;
+pub mod evaluation;
 pub mod hist;
 pub mod merge;
 pub mod report;

@@ -204,7 +204,7 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
     s
 }
 
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
@@ -225,7 +225,7 @@ fn kind_name(k: MetricKind) -> &'static str {
 }
 
 /// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -241,7 +241,7 @@ fn esc(s: &str) -> String {
 }
 
 /// A table value as a person reads it: up to 3 decimals, no trailing zeros.
-fn plain(v: f64) -> String {
+pub(crate) fn plain(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_string()
