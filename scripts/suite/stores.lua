@@ -3,6 +3,8 @@
 --   s.create()              drop and create the table / index (and the staging area)
 --   s.load(rows, first)     one batch of rows (lists of the TSV's text fields) -> the operation's reply
 --   s.finish()              make every loaded row queryable (refresh / nothing / INSERT into ORC)
+--   s.append(rows, first)   one batch of new rows made queryable at once (the real-time path of the
+--                           mixed load: bulk + refresh / UPSERT + commit / file + INSERT INTO)
 --   s.count()               rows queryable now
 --   s.disk_bytes()          bytes the store keeps on disk for the table
 --   s.run(name, params)     one query of events.lua -> reply, answer (key -> values) or nil on error
@@ -92,6 +94,11 @@ function M.elasticsearch(name)
     return c:bulk(name, docs)
   end
   function s.finish() return c:refresh(name) end
+  function s.append(rows)
+    local r = s.load(rows)
+    if r.err or r.errors then return r end
+    return c:refresh(name)
+  end
   function s.count() return c:count(name).count end
   function s.disk_bytes()
     c:refresh(name)
@@ -229,9 +236,37 @@ function M.hive(name)
     fs:delete(dir .. "/staging", { recursive = true })
     return r
   end
+  -- The real-time path: the batch as one file under a staging table of its own, one INSERT INTO
+  -- (new ORC files in the batch's partitions), then the file removed.
+  local appending
+  function s.append(rows, first)
+    local live = name .. "_append" .. lg.vu()
+    if not appending then
+      fs:mkdirs(dir .. "/append")
+      local r = h:execute("CREATE EXTERNAL TABLE IF NOT EXISTS " .. live .. " (ts BIGINT, host STRING, " ..
+        "service STRING, level STRING, status INT, latency_ms DOUBLE, bytes BIGINT, trace_id STRING, " ..
+        "message STRING) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' STORED AS TEXTFILE LOCATION '" ..
+        dir .. "/append/" .. lg.vu() .. "'")
+      if r.err then return r end
+      appending = live
+    end
+    local lines = {}
+    for i, r in ipairs(rows) do lines[i] = table.concat(r, "\t") end
+    local file = string.format("%s/append/%d/part-%09d.tsv", dir, lg.vu(), first)
+    local w = fs:write(file, table.concat(lines, "\n") .. "\n")
+    if w.err then return w end
+    local r = h:execute("INSERT INTO TABLE " .. name .. " PARTITION (hr) SELECT ts, host, service, level, " ..
+      "status, latency_ms, bytes, trace_id, message, ts DIV 3600000 AS hr FROM " .. live, { name = "insert_append" })
+    fs:delete(file)
+    return r
+  end
   function s.count() local r = h:query("SELECT count(*) FROM " .. name); return r.rows and r.rows[1][1] end
   function s.disk_bytes() return fs:du(dir .. "/events").bytes end
-  function s.drop() h:execute("DROP TABLE IF EXISTS " .. name) end
+  function s.drop()
+    h:execute("DROP TABLE IF EXISTS " .. name)
+    for vu = 1, 16 do h:execute("DROP TABLE IF EXISTS " .. name .. "_append" .. vu) end
+    fs:delete(dir, { recursive = true })
+  end
   function s.clear_caches() return nil end
 
   local function window(p)
@@ -324,6 +359,7 @@ function M.phoenix(name)
     return c:commit()
   end
   function s.finish() return {} end
+  function s.append(rows) return s.load(rows) end
   function s.count() local r = c:query("SELECT COUNT(*) FROM " .. tbl); return r.rows and r.rows[1][1] end
   -- HBase keeps the table under its root dir on the local file system. The memstores are flushed first
   -- (HBase's own client, through scripts/stack hbase-flush), so the HFiles of the table and of its

@@ -53,6 +53,59 @@ echo "Server CPU per hot query (ms, all queries of the hot phase): $(for s in $s
     f=$dir/query-$s-hot.json; [ -f "$f" ] || continue
     jq -r --arg s "$s" '"\($s) \((.metrics.server_cpu_s.gauge.value // 0) * 1000 / ([.metrics | to_entries[] | select(.key | startswith("query_") and (. != "query_rows")) | .value.count] | add) | . * 10 | round / 10)"' "$f"
 done | paste -sd, - | sed 's/,/, /g')."
+
+# The open-model sweep: per query and store, the steps' target rate, achieved rate and p99 (from the
+# scheduled time); sustainable = the highest target rate with p99 <= the bound and no saturation.
+if compgen -G "$dir/sweep-*.json" > /dev/null; then
+    bound=$(jq -r '.sweep.bound_p99_ms // 1000' "$m")
+    echo
+    echo "## Open-model sweep (queries/s; latency from the scheduled time)"
+    echo
+    echo "Sustainable: the highest rate whose p99 stayed under $bound ms without saturating (no query left unstarted"
+    echo "or failed, at least 80 % of the rate completed a second over the step and its drain)."
+    echo "Steps: target rate -> p99 ms, '!' where the store saturated."
+    echo
+    printf '| query |'; for s in $stores; do printf ' %s sustainable | %s steps |' "$s" "$s"; done; echo
+    printf '|---|'; for _ in $stores; do printf -- '---:|---|'; done; echo
+    for q in $queries; do
+        compgen -G "$dir/sweep-*-$q-*.json" > /dev/null || continue
+        printf '| %s |' "$q"
+        for s in $stores; do
+            files=$(ls "$dir"/sweep-"$s"-"$q"-*.json 2>/dev/null | sort -t- -k4 -n || true)
+            if [ -z "$files" ]; then printf ' - | - |'; continue; fi
+            # shellcheck disable=SC2086
+            jq -rs --argjson b "$bound" 'map((.scenarios[0]) as $sc | {rate: (.tags.rate | tonumber),
+                p99: .metrics.sweep_latency_ms.values.p99,
+                sat: (($sc.unstarted_iterations > 0) or ($sc.iterations < 0.9 * ($sc.iterations + $sc.unstarted_iterations + $sc.dropped_iterations))
+                      or ($sc.iterations / .duration_s < 0.8 * (.tags.rate | tonumber))
+                      or ((.metrics.checks.rate // 1) < 1) or (.status != "completed"))}) | sort_by(.rate) |
+                ([.[] | select((.sat | not) and .p99 != null and .p99 <= $b) | .rate] | max) as $ok |
+                " \(if $ok then $ok else "< \(.[0].rate)" end) | \(map("\(.rate) -> \(.p99 // "-" | if type == "number" then (. * 10 | round / 10) else . end)\(if .sat then "!" else "" end)") | join(", ")) |"' \
+                $files | tr -d '\n'
+        done
+        echo
+    done
+fi
+
+if compgen -G "$dir/mixed-*.json" > /dev/null; then
+    echo
+    echo "## Mixed load (queries alone, then beside ingest; latency from the scheduled time, ms)"
+    echo
+    jq -r '.mixed | "\(.query_rate) queries/s for \(.seconds) s alone, then as long beside \(.ingest_rows_per_s) rows/s ingested in batches of \(.batch) rows (each batch queryable when its call returned)."' "$m"
+    echo
+    echo "| store | alone p50 | alone p99 | with ingest p50 | with ingest p99 | rows/s ingested | batch p50 | batch p99 | batches unstarted |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for s in $stores; do
+        f=$dir/mixed-$s.json
+        [ -f "$f" ] || continue
+        jq -r --arg s "$s" '(.tags.seconds | tonumber) as $secs |
+            def ser($sc): [.series_totals | to_entries[] | select((.key | startswith("mixed_latency_ms{"))
+                and (.key | ltrimstr("mixed_latency_ms{") | rtrimstr("}") | split(",") | index("scenario:" + $sc)))] | .[0].value.values;
+            def r1: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
+            (ser("alone")) as $a | (ser("with_ingest")) as $w |
+            "| \($s) | \($a.p50 | r1) | \($a.p99 | r1) | \($w.p50 | r1) | \($w.p99 | r1) | \(((.metrics.rows_ingested.sum // 0) / $secs) | round) | \(.metrics.ingest_latency_ms.values.p50 | r1) | \(.metrics.ingest_latency_ms.values.p99 | r1) | \([.scenarios[] | select(.name == "ingest") | .unstarted_iterations] | add) |"' "$f"
+    done
+fi
 echo
 echo "## Answers validated across the stores"
 echo
