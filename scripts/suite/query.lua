@@ -2,7 +2,8 @@
 -- so the latencies are service times):
 --   PHASE=cold: each query of events.lua once, with its fixed parameters, each right after the OS page
 --     cache was dropped (root only; the rate page_cache_dropped says whether it was) and the
---     store's own caches were cleared where it has an API (Elasticsearch); the answers go to ANSWERS
+--     store's own caches were cleared where it has an API (Elasticsearch's index caches, HBase's block
+--     cache; the rate store_cache_cleared says whether they were); the answers go to ANSWERS
 --     (JSON) for the cross-store validation.
 --   PHASE=hot: SAMPLES rounds of every query with drawn parameters (another hour, trace id, service or
 --     word pair each time), each round in another order (rotated by ROTATE).
@@ -30,6 +31,7 @@ local trends = {}
 for _, q in ipairs(events.queries) do trends[q.name] = lg.trend("query_" .. q.name) end
 local rows = lg.counter("query_rows")
 local cache_dropped = lg.rate("page_cache_dropped")
+local store_cleared = lg.rate("store_cache_cleared")   -- Elasticsearch's and HBase's own caches (Hive has none to clear)
 
 options = {
   scenarios = {
@@ -49,7 +51,11 @@ local function drop_caches()
   if f then f:close() end
   cache_dropped:add(dropped)
   if not dropped then print("page cache NOT dropped (needs root): this cold query may read cached pages") end
-  s.clear_caches()
+  local r = s.clear_caches()
+  if r then
+    store_cleared:add(r.err == nil)
+    if r.err then print("store caches NOT cleared: " .. tostring(r.error)) end
+  end
 end
 
 local answers = { store = store, rows = n, queries = {} }
