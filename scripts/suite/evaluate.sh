@@ -11,8 +11,8 @@
 # last one's load stays for the queries), SEED (1), ROUND (rotates the store and query order; default:
 # from the clock), STORES (default "elasticsearch hive phoenix"), LOADGEN_BIN.
 # Open-model sweep, per store and query class (sweep.lua): the rate starts at half what one client did
-# in the hot phase (0.5 / hot p50) and doubles each step until the store saturates (queries left
-# unstarted or under 90 % of those due started, fewer than 80 % of the rate completed a second over the
+# in the hot phase (0.5 / hot p50) and doubles each step until the store saturates (over 2 % of the
+# queries due left unstarted or under 90 % of them started, fewer than 80 % of the rate completed a second over the
 # step and its drain, a failed query, or p99 over SWEEP_STOP_MS) or SWEEP_STEPS steps ran.
 # SWEEP_S (seconds a step at least; 3), SWEEP_MIN (queries a step at least, within SWEEP_CAP_S; 6),
 # SWEEP_CAP_S (8), SWEEP_STEPS (5), SWEEP_VUS (8), SWEEP_STOP_MS (10000), SWEEP_BOUND_MS (the p99 bound
@@ -122,7 +122,7 @@ sweep_store() {
                 (.metrics.sweep_latency_ms.values.p99 // 1e12) as $p99 |
                 ([.series_totals | to_entries[] | select(.key | startswith("checks{")) | .value.rate] | min // 0) as $ok |
                 if .status != "completed" then "failed (\(.status))"
-                elif ($s.unstarted_iterations // 0) > 0 or ($s.iterations // 0) < 0.9 * $due then "saturated (\($s.iterations) of \($due) started)"
+                elif ($s.unstarted_iterations // 0) > 0.02 * $due or ($s.iterations // 0) < 0.9 * $due then "saturated (\($s.iterations) of \($due) started)"
                 elif ($s.iterations // 0) / .duration_s < 0.8 * (.tags.rate | tonumber) then "saturated (\(($s.iterations / .duration_s * 100 | round) / 100)/s completed)"
                 elif $ok < 1 then "saturated (failed queries)"
                 elif $p99 > $stop then "saturated (p99 \($p99) ms)"

@@ -376,8 +376,8 @@ fn sweep_section(h: &mut String, files: &[&File], stores: &[String]) {
         "<p>Each query class at fixed arrival rates (constant-arrival-rate, up to {} concurrent queries), the \
          rate doubling from half of what one client did until the store saturated. Latency counts from each \
          query's scheduled time, so a store that falls behind shows as queueing. x: queries completed per second; \
-         y: p99 (solid) and p50 (dashed), ms, both axes logarithmic. A step is <i>saturated</i> when queries \
-         were left unstarted, fewer than 90 % of those due started, fewer than 80 % of the rate completed a \
+         y: p99 (solid) and p50 (dashed), ms, both axes logarithmic. A step is <i>saturated</i> when more than 2 % \
+         of the queries due were left unstarted, fewer than 90 % of those due started, fewer than 80 % of the rate completed a \
          second over the step and its drain, or a query failed. Sustainable throughput: \
          the highest rate whose p99 stayed under {} ms without saturating.</p>",
         esc(files[0].tag("vus")),
@@ -395,7 +395,7 @@ fn sweep_section(h: &mut String, files: &[&File], stores: &[String]) {
         let achieved = sc.iterations as f64 / f.r.duration_s.max(1e-9);
         let rate: f64 = f.tag("rate").parse().unwrap_or(0.0);
         let due = sc.iterations + sc.unstarted_iterations + sc.dropped_iterations;
-        let saturated = sc.unstarted_iterations > 0
+        let saturated = sc.unstarted_iterations as f64 > 0.02 * due as f64
             || (sc.iterations as f64) < 0.9 * due as f64
             || achieved < 0.8 * rate
             || f.checks_ok().is_some_and(|c| c < 1.0)
