@@ -120,3 +120,78 @@ function default() p:send{{ topic = "t", value = "x" }} end
         "{errors}"
     );
 }
+
+/// Two consumers of one group on a one-partition topic: one gets the partition, the other gets
+/// nothing, and says why: each of its empty polls carries how long it has been without partitions
+/// and the reason; past `join_timeout` they are `timeout` errors and the run gets a warning. Both
+/// joins are timed as `kafka.join`.
+#[test]
+fn a_consumer_without_partitions_says_why() {
+    require_kafka();
+    let topic = unique("lg-unassigned");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local brokers = lg.env("BROKERS")
+local topic = lg.env("TOPIC")
+local admin = kafka.admin{ brokers = brokers }
+options = { iterations = 1 }
+function setup()
+  local r = admin:create_topic{ name = topic, partitions = 1, replication = 3 }
+  assert(r.ok, r.error)
+  local p = kafka.producer{ brokers = brokers, acks = "all" }
+  assert(not p:send{ topic = topic, key = "k", value = "v" }.err)
+end
+function default()
+  local group = "g-" .. topic
+  local a = kafka.consumer{ brokers = brokers, group = group, topics = { topic }, join_timeout = "3s" }
+  local b = kafka.consumer{ brokers = brokers, group = group, topics = { topic }, join_timeout = "3s" }
+  local seen, why, late = 0, nil, nil
+  local t0 = lg.now()
+  -- Until one consumer read the record and the other's empty polls turned into errors (a consumer
+  -- still joining also says so, "not in the group yet", and may pass join_timeout first).
+  while lg.now() - t0 < 30000 and not (late and seen >= 1) do
+    for _, c in ipairs({ a, b }) do
+      local r = c:poll("500ms", 10)
+      seen = seen + #r
+      if r.reason and r.reason:find("without partitions", 1, true) then why = r.reason end
+      if r.err == "timeout" and r.error:find("without partitions", 1, true) then late = r.error end
+    end
+  end
+  print("seen", seen, "why", why, "late", late)
+  lg.check(why, { ["an unassigned consumer says why"] = function(w)
+    return w ~= nil and w:find("without partitions", 1, true) ~= nil end })
+  lg.check(late, { ["past join_timeout an empty poll is a timeout error"] = function(l)
+    return l ~= nil and l:find("no partitions assigned for", 1, true) ~= nil end })
+  lg.check(seen, { ["the other consumer read the record"] = function(n) return n >= 1 end })
+  a:close(); b:close()
+end
+function teardown() admin:delete_topic(topic) end
+"#,
+    );
+    let o = case.run(&[
+        "-e",
+        &format!("BROKERS={KAFKA}"),
+        "-e",
+        &format!("TOPIC={topic}"),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
+    assert_eq!(
+        r["metrics"]["kafka.join"]["count"], 2,
+        "both consumers joined"
+    );
+    assert!(
+        r["metrics"]["kafka.consume"]["errors"]["timeout"].as_u64() >= Some(1),
+        "{}",
+        r["metrics"]["kafka.consume"]
+    );
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("no partitions were assigned"),
+        "{warnings}"
+    );
+}

@@ -502,5 +502,12 @@ fn finish(
             "{n} iterations raised a script error (see script_errors)"
         ));
     }
+    for (msg, n) in &out.store.warnings {
+        out.warnings.push(if *n == 1 {
+            msg.clone()
+        } else {
+            format!("{msg} ({n} times)")
+        });
+    }
     out
 }

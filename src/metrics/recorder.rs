@@ -18,12 +18,15 @@ pub struct Snapshot {
     pub entries: Vec<Entry>,
     /// Iteration errors raised by the script, by message.
     pub script_errors: BTreeMap<String, u64>,
+    /// What a binding wants the run's reader told (e.g. why a consumer gets nothing), by message.
+    pub warnings: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Default)]
 pub struct Recorder {
     entries: HashMap<String, Entry>,
     script_errors: BTreeMap<String, u64>,
+    warnings: BTreeMap<String, u64>,
     key: String,
 }
 
@@ -142,11 +145,21 @@ impl Recorder {
         }
     }
 
+    /// Counts a warning for the result's `warnings` (same message: counted once more, not repeated).
+    pub fn warn(&mut self, message: &str) {
+        if let Some(n) = self.warnings.get_mut(message) {
+            *n += 1;
+        } else if self.warnings.len() < MAX_ERROR_MESSAGES {
+            self.warnings.insert(message.to_string(), 1);
+        }
+    }
+
     /// Takes everything recorded so far, leaving the recorder empty.
     pub fn take(&mut self) -> Snapshot {
         Snapshot {
             entries: std::mem::take(&mut self.entries).into_values().collect(),
             script_errors: std::mem::take(&mut self.script_errors),
+            warnings: std::mem::take(&mut self.warnings),
         }
     }
 }

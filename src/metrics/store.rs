@@ -12,6 +12,8 @@ pub struct MetricStore {
     /// Per unix second, per metric name (tags folded).
     pub series: BTreeMap<i64, BTreeMap<String, Entry>>,
     pub script_errors: BTreeMap<String, u64>,
+    /// Bindings' warnings (Recorder::warn), by message.
+    pub warnings: BTreeMap<String, u64>,
 }
 
 impl MetricStore {
@@ -36,6 +38,9 @@ impl MetricStore {
         }
         for (msg, n) in snapshot.script_errors {
             *self.script_errors.entry(msg).or_default() += n;
+        }
+        for (msg, n) in snapshot.warnings {
+            *self.warnings.entry(msg).or_default() += n;
         }
     }
 
@@ -95,6 +100,9 @@ impl MetricStore {
         }
         for (msg, n) in &other.script_errors {
             *self.script_errors.entry(msg.clone()).or_default() += n;
+        }
+        for (msg, n) in &other.warnings {
+            *self.warnings.entry(msg.clone()).or_default() += n;
         }
     }
 }

@@ -5,15 +5,15 @@ use crate::metrics::{ErrorKind, OpError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What librdkafka told us about the brokers: a record that times out while every broker is down
 /// failed to connect, not to be answered in time.
@@ -97,6 +97,117 @@ impl ProducerConfig {
     }
 }
 
+/// What a consumer knows about its place in its group, kept by librdkafka's callbacks: whether it has
+/// partitions, since when it has had none, and the last client error. An empty poll is explained from
+/// it (no coordinator or join in progress, rebalancing) instead of being silent.
+#[derive(Debug)]
+pub struct GroupState {
+    /// When the consumer subscribed.
+    pub since: Instant,
+    /// Partitions assigned now.
+    assigned: AtomicUsize,
+    /// Milliseconds after `since` when the first assignment (the end of the join) arrived (u64::MAX:
+    /// not yet).
+    first_assigned_ms: AtomicU64,
+    /// Milliseconds after `since` when the consumer last had no partitions left (subscribe or revoke).
+    unassigned_at_ms: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl GroupState {
+    fn new() -> GroupState {
+        GroupState {
+            since: Instant::now(),
+            assigned: AtomicUsize::new(0),
+            first_assigned_ms: AtomicU64::new(u64::MAX),
+            unassigned_at_ms: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.since.elapsed().as_millis() as u64
+    }
+
+    /// Partitions assigned now.
+    pub fn assigned(&self) -> usize {
+        self.assigned.load(Ordering::Relaxed)
+    }
+
+    /// How long the join took: from subscribing to the first assignment (None: not joined yet).
+    pub fn joined_after(&self) -> Option<Duration> {
+        match self.first_assigned_ms.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// How long the consumer has been without partitions (zero while it has some).
+    pub fn unassigned_for(&self) -> Duration {
+        if self.assigned() > 0 {
+            return Duration::ZERO;
+        }
+        let at = self.unassigned_at_ms.load(Ordering::Relaxed);
+        Duration::from_millis(self.now_ms().saturating_sub(at))
+    }
+
+    /// The last error librdkafka reported for this consumer.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn on_rebalance(&self, r: &Rebalance<'_>) {
+        match r {
+            Rebalance::Assign(tpl) => {
+                let n = tpl.count();
+                self.assigned.store(n, Ordering::Relaxed);
+                // The first assignment, even an empty one, ends the join.
+                if self.first_assigned_ms.load(Ordering::Relaxed) == u64::MAX {
+                    self.first_assigned_ms
+                        .store(self.now_ms(), Ordering::Relaxed);
+                }
+                if n == 0 {
+                    self.unassigned_at_ms
+                        .store(self.now_ms(), Ordering::Relaxed);
+                }
+            }
+            Rebalance::Revoke(_) => {
+                self.assigned.store(0, Ordering::Relaxed);
+                self.unassigned_at_ms
+                    .store(self.now_ms(), Ordering::Relaxed);
+            }
+            Rebalance::Error(e) => {
+                if let Ok(mut l) = self.last_error.lock() {
+                    *l = Some(format!("rebalance: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// The consumer's librdkafka context: quiet logging, and the group state above.
+pub struct GroupContext(pub Arc<GroupState>);
+
+impl ClientContext for GroupContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if let Ok(mut l) = self.0.last_error.lock() {
+            *l = Some(format!("{error}: {reason}"));
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn post_rebalance(
+        &self,
+        _c: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &Rebalance<'_>,
+    ) {
+        self.0.on_rebalance(rebalance);
+    }
+}
+
+pub type GroupConsumer = StreamConsumer<GroupContext>;
+
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerConfig {
     pub brokers: String,
@@ -108,7 +219,7 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    pub fn create(&self) -> Result<StreamConsumer, String> {
+    pub fn create(&self) -> Result<GroupConsumer, String> {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("group.id", &self.group)
@@ -117,8 +228,8 @@ impl ConsumerConfig {
         for (k, v) in &self.extra {
             c.set(k, v);
         }
-        let consumer: StreamConsumer = c
-            .create()
+        let consumer: GroupConsumer = c
+            .create_with_context(GroupContext(Arc::new(GroupState::new())))
             .map_err(|e| format!("kafka consumer ({}): {e}", self.brokers))?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer
@@ -255,7 +366,7 @@ pub struct Consumed {
 
 /// Waits up to `timeout` for the next record (None when none came).
 pub async fn poll(
-    consumer: &StreamConsumer,
+    consumer: &GroupConsumer,
     timeout: Duration,
 ) -> (Result<Option<Consumed>, OpError>, Units) {
     match tokio::time::timeout(timeout, consumer.recv()).await {

@@ -9,7 +9,7 @@ use crate::metrics::OpError;
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{json, lua_error, state, state_mut, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer as _, RebalanceProtocol};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -296,11 +296,31 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
 /// joins and causes no rebalance.
 struct ConsumerHandle {
     cfg: ConsumerConfig,
-    inner: RefCell<Option<Rc<StreamConsumer>>>,
+    inner: RefCell<Option<Rc<client::GroupConsumer>>>,
+    /// How long the consumer may go without partitions before an empty poll is an error.
+    join_timeout: Duration,
+    /// Whether `kafka.join` (the first assignment's wait) was recorded.
+    join_recorded: Rc<std::cell::Cell<bool>>,
+}
+
+/// Why a consumer without partitions gets nothing: from its group membership and last client error.
+fn unassigned_reason(c: &client::GroupConsumer) -> String {
+    let mut why = if matches!(c.rebalance_protocol(), RebalanceProtocol::None) {
+        "not in the group yet: waiting for the group coordinator or for the join to finish"
+            .to_string()
+    } else {
+        "in the group without partitions: a rebalance in progress, or more consumers than partitions"
+            .to_string()
+    };
+    if let Some(e) = c.context().0.last_error() {
+        why.push_str("; last client error: ");
+        why.push_str(&e);
+    }
+    why
 }
 
 impl ConsumerHandle {
-    fn get(&self) -> Result<Rc<StreamConsumer>, String> {
+    fn get(&self) -> Result<Rc<client::GroupConsumer>, String> {
         if let Some(c) = self.inner.borrow().as_ref() {
             return Ok(c.clone());
         }
@@ -334,11 +354,16 @@ fn consumed_table(lua: &Lua, c: &client::Consumed) -> mlua::Result<Table> {
 
 impl UserData for ConsumerHandle {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        // poll(timeout = "1s", max = 1): a list of up to `max` records (empty when none came).
+        // poll(timeout = "1s", max = 1): a list of up to `max` records (empty when none came). While
+        // the consumer has no partitions the list also says so (`unassigned_s`, `reason`); past
+        // `join_timeout` such an empty poll is a `timeout` error and the run gets a warning.
         m.add_async_method(
             "poll",
             |lua, this, (timeout, max): (Option<Value>, Option<usize>)| {
                 let consumer = this.get();
+                let join_timeout = this.join_timeout;
+                let group = this.cfg.group.clone();
+                let join_recorded = this.join_recorded.clone();
                 async move {
                     let out = lua.create_table()?;
                     let consumer = match consumer {
@@ -379,6 +404,40 @@ impl UserData for ConsumerHandle {
                         }
                     }
                     let service = start.elapsed();
+                    let state = consumer.context().0.clone();
+                    // The first assignment's wait since subscribing, once per consumer.
+                    if !join_recorded.get() {
+                        if let Some(j) = state.joined_after() {
+                            join_recorded.set(true);
+                            scope.recorder.borrow_mut().record_op(
+                                "kafka.join",
+                                &scope.tags,
+                                j,
+                                j,
+                                None,
+                                &Units::none(),
+                            );
+                        }
+                    }
+                    if got.is_empty() && first_error.is_none() && state.assigned() == 0 {
+                        let waited = state.unassigned_for();
+                        let reason = unassigned_reason(&consumer);
+                        out.set("unassigned_s", waited.as_secs_f64())?;
+                        out.set("reason", reason.as_str())?;
+                        if waited >= join_timeout {
+                            first_error = Some(OpError::new(
+                                crate::metrics::ErrorKind::Timeout,
+                                format!(
+                                    "kafka consumer group '{group}': no partitions assigned for {:.1} s ({reason})",
+                                    waited.as_secs_f64()
+                                ),
+                            ));
+                            scope.recorder.borrow_mut().warn(&format!(
+                                "kafka consumer group '{group}': polls got nothing because no partitions were assigned for more than {} s ({reason}); see kafka.consume's timeout errors",
+                                join_timeout.as_secs_f64()
+                            ));
+                        }
+                    }
                     if !got.is_empty() || first_error.is_some() {
                         scope.recorder.borrow_mut().record_op(
                             "kafka.consume",
@@ -446,6 +505,7 @@ fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
             "from",
             "config",
             "healthcheck",
+            "join_timeout",
         ],
     )?;
     let topics: Vec<String> = match o.get::<Value>("topics")? {
@@ -480,9 +540,15 @@ fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
     healthcheck_once(lua, &o, &format!("kafka {}", cfg.brokers), || {
         client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
+    let join_timeout = match o.get::<Option<Value>>("join_timeout")? {
+        Some(v) => duration_arg(lua, &v, "kafka.consumer join_timeout")?,
+        None => Duration::from_secs(30),
+    };
     Ok(ConsumerHandle {
         cfg,
         inner: RefCell::new(None),
+        join_timeout,
+        join_recorded: Rc::new(std::cell::Cell::new(false)),
     })
 }
 
