@@ -352,8 +352,8 @@ fn query_section(h: &mut String, cold: &[&File], hot: &[&File], stores: &[String
     ));
 }
 
-/// A store's colour and its (throughput, p99) and (throughput, p50) points.
-type Curve<'a> = (&'a str, Vec<(f64, f64)>, Vec<(f64, f64)>);
+/// A store's colour and name, and its (throughput, p99) and (throughput, p50) points.
+type Curve<'a> = (&'a str, &'a str, Vec<(f64, f64)>, Vec<(f64, f64)>);
 
 /// One step of a sweep: target rate, achieved rate, p50, p99 (ms), and whether it held.
 struct Step {
@@ -468,6 +468,7 @@ fn sweep_section(h: &mut String, files: &[&File], stores: &[String]) {
                 by.get(&(q.to_string(), s.clone())).map(|steps| {
                     (
                         color(s),
+                        s.as_str(),
                         steps.iter().map(|st| (st.achieved, st.p99)).collect(),
                         steps.iter().map(|st| (st.achieved, st.p50)).collect(),
                     )
@@ -609,7 +610,9 @@ fn decades(lo: f64, hi: f64) -> (f64, f64) {
 /// A log-log chart: per store, p99 points joined by a solid line and p50 by a dashed one; a
 /// horizontal line at `bound` ms.
 fn loglog_chart(title: &str, lines: &[Curve], bound: f64) -> String {
-    let pts = lines.iter().flat_map(|(_, a, b)| a.iter().chain(b.iter()));
+    let pts = lines
+        .iter()
+        .flat_map(|(_, _, a, b)| a.iter().chain(b.iter()));
     let (xs, ys): (Vec<f64>, Vec<f64>) = pts.filter(|(x, y)| *x > 0.0 && *y > 0.0).copied().unzip();
     let mut s = String::new();
     let _ = write!(
@@ -630,7 +633,7 @@ fn loglog_chart(title: &str, lines: &[Curve], bound: f64) -> String {
         ys.iter().copied().fold(f64::MAX, f64::min).min(bound),
         ys.iter().copied().fold(0.0, f64::max).max(bound),
     );
-    let px = |x: f64| CL + (x.log10() - x0) / (x1 - x0) * (CW - CL - 10.0);
+    let px = |x: f64| CL + (x.log10() - x0) / (x1 - x0) * (CW - CL - 24.0);
     let py = |y: f64| (CH - CB) - (y.log10() - y0) / (y1 - y0) * (CH - CB - CT);
     for d in (x0 as i32)..=(x1 as i32) {
         let x = px(10f64.powi(d));
@@ -670,7 +673,15 @@ fn loglog_chart(title: &str, lines: &[Curve], bound: f64) -> String {
         (CH - CB + CT) / 2.0,
         (CH - CB + CT) / 2.0
     );
-    for (c, p99, p50) in lines {
+    for (k, (c, name, _, _)) in lines.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"14\" font-size=\"10\" fill=\"{c}\" text-anchor=\"end\">{}</text>",
+            CW - 12.0 - 78.0 * (lines.len() - 1 - k) as f64,
+            esc(name)
+        );
+    }
+    for (c, _, p99, p50) in lines {
         for (pts, dash, r) in [(p99, "", 3.0), (p50, " stroke-dasharray=\"4,3\"", 2.0)] {
             let path: Vec<String> = pts
                 .iter()
@@ -804,13 +815,13 @@ mod tests {
         assert_eq!(decades(100.0, 100.0), (2.0, 3.0));
         let svg = loglog_chart(
             "q",
-            &[("#000", vec![(1.0, 10.0), (100.0, 1000.0)], vec![])],
+            &[("#000", "s", vec![(1.0, 10.0), (100.0, 1000.0)], vec![])],
             1000.0,
         );
         // x = 1 at the left edge, 100 at the right; y = 10 at the bottom, 1000 at the top.
         assert!(svg.contains(&format!("{:.1},{:.1}", CL, CH - CB)), "{svg}");
         assert!(
-            svg.contains(&format!("{:.1},{:.1}", CW - 10.0, CT)),
+            svg.contains(&format!("{:.1},{:.1}", CW - 24.0, CT)),
             "{svg}"
         );
     }
