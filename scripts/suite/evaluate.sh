@@ -117,16 +117,8 @@ sweep_store() {
                 --tag rate="$rate" --tag seconds="$secs" --tag vus="$SWEEP_VUS" --tag bound_p99_ms="$SWEEP_BOUND_MS" \
                 -e STORE="$store" -e NAME="$table" -e QUERY="$q" -e RATE="$rate" \
                 -e SECONDS="$secs" -e VUS="$SWEEP_VUS" -e SERVER_PIDS="$own" -e OTHER_PIDS="$idle"
-            verdict=$(jq -r --argjson stop "$SWEEP_STOP_MS" '(.scenarios[0] // {}) as $s |
-                (($s.iterations // 0) + ($s.unstarted_iterations // 0) + ($s.dropped_iterations // 0)) as $due |
-                (.metrics.sweep_latency_ms.values.p99 // 1e12) as $p99 |
-                ([.series_totals | to_entries[] | select(.key | startswith("checks{")) | .value.rate] | min // 0) as $ok |
-                if .status != "completed" then "failed (\(.status))"
-                elif ($s.unstarted_iterations // 0) > 0.02 * $due or ($s.iterations // 0) < 0.9 * $due then "saturated (\($s.iterations) of \($due) started)"
-                elif ($s.iterations // 0) / .duration_s < 0.8 * (.tags.rate | tonumber) then "saturated (\(($s.iterations / .duration_s * 100 | round) / 100)/s completed)"
-                elif $ok < 1 then "saturated (failed queries)"
-                elif $p99 > $stop then "saturated (p99 \($p99) ms)"
-                else "ok p99 \($p99) ms" end' "$base.json" 2>/dev/null || echo "failed (no result file)")
+            verdict=$(jq -r -L scripts/suite --argjson stop "$SWEEP_STOP_MS" 'include "sweep_step";
+                sweep_step($stop) | .why // "ok p99 \(.p99) ms"' "$base.json" 2>/dev/null || echo "failed (no result file)")
             say "$store: $q at $rate/s for ${secs}s: $verdict"
             case $verdict in ok*) ;; *) break ;; esac
             rate=$(awk -v r="$rate" 'BEGIN { print r * 2 }')

@@ -58,6 +58,8 @@ done | paste -sd, - | sed 's/,/, /g')."
 # scheduled time); sustainable = the highest target rate with p99 <= the bound and no saturation.
 if compgen -G "$dir/sweep-*.json" > /dev/null; then
     bound=$(jq -r '.sweep.bound_p99_ms // 1000' "$m")
+    stop=$(jq -r '.sweep.stop_p99_ms // 10000' "$m")
+    here=$(dirname "$0")
     echo
     echo "## Open-model sweep (queries/s; latency from the scheduled time)"
     echo
@@ -71,15 +73,11 @@ if compgen -G "$dir/sweep-*.json" > /dev/null; then
         compgen -G "$dir/sweep-*-$q-*.json" > /dev/null || continue
         printf '| %s |' "$q"
         for s in $stores; do
-            files=$(ls "$dir"/sweep-"$s"-"$q"-*.json 2>/dev/null | sort -t- -k4 -n || true)
+            files=$(ls "$dir"/sweep-"$s"-"$q"-*.json 2>/dev/null || true)
             if [ -z "$files" ]; then printf ' - | - |'; continue; fi
             # shellcheck disable=SC2086
-            jq -rs --argjson b "$bound" 'map((.scenarios[0]) as $sc | {rate: (.tags.rate | tonumber),
-                p99: .metrics.sweep_latency_ms.values.p99,
-                sat: (($sc.unstarted_iterations > 0.02 * ($sc.iterations + $sc.unstarted_iterations + $sc.dropped_iterations))
-                      or ($sc.iterations < 0.9 * ($sc.iterations + $sc.unstarted_iterations + $sc.dropped_iterations))
-                      or ($sc.iterations / .duration_s < 0.8 * (.tags.rate | tonumber))
-                      or ((.metrics.checks.rate // 1) < 1) or (.status != "completed"))}) | sort_by(.rate) |
+            jq -rs -L "$here" --argjson b "$bound" --argjson stop "$stop" 'include "sweep_step";
+                map(sweep_step($stop) | {rate, p99, sat: .saturated}) | sort_by(.rate) |
                 ([.[] | select((.sat | not) and .p99 != null and .p99 <= $b) | .rate] | max) as $ok |
                 " \(if $ok then $ok else "< \(.[0].rate)" end) | \(map("\(.rate) -> \(.p99 // "-" | if type == "number" then (. * 10 | round / 10) else . end)\(if .sat then "!" else "" end)") | join(", ")) |"' \
                 $files | tr -d '\n'
