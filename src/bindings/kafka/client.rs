@@ -111,6 +111,8 @@ pub struct GroupState {
     first_assigned_ms: AtomicU64,
     /// Milliseconds after `since` when the consumer last had no partitions left (subscribe or revoke).
     unassigned_at_ms: AtomicU64,
+    /// Whether the join was handed out (take_join) to be recorded.
+    join_taken: AtomicBool,
     last_error: Mutex<Option<String>>,
 }
 
@@ -121,6 +123,7 @@ impl GroupState {
             assigned: AtomicUsize::new(0),
             first_assigned_ms: AtomicU64::new(u64::MAX),
             unassigned_at_ms: AtomicU64::new(0),
+            join_taken: AtomicBool::new(false),
             last_error: Mutex::new(None),
         }
     }
@@ -140,6 +143,12 @@ impl GroupState {
             u64::MAX => None,
             ms => Some(Duration::from_millis(ms)),
         }
+    }
+
+    /// The join's duration, once: the first call after the join returns it, every other None.
+    pub fn take_join(&self) -> Option<Duration> {
+        let j = self.joined_after()?;
+        (!self.join_taken.swap(true, Ordering::Relaxed)).then_some(j)
     }
 
     /// How long the consumer has been without partitions (zero while it has some).

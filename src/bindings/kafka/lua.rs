@@ -299,24 +299,16 @@ struct ConsumerHandle {
     inner: RefCell<Option<Rc<client::GroupConsumer>>>,
     /// How long the consumer may go without partitions before an empty poll is an error.
     join_timeout: Duration,
-    /// Whether `kafka.join` (the first assignment's wait) was recorded.
-    join_recorded: Rc<std::cell::Cell<bool>>,
 }
 
-/// Why a consumer without partitions gets nothing: from its group membership and last client error.
-fn unassigned_reason(c: &client::GroupConsumer) -> String {
-    let mut why = if matches!(c.rebalance_protocol(), RebalanceProtocol::None) {
+/// Why a consumer without partitions gets nothing, from its group membership (the run's warning
+/// names this alone, so that it stays one line however the client's errors vary).
+fn unassigned_reason(c: &client::GroupConsumer) -> &'static str {
+    if matches!(c.rebalance_protocol(), RebalanceProtocol::None) {
         "not in the group yet: waiting for the group coordinator or for the join to finish"
-            .to_string()
     } else {
         "in the group without partitions: a rebalance in progress, or more consumers than partitions"
-            .to_string()
-    };
-    if let Some(e) = c.context().0.last_error() {
-        why.push_str("; last client error: ");
-        why.push_str(&e);
     }
-    why
 }
 
 impl ConsumerHandle {
@@ -363,7 +355,6 @@ impl UserData for ConsumerHandle {
                 let consumer = this.get();
                 let join_timeout = this.join_timeout;
                 let group = this.cfg.group.clone();
-                let join_recorded = this.join_recorded.clone();
                 async move {
                     let out = lua.create_table()?;
                     let consumer = match consumer {
@@ -405,23 +396,24 @@ impl UserData for ConsumerHandle {
                     }
                     let service = start.elapsed();
                     let state = consumer.context().0.clone();
-                    // The first assignment's wait since subscribing, once per consumer.
-                    if !join_recorded.get() {
-                        if let Some(j) = state.joined_after() {
-                            join_recorded.set(true);
-                            scope.recorder.borrow_mut().record_op(
-                                "kafka.join",
-                                &scope.tags,
-                                j,
-                                j,
-                                None,
-                                &Units::none(),
-                            );
-                        }
+                    // The join's wait since subscribing, once per consumer.
+                    if let Some(j) = state.take_join() {
+                        scope.recorder.borrow_mut().record_op(
+                            "kafka.join",
+                            &scope.tags,
+                            j,
+                            j,
+                            None,
+                            &Units::none(),
+                        );
                     }
                     if got.is_empty() && first_error.is_none() && state.assigned() == 0 {
                         let waited = state.unassigned_for();
-                        let reason = unassigned_reason(&consumer);
+                        let why = unassigned_reason(&consumer);
+                        let reason = match state.last_error() {
+                            Some(e) => format!("{why}; last client error: {e}"),
+                            None => why.to_string(),
+                        };
                         out.set("unassigned_s", waited.as_secs_f64())?;
                         out.set("reason", reason.as_str())?;
                         if waited >= join_timeout {
@@ -433,7 +425,7 @@ impl UserData for ConsumerHandle {
                                 ),
                             ));
                             scope.recorder.borrow_mut().warn(&format!(
-                                "kafka consumer group '{group}': polls got nothing because no partitions were assigned for more than {} s ({reason}); see kafka.consume's timeout errors",
+                                "kafka consumer group '{group}': polls got nothing because no partitions were assigned for more than {} s ({why}); see kafka.consume's timeout errors",
                                 join_timeout.as_secs_f64()
                             ));
                         }
@@ -548,7 +540,6 @@ fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
         cfg,
         inner: RefCell::new(None),
         join_timeout,
-        join_recorded: Rc::new(std::cell::Cell::new(false)),
     })
 }
 
