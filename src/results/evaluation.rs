@@ -76,10 +76,6 @@ fn has_tag(key: &str, t: &str) -> bool {
     inner.split(',').any(|p| p == t)
 }
 
-fn ms(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
-}
-
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}"))
         .unwrap_or_else(|| "-".into())
@@ -317,10 +313,10 @@ fn query_section(h: &mut String, cold: &[&File], hot: &[&File], stores: &[String
             let _ = write!(
                 h,
                 "<td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-                ms(c),
-                ms(hv.map(|v| v.p50)),
-                ms(hv.map(|v| v.p95)),
-                ms(hv.map(|v| v.max))
+                opt(c, 1),
+                opt(hv.map(|v| v.p50), 1),
+                opt(hv.map(|v| v.p95), 1),
+                opt(hv.map(|v| v.max), 1)
             );
             if let Some(v) = hv {
                 bars.push((q.to_string(), s.clone(), v.p50));
@@ -331,14 +327,8 @@ fn query_section(h: &mut String, cold: &[&File], hot: &[&File], stores: &[String
     h.push_str("</table>\n");
     let samples = hot
         .first()
-        .and_then(|f| f.values("query_count_by_status"))
-        .map(|_| {
-            hot[0]
-                .metric("query_count_by_status")
-                .map(|m| m.count)
-                .unwrap_or(0)
-        })
-        .unwrap_or(0);
+        .and_then(|f| f.metric("query_count_by_status"))
+        .map_or(0, |m| m.count);
     let _ = writeln!(
         h,
         "<p>Cold: the query's first run after the page cache and the store's own caches were dropped \
@@ -526,14 +516,14 @@ fn mixed_section(h: &mut String, files: &[&File], stores: &[String]) {
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(s),
-            ms(alone.map(|v| v.p50)),
-            ms(alone.map(|v| v.p99)),
-            ms(with.map(|v| v.p50)),
-            ms(with.map(|v| v.p99)),
+            opt(alone.map(|v| v.p50), 1),
+            opt(alone.map(|v| v.p99), 1),
+            opt(with.map(|v| v.p50), 1),
+            opt(with.map(|v| v.p99), 1),
             opt(rows.filter(|_| secs > 0.0).map(|r| r / secs), 0),
             esc(f.tag("ingest_rows_per_s")),
-            ms(batch.map(|v| v.p50)),
-            ms(batch.map(|v| v.p99)),
+            opt(batch.map(|v| v.p50), 1),
+            opt(batch.map(|v| v.p99), 1),
             unstarted.map(|u| u.to_string()).unwrap_or_default(),
             status(f)
         );
