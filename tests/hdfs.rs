@@ -106,3 +106,88 @@ fn unreachable_namenode_is_an_error_within_the_timeout() {
         "{errors}"
     );
 }
+
+/// loadgen's own write path (the default) and hdfs-native's writer, side by side: files of several
+/// blocks, an empty file, a refused overwrite, each read back byte for byte.
+#[test]
+fn both_writers_write_multi_block_files_byte_for_byte() {
+    require_hdfs();
+    let dir = format!("/loadgen-test/{}", unique("w"));
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local gen = require("loadgen.gen")
+local hdfs = require("loadgen.hdfs")
+local url, dir = lg.env("HDFS"), lg.env("DIR")
+local own = hdfs.client{ url = url }
+local native = hdfs.client{ url = url, writer = "hdfs-native" }
+options = { iterations = 1, thresholds = { checks = { "rate == 1" } } }
+function default()
+  -- 2.5 MiB in blocks of 1 MiB (the NameNode's smallest): three blocks, the last one partial.
+  local parts = {}
+  for i = 1, 2560 do parts[#parts + 1] = gen.string(1024) end
+  local data = table.concat(parts)
+  for name, c in pairs({ own = own, native = native }) do
+    local path = dir .. "/" .. name
+    local w = c:write(path, data, { block_size = 1048576, replication = 1 })
+    local r = own:read(path)
+    local l = own:list(dir .. "/" .. name)
+    lg.check(w, {
+      [name .. " write ok"] = function(w) return w.ok == true end,
+      [name .. " bytes match"] = function() return r.data == data end,
+      [name .. " length"] = function() return l.entries[1].length == #data end,
+    })
+    local e = c:write(dir .. "/empty-" .. name, "")
+    local er = own:read(dir .. "/empty-" .. name)
+    lg.check(e, { [name .. " empty file"] = function(e) return e.ok and er.size == 0 end })
+    local again = c:write(path, "x", { overwrite = false })
+    lg.check(again, { [name .. " no overwrite: client error"] = function(a) return a.err == "client" end })
+    local relative = c:write("loadgen-relative-" .. name, "abc")
+    lg.check(relative, { [name .. " relative path"] = function(w) return w.ok == true end })
+    own:delete("loadgen-relative-" .. name)
+  end
+  own:delete(dir, { recursive = true })
+end
+"#,
+    );
+    let o = case.run(&["-e", &format!("HDFS={HDFS}"), "-e", &format!("DIR={dir}")]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
+    let w = &r["metrics"]["hdfs.write"];
+    // 2 big files, 2 empty ones, 2 relative ones written; 2 refused overwrites.
+    assert_eq!(w["count"], 8, "{w}");
+    assert_eq!(w["error_count"], 2, "{w}");
+    assert_eq!(w["errors"]["client"], 2, "{w}");
+    assert_eq!(w["units"]["bytes"], 2 * 2560 * 1024 + 2 * 3, "{w}");
+    // Only loadgen's writer counts the NameNode's "not yet" answers; the unit is there even at 0.
+    assert!(w["units"]["complete_waits"].is_u64(), "{w}");
+}
+
+#[test]
+fn a_bad_writer_or_write_option_is_a_clear_error() {
+    let case = Case::new(
+        "local hdfs = require('loadgen.hdfs')\nlocal c = hdfs.client{ url = 'hdfs://127.0.0.1:1', writer = 'java', healthcheck = false }\nfunction default() end\n",
+    );
+    let o = case.run(&[]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("writer 'java' is not one of: loadgen, hdfs-native"),
+        "{}",
+        stderr(&o)
+    );
+    let case = Case::new(
+        "local hdfs = require('loadgen.hdfs')\nlocal c = hdfs.client{ url = 'hdfs://127.0.0.1:1', healthcheck = false }\noptions = { iterations = 1 }\nfunction default() c:write('/x', 'y', { replication = 0 }) end\n",
+    );
+    let o = case.run(&[]);
+    // An error in an iteration is counted and named in the result; the run goes on.
+    let errors = case.result()["script_errors"].to_string();
+    assert!(
+        errors.contains(
+            "hdfs write: replication must be a whole number of at least 1 (and at most 512), not 0"
+        ),
+        "{errors}\n{}",
+        stderr(&o)
+    );
+}

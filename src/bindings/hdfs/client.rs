@@ -1,8 +1,10 @@
-//! HDFS through hdfs-native (the NameNode and DataNode protocols, no JVM). Plain Rust, no Lua.
+//! HDFS through hdfs-native (the NameNode and DataNode protocols, no JVM), and writes through
+//! loadgen's own write path (`super::wire`) unless told otherwise. Plain Rust, no Lua.
 //! One client per worker thread and URL: its connections live on that thread's runtime. Every call is
 //! bounded by the client's timeout, and NameNode retries are capped, so a dead NameNode is an error
 //! within the timeout, never a hang.
 
+use super::wire::{self, pipeline::PipelineError, rpc::RpcError, WriteError};
 use crate::metrics::recorder::Units;
 use crate::metrics::{ErrorKind, OpError};
 use bytes::Bytes;
@@ -17,6 +19,69 @@ pub struct Settings {
     pub url: String,
     pub timeout: Duration,
     pub user: Option<String>,
+    pub writer: Writer,
+}
+
+/// Which client writes files (`hdfs.client{ writer = ... }`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Writer {
+    /// loadgen's own write path (`super::wire`): short waits when closing a file.
+    Loadgen,
+    /// hdfs-native's writer (waits 500 ms, doubling, when the NameNode is not ready to close a file).
+    HdfsNative,
+}
+
+impl Writer {
+    pub fn parse(s: &str) -> Option<Writer> {
+        match s {
+            "loadgen" => Some(Writer::Loadgen),
+            "hdfs-native" => Some(Writer::HdfsNative),
+            _ => None,
+        }
+    }
+}
+
+/// The NameNode's `host:port` when the URL names one (`hdfs://127.0.0.1:8020/...`); `None` for a
+/// nameservice (`hdfs://ns1`), which only hdfs-native resolves.
+pub fn namenode_addr(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("hdfs://")?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, port) = authority.rsplit_once(':')?;
+    (!host.is_empty() && port.parse::<u16>().is_ok()).then(|| authority.to_string())
+}
+
+/// The user files are written as, as Hadoop's clients choose it with simple authentication: the
+/// client's `user`, else `HADOOP_USER_NAME`, else the operating system's user.
+pub fn effective_user(s: &Settings) -> String {
+    if let Some(u) = &s.user {
+        return u.clone();
+    }
+    if let Ok(u) = std::env::var("HADOOP_USER_NAME") {
+        return u;
+    }
+    os_user().unwrap_or_else(|| "unknown".to_string())
+}
+
+fn os_user() -> Option<String> {
+    let mut buf: Vec<libc::c_char> = vec![0; 4096];
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pw` and `buf`, which outlive the call; `out` is null or `&pw`.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::geteuid(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    if rc != 0 || out.is_null() || pw.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buf`, a NUL-terminated string written by getpwuid_r.
+    let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 thread_local! {
@@ -69,6 +134,39 @@ const CLIENT_EXCEPTIONS: &[&str] = &[
     "AlreadyBeingCreatedException",
 ];
 
+fn io_kind(e: &std::io::Error) -> ErrorKind {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        std::io::ErrorKind::ConnectionRefused
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::NotConnected
+        | std::io::ErrorKind::AddrNotAvailable
+        | std::io::ErrorKind::BrokenPipe
+        | std::io::ErrorKind::UnexpectedEof => ErrorKind::Connect,
+        _ => ErrorKind::Protocol,
+    }
+}
+
+/// The kind of a failed write through loadgen's own write path.
+pub fn classify_write(e: &WriteError) -> ErrorKind {
+    match e {
+        WriteError::Rpc(_, RpcError::Io(io)) | WriteError::Pipeline(_, PipelineError::Io(io)) => {
+            io_kind(io)
+        }
+        WriteError::Rpc(_, RpcError::Protocol(_))
+        | WriteError::Pipeline(_, PipelineError::Protocol(_)) => ErrorKind::Protocol,
+        WriteError::Rpc(_, RpcError::Remote { class, .. })
+            if CLIENT_EXCEPTIONS.iter().any(|c| class.ends_with(c)) =>
+        {
+            ErrorKind::Client
+        }
+        WriteError::Rpc(_, RpcError::Remote { .. })
+        | WriteError::Pipeline(_, PipelineError::Refused(_))
+        | WriteError::NotComplete(_) => ErrorKind::Server,
+    }
+}
+
 pub fn classify(e: &HdfsError) -> ErrorKind {
     match e {
         HdfsError::IOError(io) => match io.kind() {
@@ -117,30 +215,58 @@ async fn bounded<T>(
     }
 }
 
+/// Writes a whole file. Units: `bytes`, and with loadgen's writer `complete_waits` (how many times
+/// the NameNode answered "not yet" when the file was closed).
 pub async fn write(
     s: &Settings,
     path: &str,
     data: Vec<u8>,
-    overwrite: bool,
+    o: wire::WriteOptions,
 ) -> (Result<(), OpError>, Units) {
     let n = data.len() as u64;
-    let r = async {
-        let c = client(s)?;
-        let opts = WriteOptions {
-            overwrite,
-            ..Default::default()
-        };
-        let mut w = bounded(s, format!("create {path}"), c.create(path, opts)).await?;
-        bounded(s, format!("write {path}"), w.write_bytes(Bytes::from(data))).await?;
-        bounded(s, format!("close {path}"), w.close()).await
-    }
-    .await;
-    let units = if r.is_ok() {
-        Units::none().with("bytes", n)
-    } else {
-        Units::none()
+    let addr = namenode_addr(&s.url).filter(|_| s.writer == Writer::Loadgen);
+    let r = match addr {
+        Some(addr) => {
+            let user = effective_user(s);
+            match tokio::time::timeout(s.timeout, wire::write_file(&addr, &user, path, &data, &o))
+                .await
+            {
+                Err(_) => Err(OpError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "write {path}: no answer from {} within {:?}",
+                        s.url, s.timeout
+                    ),
+                )),
+                Ok(Err(e)) => Err(OpError::new(classify_write(&e), e.to_string())),
+                Ok(Ok(st)) => Ok(Some(st.complete_waits)),
+            }
+        }
+        None => {
+            async {
+                let c = client(s)?;
+                let opts = WriteOptions {
+                    overwrite: o.overwrite,
+                    replication: o.replication,
+                    block_size: o.block_size,
+                    ..Default::default()
+                };
+                let mut w = bounded(s, format!("create {path}"), c.create(path, opts)).await?;
+                bounded(s, format!("write {path}"), w.write_bytes(Bytes::from(data))).await?;
+                bounded(s, format!("close {path}"), w.close()).await?;
+                Ok(None)
+            }
+            .await
+        }
     };
-    (r, units)
+    let units = match r {
+        Ok(Some(waits)) => Units::none()
+            .with("bytes", n)
+            .with("complete_waits", waits.into()),
+        Ok(None) => Units::none().with("bytes", n),
+        Err(_) => Units::none(),
+    };
+    (r.map(|_| ()), units)
 }
 
 pub async fn append(s: &Settings, path: &str, data: Vec<u8>) -> (Result<(), OpError>, Units) {

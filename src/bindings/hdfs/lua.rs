@@ -1,7 +1,8 @@
 //! The Lua face of `loadgen.hdfs`. Every call returns a table; a failed one has `err` and `error`
 //! set and never raises.
 
-use super::client::{self, Settings};
+use super::client::{self, Settings, Writer};
+use super::wire::WriteOptions;
 use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error};
 use crate::metrics::recorder::Units;
@@ -43,22 +44,56 @@ fn opt(lua: &Lua, o: Option<Table>) -> mlua::Result<Table> {
     o.map(Ok).unwrap_or_else(|| lua.create_table())
 }
 
+/// An optional whole number of at least 1 (replication, block size).
+fn positive(lua: &Lua, o: &Table, key: &str) -> mlua::Result<Option<u64>> {
+    match o.get::<Value>(key)? {
+        Value::Nil => Ok(None),
+        Value::Integer(n) if n >= 1 && (key != "replication" || n <= 512) => Ok(Some(n as u64)),
+        v => Err(lua_error(
+            lua,
+            format!(
+                "hdfs write: {key} must be a whole number of at least 1{}, not {}",
+                if key == "replication" {
+                    " (and at most 512)"
+                } else {
+                    ""
+                },
+                match v {
+                    Value::Integer(n) => n.to_string(),
+                    Value::Number(n) => n.to_string(),
+                    other => other.type_name().to_string(),
+                }
+            ),
+        )),
+    }
+}
+
 impl UserData for Client {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
-        // write(path, data, { overwrite = true, tags })
+        // write(path, data, { overwrite = true, replication, block_size, tags })
         m.add_async_method(
             "write",
             |lua, this, (path, data, o): (String, LuaString, Option<Table>)| {
                 let s = this.0.clone();
                 async move {
                     let o = opt(&lua, o)?;
-                    let overwrite = o.get::<Option<bool>>("overwrite")?.unwrap_or(true);
+                    check_keys(
+                        &lua,
+                        "hdfs write",
+                        &o,
+                        &["block_size", "overwrite", "replication", "tags"],
+                    )?;
+                    let wo = WriteOptions {
+                        overwrite: o.get::<Option<bool>>("overwrite")?.unwrap_or(true),
+                        replication: positive(&lua, &o, "replication")?.map(|r| r as u32),
+                        block_size: positive(&lua, &o, "block_size")?,
+                    };
                     let data = data.as_bytes().to_vec();
                     run(
                         &lua,
                         "hdfs.write",
                         o.get("tags")?,
-                        client::write(&s, &path, data, overwrite),
+                        client::write(&s, &path, data, wo),
                         |_, (), out| out.set("ok", true),
                     )
                     .await
@@ -185,7 +220,7 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
         lua,
         "hdfs.client",
         &o,
-        &["healthcheck", "timeout", "url", "user"],
+        &["healthcheck", "timeout", "url", "user", "writer"],
     )?;
     let url = o
         .get::<Option<String>>("url")?
@@ -200,10 +235,20 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
         Some(v) => duration_arg(lua, &v, "hdfs timeout")?,
         None => Duration::from_secs(30),
     };
+    let writer = match o.get::<Option<String>>("writer")? {
+        None => Writer::Loadgen,
+        Some(w) => Writer::parse(&w).ok_or_else(|| {
+            lua_error(
+                lua,
+                format!("hdfs.client: writer '{w}' is not one of: loadgen, hdfs-native"),
+            )
+        })?,
+    };
     let s = Settings {
         url,
         timeout,
         user: o.get("user")?,
+        writer,
     };
     healthcheck_once(lua, &o, &format!("hdfs {}", s.url), || {
         client::healthcheck(&s)

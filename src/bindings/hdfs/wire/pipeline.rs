@@ -1,0 +1,422 @@
+//! Writing one block to its DataNode pipeline (DataTransferProtocol version 28, `WRITE_BLOCK`),
+//! written from Hadoop's datatransfer.proto and its description of the packet format.
+//!
+//! The request: the version (2 bytes), the op code 80, a varint-delimited `OpWriteBlockProto`; the
+//! first DataNode answers a delimited `BlockOpResponseProto`. Then packets, each
+//! `[4-byte length = 4 + checksums + data][2-byte header length][PacketHeaderProto][checksums][data]`,
+//! with one CRC32C (big-endian) per 512 bytes of data, and an empty last packet that closes the block.
+//! Every packet is acknowledged (a delimited `PipelineAckProto` carrying one status per DataNode of
+//! the pipeline) in order; up to `max_in_flight` packets are sent ahead of their acknowledgements.
+
+use super::proto::{
+    BaseHeader, BlockOpResponse, Checksum, ClientOperationHeader, LocatedBlock, OpWriteBlock,
+    PacketHeader, PipelineAck, CHECKSUM_CRC32C, STAGE_PIPELINE_SETUP_CREATE, STATUS_SUCCESS,
+};
+use crc::{Crc, Table, CRC_32_ISCSI};
+use prost::Message;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+const DATA_TRANSFER_VERSION: u16 = 28;
+const OP_WRITE_BLOCK: u8 = 80;
+const CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
+/// Largest delimited message accepted from a DataNode (an ack or a response is a few bytes).
+const MAX_MESSAGE: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Bytes covered by one checksum (Hadoop's `dfs.bytes-per-checksum`, 512).
+    pub bytes_per_checksum: usize,
+    /// Bytes of a packet, header and checksums included (`dfs.client-write-packet-size`, 64 KiB).
+    pub packet_size: usize,
+    /// Packets sent ahead of their acknowledgements (`dfs.client.write.max-packets-in-flight`, 80).
+    pub max_in_flight: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            bytes_per_checksum: 512,
+            packet_size: 64 * 1024,
+            max_in_flight: 80,
+        }
+    }
+}
+
+impl PipelineOptions {
+    /// Data bytes per packet: as many whole checksum chunks as fit beside a header (at most 64 bytes).
+    pub fn data_per_packet(&self) -> usize {
+        let chunk = self.bytes_per_checksum + 4;
+        let chunks = (self.packet_size.saturating_sub(4 + 2 + 64) / chunk).max(1);
+        chunks * self.bytes_per_checksum
+    }
+}
+
+#[derive(Debug)]
+pub enum PipelineError {
+    Io(std::io::Error),
+    /// Bytes that do not follow the protocol.
+    Protocol(String),
+    /// A DataNode refused the block or a packet (its status, and the node it names).
+    Refused(String),
+}
+
+impl std::fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PipelineError::Io(e) => write!(f, "{e}"),
+            PipelineError::Protocol(m) | PipelineError::Refused(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<std::io::Error> for PipelineError {
+    fn from(e: std::io::Error) -> Self {
+        PipelineError::Io(e)
+    }
+}
+
+/// The write request for a new block at the first DataNode of `lb`'s pipeline.
+pub fn write_request(lb: &LocatedBlock, client_name: &str, opts: &PipelineOptions) -> Vec<u8> {
+    let op = OpWriteBlock {
+        header: ClientOperationHeader {
+            base_header: BaseHeader {
+                block: lb.b.clone(),
+                token: Some(lb.block_token.clone()),
+            },
+            client_name: client_name.to_string(),
+        },
+        targets: lb.locs.iter().skip(1).cloned().collect(),
+        stage: STAGE_PIPELINE_SETUP_CREATE,
+        pipeline_size: lb.locs.len() as u32,
+        min_bytes_rcvd: 0,
+        max_bytes_rcvd: 0,
+        latest_generation_stamp: lb.b.generation_stamp,
+        requested_checksum: Checksum {
+            r#type: CHECKSUM_CRC32C,
+            bytes_per_checksum: opts.bytes_per_checksum as u32,
+        },
+        storage_type: lb.storage_types.first().copied(),
+        target_storage_types: lb.storage_types.iter().skip(1).copied().collect(),
+        storage_id: lb.storage_ids.first().cloned(),
+        target_storage_ids: lb.storage_ids.iter().skip(1).cloned().collect(),
+    };
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(&DATA_TRANSFER_VERSION.to_be_bytes());
+    out.push(OP_WRITE_BLOCK);
+    op.encode_length_delimited(&mut out)
+        .expect("a Vec grows as needed");
+    out
+}
+
+/// One packet of a block: `data` starting at `offset` in the block, its checksums computed here.
+pub fn packet(
+    seqno: i64,
+    offset: u64,
+    data: &[u8],
+    last: bool,
+    bytes_per_checksum: usize,
+) -> Vec<u8> {
+    let header = PacketHeader {
+        offset_in_block: offset as i64,
+        seqno,
+        last_packet_in_block: last,
+        data_len: data.len() as i32,
+        sync_block: None,
+    }
+    .encode_to_vec();
+    let sums = data.len().div_ceil(bytes_per_checksum) * 4;
+    let mut out = Vec::with_capacity(6 + header.len() + sums + data.len());
+    out.extend_from_slice(&((4 + sums + data.len()) as u32).to_be_bytes());
+    out.extend_from_slice(&(header.len() as u16).to_be_bytes());
+    out.extend_from_slice(&header);
+    for chunk in data.chunks(bytes_per_checksum) {
+        out.extend_from_slice(&CRC32C.checksum(chunk).to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+/// Reads one varint-delimited message.
+pub async fn read_delimited<M: Message + Default, R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> Result<M, PipelineError> {
+    let mut len: u64 = 0;
+    for i in 0..10 {
+        let b = r.read_u8().await?;
+        len |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            break;
+        }
+        if i == 9 {
+            return Err(PipelineError::Protocol(
+                "a length prefix over 10 bytes".into(),
+            ));
+        }
+    }
+    let len = len as usize;
+    if len > MAX_MESSAGE {
+        return Err(PipelineError::Protocol(format!(
+            "a message of {len} bytes (at most {MAX_MESSAGE} expected)"
+        )));
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf).await?;
+    M::decode(buf.as_slice()).map_err(|e| PipelineError::Protocol(format!("a bad message: {e}")))
+}
+
+/// The statuses of an ack: `reply`, or (from DataNodes that send only the newer header field) the
+/// low four bits of each `flag`.
+fn ack_statuses(a: &PipelineAck) -> Vec<i32> {
+    if a.reply.is_empty() {
+        a.flag.iter().map(|f| (f & 0x0f) as i32).collect()
+    } else {
+        a.reply.clone()
+    }
+}
+
+/// Checks one acknowledgement against the seqno it must carry and the pipeline's length.
+pub fn check_ack(a: &PipelineAck, want: i64, nodes: &[String]) -> Result<(), PipelineError> {
+    if a.seqno != want {
+        return Err(PipelineError::Protocol(format!(
+            "ack for packet {} where {want} was due",
+            a.seqno
+        )));
+    }
+    let st = ack_statuses(a);
+    if let Some(i) = st.iter().position(|s| *s != STATUS_SUCCESS) {
+        let node = nodes.get(i).map(String::as_str).unwrap_or("?");
+        return Err(PipelineError::Refused(format!(
+            "DataNode {node} answered status {} to packet {want}",
+            st[i]
+        )));
+    }
+    if st.len() < nodes.len() {
+        return Err(PipelineError::Protocol(format!(
+            "ack for packet {want} with {} statuses for a pipeline of {}",
+            st.len(),
+            nodes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `data` as the whole of the new block `lb` through its pipeline; returns when every
+/// DataNode acknowledged the last packet.
+pub async fn write_block(
+    lb: &LocatedBlock,
+    client_name: &str,
+    data: &[u8],
+    opts: &PipelineOptions,
+) -> Result<(), PipelineError> {
+    let nodes: Vec<String> = lb
+        .locs
+        .iter()
+        .map(|d| format!("{}:{}", d.id.ip_addr, d.id.xfer_port))
+        .collect();
+    let first = nodes
+        .first()
+        .ok_or_else(|| PipelineError::Refused("the NameNode gave the block no DataNode".into()))?;
+    let stream = TcpStream::connect(first.as_str()).await?;
+    stream.set_nodelay(true)?;
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    wr.write_all(&write_request(lb, client_name, opts)).await?;
+    let resp: BlockOpResponse = read_delimited(&mut rd).await?;
+    if resp.status != STATUS_SUCCESS {
+        return Err(PipelineError::Refused(format!(
+            "DataNode {first} refused the block (status {}{}{})",
+            resp.status,
+            resp.first_bad_link
+                .filter(|l| !l.is_empty())
+                .map(|l| format!(", first bad link {l}"))
+                .unwrap_or_default(),
+            resp.message.map(|m| format!(": {m}")).unwrap_or_default()
+        )));
+    }
+
+    let per = opts.data_per_packet();
+    let packets = data.len().div_ceil(per) as i64 + 1; // the data, then the empty closing packet
+    let window = Semaphore::new(opts.max_in_flight.max(1));
+    let send = async {
+        let mut offset = 0usize;
+        for seqno in 0..packets {
+            window
+                .acquire()
+                .await
+                .map_err(|_| PipelineError::Protocol("the ack reader stopped".into()))?
+                .forget();
+            let end = (offset + per).min(data.len());
+            let last = seqno == packets - 1;
+            let p = packet(
+                seqno,
+                offset as u64,
+                &data[offset..end],
+                last,
+                opts.bytes_per_checksum,
+            );
+            wr.write_all(&p).await?;
+            offset = end;
+        }
+        wr.flush().await?;
+        Ok::<(), PipelineError>(())
+    };
+    let acks = async {
+        for seqno in 0..packets {
+            let a: PipelineAck = match read_delimited(&mut rd).await {
+                Ok(a) => a,
+                Err(e) => {
+                    window.close();
+                    return Err(e);
+                }
+            };
+            if let Err(e) = check_ack(&a, seqno, &nodes) {
+                window.close();
+                return Err(e);
+            }
+            window.add_permits(1);
+        }
+        Ok::<(), PipelineError>(())
+    };
+    tokio::try_join!(send, acks)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packet_has_its_lengths_header_and_one_checksum_per_chunk() {
+        let data = vec![7u8; 1000];
+        let p = packet(3, 512, &data, false, 512);
+        let plen = u32::from_be_bytes(p[0..4].try_into().unwrap()) as usize;
+        assert_eq!(plen, 4 + 2 * 4 + 1000);
+        let hlen = u16::from_be_bytes(p[4..6].try_into().unwrap()) as usize;
+        let h = PacketHeader::decode(&p[6..6 + hlen]).unwrap();
+        assert_eq!(
+            (
+                h.offset_in_block,
+                h.seqno,
+                h.last_packet_in_block,
+                h.data_len
+            ),
+            (512, 3, false, 1000)
+        );
+        let sums = &p[6 + hlen..6 + hlen + 8];
+        assert_eq!(sums[0..4], CRC32C.checksum(&data[..512]).to_be_bytes());
+        assert_eq!(sums[4..8], CRC32C.checksum(&data[512..]).to_be_bytes());
+        assert_eq!(p.len(), 4 + 2 + hlen + plen - 4);
+    }
+
+    #[test]
+    fn crc32c_is_castagnoli() {
+        // The check value of CRC-32C (iSCSI): "123456789" -> 0xE3069283.
+        assert_eq!(CRC32C.checksum(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn the_closing_packet_is_empty_and_marked_last() {
+        let p = packet(9, 4096, &[], true, 512);
+        assert_eq!(u32::from_be_bytes(p[0..4].try_into().unwrap()), 4);
+        let hlen = u16::from_be_bytes(p[4..6].try_into().unwrap()) as usize;
+        let h = PacketHeader::decode(&p[6..6 + hlen]).unwrap();
+        assert!(h.last_packet_in_block);
+        assert_eq!(h.data_len, 0);
+        assert_eq!(p.len(), 6 + hlen);
+    }
+
+    #[test]
+    fn a_default_packet_carries_126_chunks() {
+        // 64 KiB packets as Hadoop's client sends them: 126 chunks of 512 bytes and their checksums.
+        assert_eq!(PipelineOptions::default().data_per_packet(), 126 * 512);
+    }
+
+    #[test]
+    fn acks_are_checked_for_order_status_and_pipeline_length() {
+        let nodes = vec!["a:1".to_string(), "b:1".to_string()];
+        let ok = PipelineAck {
+            seqno: 4,
+            reply: vec![0, 0],
+            ..Default::default()
+        };
+        assert!(check_ack(&ok, 4, &nodes).is_ok());
+        assert!(matches!(
+            check_ack(&ok, 5, &nodes),
+            Err(PipelineError::Protocol(_))
+        ));
+        let bad = PipelineAck {
+            seqno: 4,
+            reply: vec![0, 2],
+            ..Default::default()
+        };
+        let e = check_ack(&bad, 4, &nodes).unwrap_err().to_string();
+        assert!(e.contains("b:1") && e.contains("status 2"), "{e}");
+        let short = PipelineAck {
+            seqno: 4,
+            reply: vec![0],
+            ..Default::default()
+        };
+        assert!(matches!(
+            check_ack(&short, 4, &nodes),
+            Err(PipelineError::Protocol(_))
+        ));
+        // Only the newer header field: the status is its low four bits (ECN bits above them).
+        let flags = PipelineAck {
+            seqno: 4,
+            flag: vec![0x20, 0x20],
+            ..Default::default()
+        };
+        assert!(check_ack(&flags, 4, &nodes).is_ok());
+    }
+
+    #[test]
+    fn the_write_request_names_the_rest_of_the_pipeline_as_targets() {
+        use super::super::proto::{DatanodeId, DatanodeInfo, ExtendedBlock, Token};
+        let dn = |p: u32| DatanodeInfo {
+            id: DatanodeId {
+                ip_addr: "127.0.0.1".into(),
+                host_name: "h".into(),
+                datanode_uuid: format!("u{p}"),
+                xfer_port: p,
+                info_port: 1,
+                ipc_port: 2,
+                info_secure_port: None,
+            },
+            location: None,
+        };
+        let lb = LocatedBlock {
+            b: ExtendedBlock {
+                pool_id: "BP-1".into(),
+                block_id: 5,
+                generation_stamp: 1001,
+                num_bytes: Some(0),
+            },
+            offset: 0,
+            locs: vec![dn(1), dn(2), dn(3)],
+            corrupt: false,
+            block_token: Token::default(),
+            storage_types: vec![1, 1, 1],
+            storage_ids: vec!["s1".into(), "s2".into(), "s3".into()],
+        };
+        let r = write_request(&lb, "c", &PipelineOptions::default());
+        assert_eq!(&r[0..3], &[0, 28, 80]);
+        let op = OpWriteBlock::decode_length_delimited(&r[3..]).unwrap();
+        assert_eq!(op.pipeline_size, 3);
+        assert_eq!(
+            op.targets
+                .iter()
+                .map(|t| t.id.xfer_port)
+                .collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        assert_eq!(op.storage_id.as_deref(), Some("s1"));
+        assert_eq!(
+            op.target_storage_ids,
+            vec!["s2".to_string(), "s3".to_string()]
+        );
+        assert_eq!(op.latest_generation_stamp, 1001);
+        assert_eq!(op.requested_checksum.r#type, CHECKSUM_CRC32C);
+    }
+}
