@@ -34,6 +34,8 @@ options = {
              max_duration = "120m", tags = { store = store, loaders = tostring(loaders) } },
   },
   thresholds = { checks = { "rate == 1" } },
+  -- Making 10M rows queryable (Hive's INSERT into ORC with statistics) takes minutes.
+  setup_timeout = "10m", teardown_timeout = "60m",
 }
 
 function setup()

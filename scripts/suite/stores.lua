@@ -369,8 +369,9 @@ function M.phoenix(name)
     local repo = lg.env("REPO", ".")
     local flushed = shell_number(repo .. "/scripts/stack hbase-flush " .. tbl .. " " .. idx .. " 2>&1 | grep -c '^OK flushed'")
     if flushed ~= 2 then return nil end
+    -- awk prints a sum over 2^31 as 2.58262e+09 with `print`; printf "%.0f" keeps every digit.
     return shell_number(string.format("du -sb %s/data/default/%s %s/data/default/%s 2>/dev/null | " ..
-      "awk '{s += $1} END {print s}'", root, tbl, root, idx))
+      "awk '{s += $1} END {printf \"%%.0f\\n\", s}'", root, tbl, root, idx))
   end
   function s.drop() c:execute("DROP TABLE IF EXISTS " .. tbl) end
   -- HBase's block cache, through HBase's own client (scripts/stack hbase-clear-cache): the blocks of the
