@@ -201,6 +201,14 @@ pub struct Connection {
     prepared: RefCell<HashMap<String, Prepared>>,
     /// Prepared SQL in the order it was prepared (for closing the oldest).
     order: RefCell<Vec<String>>,
+    /// The server said it no longer knows this connection (expired, or the server restarted): the
+    /// statement that heard it is tried once more on a newly opened connection.
+    lost: Cell<bool>,
+    /// Statements ran since the last commit or rollback with autocommit off.
+    uncommitted: Cell<bool>,
+    /// The server lost this connection while it held uncommitted changes: the next commit fails
+    /// (a commit on the newly opened connection would otherwise succeed with nothing to commit).
+    lost_work: Cell<bool>,
 }
 
 impl Connection {
@@ -215,6 +223,9 @@ impl Connection {
             plain: Cell::new(None),
             prepared: RefCell::new(HashMap::new()),
             order: RefCell::new(Vec::new()),
+            lost: Cell::new(false),
+            uncommitted: Cell::new(false),
+            lost_work: Cell::new(false),
         }
     }
 
@@ -284,7 +295,10 @@ impl Connection {
     /// Sends a request whose answer must be of one kind.
     async fn call(&self, req: &Request<'_>) -> Result<Response, OpError> {
         match self.send(req).await? {
-            Response::Error(e) => Err(server_error(req.name(), &e)),
+            Response::Error(e) => {
+                self.gone(&e);
+                Err(server_error(req.name(), &e))
+            }
             r => Ok(r),
         }
     }
@@ -331,8 +345,17 @@ impl Connection {
         self.order.borrow_mut().clear();
     }
 
-    /// Prepares `sql` on this connection (once; later calls reuse it).
+    /// Prepares `sql` on this connection (once; later calls reuse it), opening the connection
+    /// again once when the server no longer knows it.
     pub async fn prepare(&self, sql: &str) -> Result<Prepared, OpError> {
+        self.lost.set(false);
+        match self.prepare_once(sql).await {
+            Err(_) if self.lost.get() => self.prepare_once(sql).await,
+            r => r,
+        }
+    }
+
+    async fn prepare_once(&self, sql: &str) -> Result<Prepared, OpError> {
         if let Some(p) = self.prepared.borrow().get(sql) {
             return Ok(p.clone());
         }
@@ -406,8 +429,17 @@ impl Connection {
     /// Runs SQL without parameters and fetches all its rows.
     pub async fn execute(&self, sql: &str) -> Result<Outcome, OpError> {
         for attempt in 0..2 {
-            self.open().await?;
-            let stmt = self.plain_statement().await?;
+            self.lost.set(false);
+            let stmt = match async {
+                self.open().await?;
+                self.plain_statement().await
+            }
+            .await
+            {
+                Ok(s) => s,
+                Err(_) if attempt == 0 && self.lost.get() => continue,
+                Err(e) => return Err(e),
+            };
             let req = Request::PrepareAndExecute {
                 connection_id: &self.id,
                 statement_id: stmt,
@@ -420,7 +452,10 @@ impl Connection {
                     missing_statement: true,
                     ..
                 } if attempt == 0 => self.plain.set(None),
-                Response::Execute { results, .. } => return self.collect(results, None).await,
+                Response::Execute { results, .. } => {
+                    self.ran();
+                    return self.collect(results, None).await;
+                }
                 Response::Error(e) if attempt == 0 && self.gone(&e) => {}
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
@@ -434,8 +469,18 @@ impl Connection {
     /// Whether a server error says our connection or statement no longer exists there (then it
     /// is forgotten, to be opened and prepared again).
     fn gone(&self, e: &ServerError) -> bool {
-        if is_missing(e, "NoSuchConnectionException") {
+        // Avatica: an expired or unknown connection id; Phoenix: a statement whose connection
+        // was closed under it (SQLSTATE XCL11).
+        let closed = e.sql_state == "XCL11"
+            || phoenix_state(&e.message).is_some_and(|(_, state)| state == "XCL11");
+        if is_missing(e, "NoSuchConnectionException") || closed {
             self.reset();
+            if self.uncommitted.replace(false) {
+                // Trying again would run this statement alone in a new transaction.
+                self.lost_work.set(true);
+                return false;
+            }
+            self.lost.set(true);
             true
         } else if is_missing(e, "NoSuchStatementException") {
             self.plain.set(None);
@@ -467,7 +512,8 @@ impl Connection {
                     self.prepared.borrow_mut().remove(sql);
                 }
                 Response::Execute { results, .. } => {
-                    return self.collect(results, Some(&p.columns)).await
+                    self.ran();
+                    return self.collect(results, Some(&p.columns)).await;
                 }
                 Response::Error(e) if attempt == 0 && self.gone(&e) => {}
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
@@ -506,7 +552,10 @@ impl Connection {
                 } if attempt == 0 => {
                     self.prepared.borrow_mut().remove(sql);
                 }
-                Response::ExecuteBatch { update_counts, .. } => return Ok(update_counts),
+                Response::ExecuteBatch { update_counts, .. } => {
+                    self.ran();
+                    return Ok(update_counts);
+                }
                 Response::Error(e) if attempt == 0 && self.gone(&e) => {}
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
@@ -608,18 +657,42 @@ impl Connection {
         }
     }
 
+    /// A statement succeeded: with autocommit off, it is part of an open transaction.
+    fn ran(&self) {
+        if !self.settings.autocommit {
+            self.uncommitted.set(true);
+        }
+    }
+
     pub async fn commit(&self) -> Result<(), OpError> {
+        let lost = || {
+            OpError::new(
+                ErrorKind::Server,
+                "phoenix commit: the server lost this connection (expired or restarted) while it \
+                 held uncommitted changes; they are gone, nothing was committed",
+            )
+        };
+        if self.lost_work.replace(false) {
+            return Err(lost());
+        }
         self.open().await?;
         let req = Request::Commit {
             connection_id: &self.id,
         };
-        match self.call(&req).await? {
-            Response::Done(_) => Ok(()),
-            r => Err(Self::unexpected(&req, &r)),
+        match self.call(&req).await {
+            Ok(Response::Done(_)) => {
+                self.uncommitted.set(false);
+                Ok(())
+            }
+            Ok(r) => Err(Self::unexpected(&req, &r)),
+            Err(_) if self.lost_work.replace(false) => Err(lost()),
+            Err(e) => Err(e),
         }
     }
 
     pub async fn rollback(&self) -> Result<(), OpError> {
+        self.lost_work.set(false);
+        self.uncommitted.set(false);
         self.open().await?;
         let req = Request::Rollback {
             connection_id: &self.id,
@@ -640,6 +713,8 @@ impl Connection {
         };
         self.reset();
         self.closed.set(true);
+        self.uncommitted.set(false);
+        self.lost_work.set(false);
         match self.call(&req).await? {
             Response::Done(_) => Ok(()),
             r => Err(Self::unexpected(&req, &r)),

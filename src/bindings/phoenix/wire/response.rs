@@ -142,7 +142,7 @@ impl Response {
             "ErrorResponse" => {
                 let m = pb::ErrorResponse::decode(b).map_err(bad)?;
                 Response::Error(ServerError {
-                    message: m.error_message,
+                    message: error_text(&m.error_message, m.exceptions.first().map(String::as_str)),
                     sql_state: m.sql_state,
                     code: m.error_code as i32 as i64,
                 })
@@ -227,11 +227,13 @@ impl Response {
                 missing_statement: missing("missingStatement"),
             },
             "error" => Response::Error(ServerError {
-                message: j
-                    .get("errorMessage")
-                    .and_then(Json::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                message: error_text(
+                    j.get("errorMessage").and_then(Json::as_str).unwrap_or(""),
+                    j.get("exceptions")
+                        .and_then(Json::as_array)
+                        .and_then(|e| e.first())
+                        .and_then(Json::as_str),
+                ),
                 sql_state: j
                     .get("sqlState")
                     .and_then(Json::as_str)
@@ -242,6 +244,20 @@ impl Response {
             other => return Err(format!("unexpected response '{other}'")),
         })
     }
+}
+
+/// An error's text: the server's message, or when it has none (Avatica sends none for a
+/// `NoSuchConnectionException`, an expired or unknown connection) the first line of its first
+/// exception, which names the exception's class.
+fn error_text(message: &str, first_exception: Option<&str>) -> String {
+    if !message.trim().is_empty() {
+        return message.to_string();
+    }
+    first_exception
+        .and_then(|e| e.lines().next())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// The start of a body, printable, for messages.
@@ -411,5 +427,55 @@ fn cell_json(j: &Json) -> Cell {
         Json::Str(s) => Cell::Str(s.clone()),
         Json::Arr(a) => Cell::Array(a.iter().map(cell_json).collect()),
         Json::Obj(_) => Cell::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "org.apache.calcite.avatica.NoSuchConnectionException\n\tat org.apache.calcite.avatica.jdbc.JdbcMeta.getConnection(JdbcMeta.java:571)";
+
+    fn message(r: Response) -> String {
+        match r {
+            Response::Error(e) => e.message,
+            other => panic!("not an error: {}", other.name()),
+        }
+    }
+
+    /// An expired or unknown connection (as the Query Server answers a call on a connection its cache
+    /// dropped after 10 idle minutes): no errorMessage, the exception's class only in its trace. The
+    /// reply must still name it, so that the connection is opened again.
+    #[test]
+    fn an_error_without_a_message_is_named_by_its_exception() {
+        let json = serde_json::json!({"response": "error", "exceptions": [TRACE], "errorMessage": null,
+            "errorCode": 1, "sqlState": "00000", "severity": "ERROR"});
+        let got =
+            message(Response::decode(Serialization::Json, json.to_string().as_bytes()).unwrap());
+        assert_eq!(got, "org.apache.calcite.avatica.NoSuchConnectionException");
+
+        let e = pb::ErrorResponse {
+            exceptions: vec![TRACE.to_string()],
+            error_message: String::new(),
+            severity: 2,
+            error_code: 1,
+            sql_state: "00000".into(),
+        };
+        let wire = pb::WireMessage {
+            name: format!("{RESPONSES}ErrorResponse"),
+            wrapped_message: e.encode_to_vec(),
+        };
+        let got =
+            message(Response::decode(Serialization::Protobuf, &wire.encode_to_vec()).unwrap());
+        assert_eq!(got, "org.apache.calcite.avatica.NoSuchConnectionException");
+    }
+
+    #[test]
+    fn an_error_message_wins_over_the_trace() {
+        assert_eq!(
+            error_text("ERROR 1012 (42M03): Table undefined.", Some(TRACE)),
+            "ERROR 1012 (42M03): Table undefined."
+        );
+        assert_eq!(error_text("", None), "");
     }
 }
