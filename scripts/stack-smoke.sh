@@ -76,9 +76,10 @@ smoke_hdfs() {
   hdfs_shell -rm -skipTrash "$nn$f" > /dev/null 2>&1 || true
 }
 
-# Phoenix: through the Query Server (Avatica JSON over HTTP): create a table, upsert rows, commit, select.
+# Phoenix: through the Query Server's JSON listener (Avatica JSON over HTTP): create a table, upsert rows,
+# commit, select.
 smoke_phoenix() {
-  reachable phoenix 127.0.0.1:$PHOENIX_QS_PORT || return 0
+  reachable phoenix 127.0.0.1:$PHOENIX_QS_JSON_PORT || return 0
   local c=smoke-$$ t=LOADGEN_SMOKE_$(date +%s) r n rows
   r=$(avatica_call "{\"request\":\"openConnection\",\"connectionId\":\"$c\",\"info\":{}}")
   echo "$r" | grep -q '"response":"openConnection"' || { fail phoenix "openConnection: $r"; return 0; }

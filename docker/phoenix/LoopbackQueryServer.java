@@ -3,11 +3,12 @@
 // Compiled and started by docker/phoenix/run. Speaks the Avatica wire protocol like the released one.
 //
 // Avatica has one serialization per listener; this server opens one listener per serialization, so both
-// can be tested against the same Phoenix: JSON on loadgen.qs.port, PROTOBUF (the released server's
-// default) on loadgen.qs.protobuf.port. Each listener has its own JdbcMeta (its own connections).
+// can be tested against the same Phoenix: PROTOBUF (the released server's serialization) on
+// loadgen.qs.port, as the released server on its port, and JSON on loadgen.qs.json.port. Each listener
+// has its own JdbcMeta (its own connections).
 //
-// System properties: loadgen.qs.url (JDBC url), loadgen.qs.host, loadgen.qs.port (JSON),
-//                    loadgen.qs.protobuf.port (PROTOBUF; 0 = no protobuf listener).
+// System properties: loadgen.qs.url (JDBC url), loadgen.qs.host, loadgen.qs.port (PROTOBUF),
+//                    loadgen.qs.json.port (JSON; 0 = no JSON listener).
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -28,8 +29,8 @@ public final class LoopbackQueryServer {
   public static void main(String[] args) throws Exception {
     String url = System.getProperty("loadgen.qs.url", "jdbc:phoenix:127.0.0.1:2181");
     String host = System.getProperty("loadgen.qs.host", "127.0.0.1");
-    int jsonPort = Integer.parseInt(System.getProperty("loadgen.qs.port", "8765"));
-    int protobufPort = Integer.parseInt(System.getProperty("loadgen.qs.protobuf.port", "8766"));
+    int protobufPort = Integer.parseInt(System.getProperty("loadgen.qs.port", "8765"));
+    int jsonPort = Integer.parseInt(System.getProperty("loadgen.qs.json.port", "8766"));
 
     // Warm-up: the first Phoenix connection creates the SYSTEM tables (tens of seconds on a fresh HBase).
     // Done before the port opens, so a listening port means a usable server.
@@ -49,11 +50,12 @@ public final class LoopbackQueryServer {
         }
       }
     };
-    // Protobuf first: the stack's health check speaks JSON, so a JSON answer means both are up.
-    if (protobufPort > 0) {
-      listen(url, host, protobufPort, Serialization.PROTOBUF, bindOneAddress);
+    // JSON first: the stack's health check waits for the protobuf port to listen, then speaks JSON,
+    // so a JSON answer after that means both are up.
+    if (jsonPort > 0) {
+      listen(url, host, jsonPort, Serialization.JSON, bindOneAddress);
     }
-    listen(url, host, jsonPort, Serialization.JSON, bindOneAddress).join();
+    listen(url, host, protobufPort, Serialization.PROTOBUF, bindOneAddress).join();
   }
 
   private static HttpServer listen(String url, String host, int port, Serialization ser,

@@ -8,8 +8,9 @@ local phoenix = require("loadgen.phoenix")
 local tbl = lg.env("TABLE")
 local total = tonumber(lg.env("ROWS", "200000"))
 local batch = tonumber(lg.env("BATCH", "1000"))
-local c = phoenix.connect{ url = lg.env("PHOENIX", "http://127.0.0.1:8765"),
-                           serialization = lg.env("SERIALIZATION", "json"), timeout = "120s", autocommit = false }
+local ser = lg.env("SERIALIZATION", "protobuf")
+local c = phoenix.connect{ url = lg.env("PHOENIX", ser == "json" and "http://127.0.0.1:8766" or "http://127.0.0.1:8765"),
+                           serialization = ser, timeout = "120s", autocommit = false }
 local upsert = c:prepare("UPSERT INTO " .. tbl ..
   " (ID, TS, HOST, SERVICE, LEVEL, STATUS, LATENCY_MS, BYTES, MESSAGE) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 local levels = { [0] = "DEBUG", "INFO", "WARN", "ERROR" }

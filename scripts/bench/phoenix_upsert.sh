@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Phoenix UPSERT throughput: loadgen.phoenix through the Query Server (Avatica, SERIALIZATION = json on
-# 127.0.0.1:8765 or protobuf on 127.0.0.1:8766, prepared statement +
+# Phoenix UPSERT throughput: loadgen.phoenix through the Query Server (Avatica, SERIALIZATION = protobuf on
+# 127.0.0.1:8765, the default, or json on 127.0.0.1:8766, prepared statement +
 # execute_batch, commit per batch) beside Phoenix's thick JDBC client (jdbc:phoenix:127.0.0.1:2181, straight
 # to HBase; scripts/bench/java/PhoenixBench.java compiled here into a temp dir): the same ROWS rows, BATCH
 # rows per batch, a commit per batch, one connection, each tool into a fresh table of the same DDL.
@@ -28,10 +28,10 @@ if [ "${1:-}" = --measure ]; then
     exit $rc
 fi
 
-: "${ROWS:=200000}" "${BATCH:=1000}" "${FIRST:=jdbc}" "${SERIALIZATION:=json}"
+: "${ROWS:=200000}" "${BATCH:=1000}" "${FIRST:=jdbc}" "${SERIALIZATION:=protobuf}"
 case $SERIALIZATION in
-    json) QS_URL=http://127.0.0.1:8765 ;;
-    protobuf) QS_URL=http://127.0.0.1:8766 ;;
+    json) QS_URL=http://127.0.0.1:8766 ;;
+    protobuf) QS_URL=http://127.0.0.1:8765 ;;
     *) bench_die "SERIALIZATION must be json or protobuf, not '$SERIALIZATION'" ;;
 esac
 : "${LOADGEN_CACHE:=$HOME/.cache/loadgen}" "${LOADGEN_STATE:=$HOME/.local/state/loadgen}"

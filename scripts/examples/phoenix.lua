@@ -1,7 +1,8 @@
 -- HBase/Phoenix through the Phoenix Query Server: UPSERT monitoring events in batches, and query them
 -- (point lookups by key, short range scans) while loading continues.
 -- Needs: scripts/stack up phoenix. The stack's Query Server answers protobuf (the released Query
--- Server's default, and this binding's) on 127.0.0.1:8766 and JSON on 127.0.0.1:8765.
+-- Server's default, and this binding's) on 127.0.0.1:8765, as the released server, and JSON on
+-- 127.0.0.1:8766.
 --   loadgen run scripts/examples/phoenix.lua                       (protobuf)
 --   loadgen run scripts/examples/phoenix.lua -e SERIALIZATION=json
 local lg = require("loadgen")
@@ -13,7 +14,7 @@ local preload = 10000
 -- One connection per VU (init code runs in every VU); rate_limit is in rows per second, shared by all.
 local serialization = lg.env("SERIALIZATION", "protobuf")
 local c = phoenix.connect{
-  url = lg.env("PHOENIX", serialization == "json" and "http://127.0.0.1:8765" or "http://127.0.0.1:8766"),
+  url = lg.env("PHOENIX", serialization == "json" and "http://127.0.0.1:8766" or "http://127.0.0.1:8765"),
   serialization = serialization,
   timeout = "30s",
   rate_limit = 20000,

@@ -327,8 +327,11 @@ end
 -- global secondary index on TRACE_ID for the lookup. Every batch is committed (visible) before the next.
 function M.phoenix(name)
   local phoenix = require("loadgen.phoenix")
-  local c = phoenix.connect{ url = lg.env("PHOENIX", "http://127.0.0.1:8765"),
-                             serialization = lg.env("SERIALIZATION", "json"), timeout = "600s" }
+  -- Protobuf, the released Query Server's serialization, on its port (SERIALIZATION=json: the stack's
+  -- JSON listener on 8766).
+  local ser = lg.env("SERIALIZATION", "protobuf")
+  local c = phoenix.connect{ url = lg.env("PHOENIX", ser == "json" and "http://127.0.0.1:8766" or "http://127.0.0.1:8765"),
+                             serialization = ser, timeout = "600s" }
   local tbl = string.upper(name)
   local idx = tbl .. "_TRACE"
   local s = { batch = 5000, design = {

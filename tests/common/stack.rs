@@ -7,9 +7,10 @@ use std::time::Duration;
 pub const KAFKA: &str = "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096";
 pub const ELASTICSEARCH: &str = "http://127.0.0.1:9200";
 pub const HDFS: &str = "hdfs://127.0.0.1:8020";
+/// The Query Server's protobuf listener, on the released server's port.
 pub const PHOENIX: &str = "http://127.0.0.1:8765";
-/// The same Query Server's protobuf listener.
-pub const PHOENIX_PROTOBUF: &str = "http://127.0.0.1:8766";
+/// The same Query Server's JSON listener.
+pub const PHOENIX_JSON: &str = "http://127.0.0.1:8766";
 
 /// Panics unless `addr` accepts TCP connections.
 pub fn require(server: &str, addr: &str) {
@@ -37,8 +38,8 @@ pub fn require_hdfs() {
 /// The Query Server listener of a serialization ("json" or "protobuf").
 pub fn require_phoenix(ser: &str) {
     match ser {
-        "json" => require("Phoenix Query Server (JSON)", "127.0.0.1:8765"),
-        _ => require("Phoenix Query Server (protobuf)", "127.0.0.1:8766"),
+        "json" => require("Phoenix Query Server (JSON)", "127.0.0.1:8766"),
+        _ => require("Phoenix Query Server (protobuf)", "127.0.0.1:8765"),
     }
 }
 
