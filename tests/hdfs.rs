@@ -33,6 +33,9 @@ function default()
     ["write ok"] = function() return w.ok and a.ok end,
     ["bytes match"] = function(r) return r.data == first .. second end,
   })
+  for what, x in pairs({ write = w, append = a, read = r }) do
+    if x.err then print(what, path, x.err, x.error) end
+  end
 end
 function teardown()
   local l = c:list(dir)

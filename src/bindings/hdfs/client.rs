@@ -20,6 +20,25 @@ pub struct Settings {
     pub timeout: Duration,
     pub user: Option<String>,
     pub writer: Writer,
+    /// Where loadgen's own writer writes (None: hdfs-native writes).
+    direct: Option<wire::Target>,
+}
+
+impl Settings {
+    /// Resolves the writer's NameNode and user once, not per write.
+    pub fn new(url: String, timeout: Duration, user: Option<String>, writer: Writer) -> Settings {
+        let mut s = Settings {
+            url,
+            timeout,
+            user,
+            writer,
+            direct: None,
+        };
+        s.direct = namenode_addr(&s.url)
+            .filter(|_| writer == Writer::Loadgen)
+            .map(|addr| wire::Target::new(addr, effective_user(&s)));
+        s
+    }
 }
 
 /// Which client writes files (`hdfs.client{ writer = ... }`).
@@ -169,16 +188,7 @@ pub fn classify_write(e: &WriteError) -> ErrorKind {
 
 pub fn classify(e: &HdfsError) -> ErrorKind {
     match e {
-        HdfsError::IOError(io) => match io.kind() {
-            std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
-            std::io::ErrorKind::ConnectionRefused
-            | std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::NotConnected
-            | std::io::ErrorKind::AddrNotAvailable
-            | std::io::ErrorKind::BrokenPipe => ErrorKind::Connect,
-            _ => ErrorKind::Protocol,
-        },
+        HdfsError::IOError(io) => io_kind(io),
         HdfsError::InvalidPath(_)
         | HdfsError::InvalidArgument(_)
         | HdfsError::AlreadyExists(_)
@@ -224,13 +234,9 @@ pub async fn write(
     o: wire::WriteOptions,
 ) -> (Result<(), OpError>, Units) {
     let n = data.len() as u64;
-    let addr = namenode_addr(&s.url).filter(|_| s.writer == Writer::Loadgen);
-    let r = match addr {
-        Some(addr) => {
-            let user = effective_user(s);
-            match tokio::time::timeout(s.timeout, wire::write_file(&addr, &user, path, &data, &o))
-                .await
-            {
+    let r = match &s.direct {
+        Some(t) => {
+            match tokio::time::timeout(s.timeout, wire::write_file(t, path, &data, &o)).await {
                 Err(_) => Err(OpError::new(
                     ErrorKind::Timeout,
                     format!(

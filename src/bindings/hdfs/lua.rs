@@ -244,12 +244,7 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
             )
         })?,
     };
-    let s = Settings {
-        url,
-        timeout,
-        user: o.get("user")?,
-        writer,
-    };
+    let s = Settings::new(url, timeout, o.get("user")?, writer);
     healthcheck_once(lua, &o, &format!("hdfs {}", s.url), || {
         client::healthcheck(&s)
     })?;

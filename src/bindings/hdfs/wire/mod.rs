@@ -67,14 +67,31 @@ struct Session {
     client_name: String,
 }
 
+/// Where files are written and as whom: a NameNode's `host:port` and the user, resolved once when
+/// the client is made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub addr: String,
+    pub user: String,
+    /// The session pool's key.
+    key: String,
+}
+
+impl Target {
+    pub fn new(addr: String, user: String) -> Target {
+        let key = format!("{addr}|{user}");
+        Target { addr, user, key }
+    }
+}
+
 thread_local! {
     /// Idle sessions per NameNode address and user, on this worker thread's runtime.
     static POOL: RefCell<HashMap<String, Vec<Session>>> = RefCell::new(HashMap::new());
 }
 
-async fn session(addr: &str, user: &str) -> Result<Session, WriteError> {
-    let key = format!("{addr}|{user}");
-    while let Some(s) = POOL.with(|p| p.borrow_mut().get_mut(&key).and_then(Vec::pop)) {
+async fn session(t: &Target) -> Result<Session, WriteError> {
+    let (addr, user) = (t.addr.as_str(), t.user.as_str());
+    while let Some(s) = POOL.with(|p| p.borrow_mut().get_mut(&t.key).and_then(Vec::pop)) {
         if s.rpc.is_open() {
             return Ok(s);
         }
@@ -97,9 +114,16 @@ async fn session(addr: &str, user: &str) -> Result<Session, WriteError> {
     })
 }
 
-fn give_back(addr: &str, user: &str, s: Session) {
-    let key = format!("{addr}|{user}");
-    POOL.with(|p| p.borrow_mut().entry(key).or_default().push(s));
+fn give_back(t: &Target, s: Session) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        match p.get_mut(&t.key) {
+            Some(idle) => idle.push(s),
+            None => {
+                p.insert(t.key.clone(), vec![s]);
+            }
+        }
+    });
 }
 
 /// Resolves a path the way Hadoop's clients do: relative paths are under the user's home.
@@ -114,16 +138,15 @@ pub fn absolute(path: &str, user: &str) -> String {
 /// Writes `data` as the file `path` (created, or replaced when `overwrite`), one block at a time,
 /// and completes it. The session goes back to the pool only after a clean write.
 pub async fn write_file(
-    addr: &str,
-    user: &str,
+    t: &Target,
     path: &str,
     data: &[u8],
     o: &WriteOptions,
 ) -> Result<WriteStats, WriteError> {
-    let src = absolute(path, user);
-    let mut s = session(addr, user).await?;
+    let src = absolute(path, &t.user);
+    let mut s = session(t).await?;
     let stats = write_with(&mut s, &src, data, o).await?;
-    give_back(addr, user, s);
+    give_back(t, s);
     Ok(stats)
 }
 
