@@ -1,36 +1,52 @@
 #!/usr/bin/env bash
-# HDFS write throughput: Hadoop's own FsShell (`hdfs dfs -put`, from the stack's cached jars) and loadgen,
-# one after the other against the stack's NameNode + DataNode, the same FILES files of SIZE_MIB MiB (the same
-# bytes: one random local file, hard-linked FILES times for FsShell, read once per VU by loadgen), first
-# one file at a time, then PARALLEL at a time (FsShell -put -t PARALLEL; loadgen PARALLEL VUs). Both write
-# with replication 1 and 128 MiB blocks (the NameNode's defaults; FsShell gets a conf dir that says so).
-# Prints a Markdown table.
-#   FILES=20 SIZE_MIB=64 PARALLEL=4 scripts/bench/hdfs_write.sh
-#
-# Every timed run holds /tmp/loadgen-bench.lock (flock; shared with the other peer benchmarks) through
-# scripts/bench/measure.sh; making the data and deleting the files between runs happen outside it.
+# HDFS write throughput: Hadoop's own FsShell (`hdfs dfs -put`, from the stack's cached jars) beside
+# loadgen with its own write path (`writer = "loadgen"`, the default) and with hdfs-native's writer
+# (`writer = "hdfs-native"`), against the stack's NameNode and DataNode(s). The same FILES files of
+# SIZE_MIB MiB (one random local file, hard-linked FILES times for FsShell, read once per VU by loadgen),
+# one file at a time, then PARALLEL at a time (FsShell -put -t PARALLEL; loadgen PARALLEL VUs), with
+# REPLICATION replicas and 128 MiB blocks on every side. ROUNDS rounds; round r runs the tools in TOOLS
+# rotated by r - 1, so each goes first as often as the others. The whole script holds
+# /tmp/loadgen-bench.lock (flock), so no other benchmark runs meanwhile.
+#   ROUNDS=5 FILES=20 SIZE_MIB=64 PARALLEL=4 REPLICATION=1 scripts/bench/hdfs_write.sh
+#   REPLICATION=3 scripts/bench/hdfs_write.sh      # starts two more DataNodes (HDFS_DATANODES=3)
+# Writes OUT_DIR/rounds.tsv (one line per run: the raw figures) and every run's files
+# (NAME.{cmd,stdout,stderr,time,server_cpu,rc}, loadgen's result JSON); prints a Markdown summary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/bench/lib.sh
 source scripts/bench/lib.sh
-: "${FILES:=20}" "${SIZE_MIB:=64}" "${PARALLEL:=4}"
+: "${ROUNDS:=5}" "${FILES:=20}" "${SIZE_MIB:=64}" "${PARALLEL:=4}" "${REPLICATION:=1}"
+: "${TOOLS:=fsshell loadgen hdfs-native}" "${MODES:=seq par}"
 : "${LOADGEN_CACHE:=$HOME/.cache/loadgen}" "${BENCH_LOCK:=/tmp/loadgen-bench.lock}"
 NN=hdfs://127.0.0.1:8020
 # The NameNode logs every `complete` it answers "not yet" (the last block is COMMITTED, the DataNode has
-# not reported it): each such answer costs the client a sleep before it asks again.
+# not reported it): each such answer costs the client a wait before it asks again.
 NN_LOG=${LOADGEN_STATE:-$HOME/.local/state/loadgen}/stack/logs/hdfs-namenode.log
 BASE=/loadgen-bench-hdfs
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/loadgen-hdfs-write.XXXXXX)}
 LOADGEN_BIN=${LOADGEN_BIN:-target/release/loadgen}
 [ -x "$LOADGEN_BIN" ] || bench_die "$LOADGEN_BIN not built: cargo build --release"
 [ $((FILES % PARALLEL)) = 0 ] || bench_die "FILES must be a multiple of PARALLEL"
+case $REPLICATION in 1) DATANODES=1 ;; 2|3) DATANODES=3 ;; *) bench_die "REPLICATION must be 1, 2 or 3" ;; esac
 bench_need jq
 bench_need ss iproute2
-scripts/stack up hdfs >/dev/null
-SERVER_PIDS="$(ss -ltnpH 'sport = :8020' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1) $(ss -ltnpH 'sport = :9866' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)"
+mkdir -p "$OUT_DIR"
 
-# --- setup, outside the lock ------------------------------------------------------------------------
+bench_log "waiting for $BENCH_LOCK (held for the whole benchmark)"
+exec 9>"$BENCH_LOCK"
+flock -w 7200 9 || bench_die "$BENCH_LOCK still held after 2 hours"
+
+HDFS_DATANODES=$DATANODES scripts/stack up hdfs >/dev/null
+pid_on() { ss -ltnpH "sport = :$1" | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1; }
+SERVER_PIDS=$(pid_on 8020)
+for p in 9866 19866 29866; do SERVER_PIDS+=" $(pid_on $p)"; done
+export SERVER_PIDS
+live=$(curl -sf "http://127.0.0.1:9870/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState" |
+    sed -nE 's/.*"NumLiveDataNodes" : ([0-9]+).*/\1/p')
+[ "${live:-0}" -ge "$REPLICATION" ] || bench_die "$live live DataNode(s) for replication $REPLICATION"
+
+# --- setup ---------------------------------------------------------------------------------------
 CONF=$OUT_DIR/hadoop-conf
 mkdir -p "$CONF" "$OUT_DIR/src"
 cat >"$CONF/core-site.xml" <<EOF
@@ -39,11 +55,11 @@ cat >"$CONF/core-site.xml" <<EOF
   <property><name>fs.defaultFS</name><value>$NN</value></property>
 </configuration>
 EOF
-cat >"$CONF/hdfs-site.xml" <<'EOF'
+cat >"$CONF/hdfs-site.xml" <<EOF
 <?xml version="1.0"?>
 <configuration>
-  <!-- what loadgen's client gets from the NameNode's defaults: one replica, 128 MiB blocks -->
-  <property><name>dfs.replication</name><value>1</value></property>
+  <!-- what loadgen's writes ask for: $REPLICATION replica(s), 128 MiB blocks -->
+  <property><name>dfs.replication</name><value>$REPLICATION</value></property>
   <property><name>dfs.blocksize</name><value>134217728</value></property>
 </configuration>
 EOF
@@ -57,13 +73,14 @@ for ((i = 1; i <= FILES; i++)); do ln -f "$SRC" "$OUT_DIR/src/$(printf 'f%03d' "
 TOTAL_MIB=$((FILES * SIZE_MIB))
 fsshell -rm -r -f -skipTrash "$NN$BASE" >/dev/null 2>&1 || true
 fsshell -mkdir -p "$NN$BASE" >/dev/null 2>&1 || bench_die "cannot create $BASE on $NN"
+HADOOP_VERSION=$(ls "$LOADGEN_CACHE/hdfs/lib" | sed -nE 's/^hadoop-common-(.*)\.jar$/\1/p')
+LOADGEN_VERSION=$("$LOADGEN_BIN" version | awk '{print $2}')
 
-measured() {   # measured NAME -- CMD...: one locked, timed run; sets BT_* and SERVER_CPU
+measured() {   # measured NAME -- CMD...: one timed run; sets BT_*, SERVER_CPU and NOT_COMPLETE
     local name=$1 lines
     shift 2
-    bench_log "$name: waiting for $BENCH_LOCK"
     lines=$(wc -l <"$NN_LOG")
-    SERVER_PIDS="$SERVER_PIDS" flock "$BENCH_LOCK" scripts/bench/measure.sh "$name" "$OUT_DIR" -- "$@"
+    scripts/bench/measure.sh "$name" "$OUT_DIR" -- "$@"
     NOT_COMPLETE=$(tail -n +"$((lines + 1))" "$NN_LOG" | grep -c 'is COMMITTED but' || true)
     read -r BT_WALL BT_USER BT_SYS _ <<<"$(tail -n 1 "$OUT_DIR/$name.time")"
     BT_RC=$(cat "$OUT_DIR/$name.rc")
@@ -78,74 +95,95 @@ check_dir() {   # check_dir DIR -> "files bytes replication"
     echo "$du $rep"
 }
 settle() { fsshell -rm -r -f -skipTrash "$NN$1" >/dev/null 2>&1 || true; sync; sleep 5; }
-declare -A RATE WALLRATE WALL CPU SCPU CHECK RETRY
 
-# FsShell's start-up (JVM, classes, first NameNode call), measured alone so it can be set apart
-measured fsshell-noop -- "${FSSHELL[@]}" -test -d "$NN$BASE"
-NOOP_WALL=$BT_WALL
-
-for mode in seq par; do
-    p=1
-    [ "$mode" = par ] && p=$PARALLEL
-    d=$BASE/fsshell-$mode
-    fsshell -mkdir -p "$NN$d" >/dev/null 2>&1
-    measured "fsshell-$mode" -- "${FSSHELL[@]}" -put -t "$p" "$OUT_DIR"/src/f* "$NN$d/"
-    WALL[fsshell-$mode]=$BT_WALL
-    WALLRATE[fsshell-$mode]=$(bench_calc 'a / b' "$TOTAL_MIB" "$BT_WALL")
-    RATE[fsshell-$mode]=$(bench_calc 'a / (b - c)' "$TOTAL_MIB" "$BT_WALL" "$NOOP_WALL")
-    CPU[fsshell-$mode]=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")
-    SCPU[fsshell-$mode]=$SERVER_CPU
-    RETRY[fsshell-$mode]=$NOT_COMPLETE
-    CHECK[fsshell-$mode]=$(check_dir "$d")
-    settle "$d"
-
-    d=$BASE/loadgen-$mode
-    measured "loadgen-$mode" -- "$LOADGEN_BIN" run scripts/bench/hdfs_write.lua --quiet --out "$OUT_DIR/loadgen-$mode.json" \
-        -e DIR="$d" -e SRC="$SRC" -e FILES="$FILES" -e VUS="$p"
-    res=$OUT_DIR/loadgen-$mode.json
-    WALL[loadgen-$mode]=$BT_WALL
-    WALLRATE[loadgen-$mode]=$(bench_calc 'a / b' "$TOTAL_MIB" "$BT_WALL")
-    RATE[loadgen-$mode]=$(jq -r '.metrics["hdfs.write"].unit_throughput.bytes / 1048576' "$res")
-    CPU[loadgen-$mode]=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")
-    SCPU[loadgen-$mode]=$SERVER_CPU
-    RETRY[loadgen-$mode]=$NOT_COMPLETE
-    CHECK[loadgen-$mode]="$(check_dir "$d"), errors $(jq -r '.metrics["hdfs.write"].error_count' "$res")"
-    settle "$d"
+read -ra tools <<<"$TOOLS"
+RAW=$OUT_DIR/rounds.tsv
+printf 'round\tmode\ttool\tposition\tfiles_at_a_time\twall_s\tload_mib_s\twall_mib_s\ttool_cpu_s\tserver_cpu_s\tnot_complete\tcomplete_waits\tcheck\n' >"$RAW"
+for ((r = 1; r <= ROUNDS; r++)); do
+    # FsShell's start-up (JVM, classes, first NameNode call), measured each round so it can be set apart
+    measured "r$r-fsshell-noop" -- "${FSSHELL[@]}" -test -d "$NN$BASE"
+    noop=$BT_WALL
+    for mode in $MODES; do
+        p=1
+        [ "$mode" = par ] && p=$PARALLEL
+        for ((i = 0; i < ${#tools[@]}; i++)); do
+            t=${tools[$(( (i + r - 1) % ${#tools[@]} ))]}
+            name=r$r-$t-$mode d=$BASE/$t-$mode-$r waits=""
+            if [ "$t" = fsshell ]; then
+                fsshell -mkdir -p "$NN$d" >/dev/null 2>&1
+                measured "$name" -- "${FSSHELL[@]}" -put -t "$p" "$OUT_DIR"/src/f* "$NN$d/"
+                rate=$(bench_calc 'a / (b - c)' "$TOTAL_MIB" "$BT_WALL" "$noop")
+                check=$(check_dir "$d")
+            else
+                measured "$name" -- "$LOADGEN_BIN" run scripts/bench/hdfs_write.lua --quiet --out "$OUT_DIR/$name.json" \
+                    -e DIR="$d" -e SRC="$SRC" -e FILES="$FILES" -e VUS="$p" -e WRITER="$t" \
+                    -e REPLICATION="$REPLICATION"
+                res=$OUT_DIR/$name.json
+                rate=$(jq -r '.metrics["hdfs.write"].unit_throughput.bytes / 1048576' "$res")
+                waits=$(jq -r '.metrics["hdfs.write"].units.complete_waits // ""' "$res")
+                check="$(check_dir "$d"), errors $(jq -r '.metrics["hdfs.write"].error_count' "$res")"
+            fi
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$mode" "$t" "$((i + 1))" "$p" "$BT_WALL" \
+                "$rate" "$(bench_calc 'a / b' "$TOTAL_MIB" "$BT_WALL")" "$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")" \
+                "$SERVER_CPU" "$NOT_COMPLETE" "$waits" "$check" >>"$RAW"
+            settle "$d"
+        done
+    done
 done
 fsshell -rm -r -f -skipTrash "$NN$BASE" >/dev/null 2>&1 || true
 
-echo "## HDFS write: $FILES files of $SIZE_MIB MiB ($TOTAL_MIB MiB), one at a time and $PARALLEL at a time"
+label() {
+    case $1 in
+        fsshell) echo "FsShell -put -t $2 (Hadoop $HADOOP_VERSION)" ;;
+        loadgen) echo "loadgen $LOADGEN_VERSION, own write path ($2 VUs)" ;;
+        hdfs-native) echo "loadgen $LOADGEN_VERSION, hdfs-native writer ($2 VUs)" ;;
+    esac
+}
+echo "## HDFS write: $FILES files of $SIZE_MIB MiB ($TOTAL_MIB MiB), replication $REPLICATION, $ROUNDS rounds"
 echo
-echo "$(date -u +%FT%TZ), $(nproc) cores; HDFS 3.5.0, one NameNode and one DataNode on this machine; replication 1"
+echo "$(date -u +%FT%TZ), $(nproc) cores; HDFS $HADOOP_VERSION, one NameNode and $live DataNode(s) on this machine;"
+echo "tool order rotated each round ($TOOLS, first in round 1); the whole run held $BENCH_LOCK."
 echo
-echo "| tool | files at a time | MiB/s (load phase) | MiB/s over process wall | wall s | tool CPU s | NameNode + DataNode CPU s | closes told \"not complete\" | check: files, bytes, replication |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
-for mode in seq par; do
-    p=1
-    [ "$mode" = par ] && p=$PARALLEL
-    for t in fsshell loadgen; do
-        k=$t-$mode
-        name="FsShell -put -t $p (Hadoop $(ls "$LOADGEN_CACHE/hdfs/lib" | sed -nE 's/^hadoop-common-(.*)\.jar$/\1/p'))"
-        [ "$t" = loadgen ] && name="loadgen $("$LOADGEN_BIN" version | awk '{print $2}') ($p VUs)"
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$p" "$(bench_fmt "${RATE[$k]}" 1)" "$(bench_fmt "${WALLRATE[$k]}" 1)" \
-            "$(bench_fmt "${WALL[$k]}" 2)" "$(bench_fmt "${CPU[$k]}" 1)" "$(bench_fmt "${SCPU[$k]}" 1)" "${RETRY[$k]}" "${CHECK[$k]}"
+echo "| tool | files at a time | MiB/s (load phase), median | min-max | MiB/s over process wall, median | tool CPU s per GiB | NameNode + DataNode CPU s per GiB | closes told \"not complete\" (all rounds) | loadgen's complete_waits (all rounds) |"
+echo "|---|---:|---:|---|---:|---:|---:|---:|---:|"
+for mode in $MODES; do
+    for t in "${tools[@]}"; do
+        awk -F'\t' -v m="$mode" -v t="$t" -v mib="$TOTAL_MIB" -v name="$(label "$t" "$([ "$mode" = par ] && echo "$PARALLEL" || echo 1)")" '
+            function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+            NR > 1 && $2 == m && $3 == t { n++; r[n] = $7; w[n] = $8; c[n] = $9 * 1024 / mib; s[n] = $10 * 1024 / mib; nc += $11; cw += $12; p = $5
+                lo = (n == 1 || $7 < lo) ? $7 : lo; hi = (n == 1 || $7 > hi) ? $7 : hi; if ($12 != "") has = 1 }
+            END { if (n) printf "| %s | %s | %.1f | %.1f-%.1f | %.1f | %.2f | %.2f | %d | %s |\n", name, p, median(r, n), lo, hi, median(w, n),
+                  median(c, n), median(s, n), nc, has ? cw : "-" }' "$RAW"
+    done
+done
+echo
+echo "Ratios to FsShell, computed within each round, then the median and the range over the rounds:"
+echo
+for mode in $MODES; do
+    for t in "${tools[@]}"; do
+        [ "$t" = fsshell ] && continue
+        awk -F'\t' -v m="$mode" -v t="$t" '
+            function median(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+                return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+            NR > 1 && $2 == m && $3 == "fsshell" { fr[$1] = $7; fw[$1] = $8 }
+            NR > 1 && $2 == m && $3 == t { tr[$1] = $7; tw[$1] = $8 }
+            END { for (k in tr) if (k in fr) { n++; a[n] = tr[k] / fr[k]; b[n] = tw[k] / fw[k]
+                      lo = (n == 1 || a[n] < lo) ? a[n] : lo; hi = (n == 1 || a[n] > hi) ? a[n] : hi }
+                  if (n) printf "- %s / FsShell, %s: %.2f (load phase; rounds %.2f-%.2f), %.2f (process wall)\n", t, m == "seq" ? "one file at a time" : "several at a time", median(a, n), lo, hi, median(b, n) }' "$RAW"
     done
 done
 echo
 echo "FsShell's load phase is its wall time less that of a no-op FsShell (\`-test -d\`: JVM start, classes, one"
-echo "NameNode call), which took $(bench_fmt "$NOOP_WALL" 2) s; loadgen's is hdfs.write bytes over its load phase."
-echo "\"Not complete\": the NameNode's log lines for a \`complete\` that came before the DataNode reported the"
-echo "file's last block; the client then sleeps before it asks again (Hadoop's client 400 ms, doubling;"
-echo "hdfs-native 500 ms, doubling)."
+echo "NameNode call) measured in the same round; loadgen's is hdfs.write bytes over its load phase."
+echo "\"Not complete\": the NameNode's log lines for a \`complete\` that came before the DataNode(s) reported the"
+echo "file's last block; the client then waits before it asks again (Hadoop's client 400 ms, doubling;"
+echo "hdfs-native 500 ms, doubling; loadgen's own write path 2 ms, doubling up to 400 ms)."
 echo
-for mode in seq par; do
-    awk -v m="$mode" -v a="${RATE[loadgen-$mode]}" -v b="${RATE[fsshell-$mode]}" -v c="${WALLRATE[loadgen-$mode]}" -v d="${WALLRATE[fsshell-$mode]}" \
-        'BEGIN {printf "loadgen / FsShell, %s: %.2f (load phase), %.2f (process wall)\n", m, a / b, c / d}'
-done
+echo "Raw figures: $RAW (one line per run). Commands of round 1 (OUT_DIR=$OUT_DIR):"
 echo
-echo "Commands (OUT_DIR=$OUT_DIR; fsshell = java -Xmx512m -cp \"\$CONF:$LOADGEN_CACHE/hdfs/lib/*\" org.apache.hadoop.fs.FsShell):"
-echo
-for t in fsshell-noop fsshell-seq loadgen-seq fsshell-par loadgen-par; do
+for f in "$OUT_DIR"/r1-*.cmd; do
+    n=$(basename "$f" .cmd)
     # shellcheck disable=SC2016  # backquotes are Markdown
-    printf -- '- %s: `flock %s scripts/bench/measure.sh %s ... -- %s`\n' "$t" "$BENCH_LOCK" "$t" "$(sed -E 's/^env LOADGEN_BENCH_TAG=[^ ]+ //; s/ *$//' "$OUT_DIR/$t.cmd")"
+    printf -- '- %s: `scripts/bench/measure.sh %s ... -- %s`\n' "$n" "$n" "$(sed -E 's/^env LOADGEN_BENCH_TAG=[^ ]+ //; s/ *$//' "$f")"
 done
