@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-hdfs-native-seq-9673-1796008031751968810 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r1-hdfs-native-seq.json -e DIR=/loadgen-bench-hdfs/hdfs-native-seq-1 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=1 -e WRITER=hdfs-native -e REPLICATION=1 

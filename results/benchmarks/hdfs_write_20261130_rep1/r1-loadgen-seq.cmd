@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-loadgen-seq-9097-1796008014864593786 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r1-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-1 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-hdfs-native-seq-11820-1796008124139095269 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r2-hdfs-native-seq.json -e DIR=/loadgen-bench-hdfs/hdfs-native-seq-2 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=1 -e WRITER=hdfs-native -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-loadgen-par-12429-1796008173417535411 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r2-loadgen-par.json -e DIR=/loadgen-bench-hdfs/loadgen-par-2 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=4 -e WRITER=loadgen -e REPLICATION=1 

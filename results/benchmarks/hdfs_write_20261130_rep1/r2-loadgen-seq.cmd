@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-loadgen-seq-11544-1796008108799430099 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r2-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-2 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-hdfs-native-par-14638-1796008280353525230 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r3-hdfs-native-par.json -e DIR=/loadgen-bench-hdfs/hdfs-native-par-3 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=4 -e WRITER=hdfs-native -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-hdfs-native-seq-13501-1796008221395356404 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r3-hdfs-native-seq.json -e DIR=/loadgen-bench-hdfs/hdfs-native-seq-3 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=1 -e WRITER=hdfs-native -e REPLICATION=1 

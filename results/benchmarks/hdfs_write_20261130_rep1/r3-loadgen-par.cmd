@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-loadgen-par-15421-1796008314631692795 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r3-loadgen-par.json -e DIR=/loadgen-bench-hdfs/loadgen-par-3 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=4 -e WRITER=loadgen -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-loadgen-seq-14216-1796008266505314533 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r3-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-3 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-hdfs-native-par-17004-1796008420376652009 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r4-hdfs-native-par.json -e DIR=/loadgen-bench-hdfs/hdfs-native-par-4 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=4 -e WRITER=hdfs-native -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-loadgen-par-16792-1796008407092440526 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r4-loadgen-par.json -e DIR=/loadgen-bench-hdfs/loadgen-par-4 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=4 -e WRITER=loadgen -e REPLICATION=1 

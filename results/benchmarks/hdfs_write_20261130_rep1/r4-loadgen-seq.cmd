@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-loadgen-seq-16052-1796008349948076747 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r4-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-4 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=1 

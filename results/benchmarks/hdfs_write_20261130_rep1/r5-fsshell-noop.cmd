@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r5-fsshell-noop-17225-1796008435123310227 java -Xmx512m -Djava.net.preferIPv4Stack=true -Dhadoop.root.logger=WARN\,console -Dhadoop.home.dir=/root/.cache/loadgen/hdfs -cp /tmp/hw-rep1/hadoop-conf:/root/.cache/loadgen/hdfs/lib/\* org.apache.hadoop.fs.FsShell -test -d hdfs://127.0.0.1:8020/loadgen-bench-hdfs 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r5-loadgen-par-18059-1796008495547997730 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep1/r5-loadgen-par.json -e DIR=/loadgen-bench-hdfs/loadgen-par-5 -e SRC=/tmp/hw-rep1/data.bin -e FILES=20 -e VUS=4 -e WRITER=loadgen -e REPLICATION=1 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-hdfs-native-par-20873-1796008651318314317 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r1-hdfs-native-par.json -e DIR=/loadgen-bench-hdfs/hdfs-native-par-1 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=4 -e WRITER=hdfs-native -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-hdfs-native-seq-19898-1796008592158229803 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r1-hdfs-native-seq.json -e DIR=/loadgen-bench-hdfs/hdfs-native-seq-1 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=hdfs-native -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-loadgen-par-20582-1796008633974015107 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r1-loadgen-par.json -e DIR=/loadgen-bench-hdfs/loadgen-par-1 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=4 -e WRITER=loadgen -e REPLICATION=3 

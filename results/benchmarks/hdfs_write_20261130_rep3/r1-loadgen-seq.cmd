@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-loadgen-seq-19601-1796008574175150938 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r1-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-1 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-hdfs-native-par-22532-1796008746791321567 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r2-hdfs-native-par.json -e DIR=/loadgen-bench-hdfs/hdfs-native-par-2 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=4 -e WRITER=hdfs-native -e REPLICATION=3 

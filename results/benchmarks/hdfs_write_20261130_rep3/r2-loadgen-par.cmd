@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-loadgen-par-22240-1796008729872333715 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r2-loadgen-par.json -e DIR=/loadgen-bench-hdfs/loadgen-par-2 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=4 -e WRITER=loadgen -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-loadgen-seq-21269-1796008670989468543 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r2-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-2 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=3 

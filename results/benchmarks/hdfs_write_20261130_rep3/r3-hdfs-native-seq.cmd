@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-hdfs-native-seq-23318-1796008789100735045 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r3-hdfs-native-seq.json -e DIR=/loadgen-bench-hdfs/hdfs-native-seq-3 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=hdfs-native -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-hdfs-native-par-27150-1796009002651078578 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r4-hdfs-native-par.json -e DIR=/loadgen-bench-hdfs/hdfs-native-par-4 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=4 -e WRITER=hdfs-native -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-hdfs-native-seq-26134-1796008947169401463 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r4-hdfs-native-seq.json -e DIR=/loadgen-bench-hdfs/hdfs-native-seq-4 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=hdfs-native -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-loadgen-par-26866-1796008987630596372 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r4-loadgen-par.json -e DIR=/loadgen-bench-hdfs/loadgen-par-4 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=4 -e WRITER=loadgen -e REPLICATION=3 

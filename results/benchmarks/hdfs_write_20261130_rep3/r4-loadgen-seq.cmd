@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-loadgen-seq-25820-1796008931080294514 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r4-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-4 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=3 

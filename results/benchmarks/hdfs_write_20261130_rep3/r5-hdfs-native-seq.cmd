@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r5-hdfs-native-seq-27835-1796009037403875744 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r5-hdfs-native-seq.json -e DIR=/loadgen-bench-hdfs/hdfs-native-seq-5 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=hdfs-native -e REPLICATION=3 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r5-loadgen-seq-27533-1796009020226377671 target/release/loadgen run scripts/bench/hdfs_write.lua --quiet --out /tmp/hw-rep3/r5-loadgen-seq.json -e DIR=/loadgen-bench-hdfs/loadgen-seq-5 -e SRC=/tmp/hw-rep3/data.bin -e FILES=20 -e VUS=1 -e WRITER=loadgen -e REPLICATION=3 
