@@ -195,3 +195,148 @@ function teardown() admin:delete_topic(topic) end
         "{warnings}"
     );
 }
+
+/// `c:lag()` against Kafka's own `kafka-consumer-groups --describe` after a commit: per partition the
+/// same committed offset, high watermark (log end) and lag. And the once-a-second lag gauges
+/// (`kafka.consumer_lag`, tagged by group, topic and partition) are in the result.
+#[test]
+fn lag_matches_kafka_consumer_groups_after_a_commit() {
+    require_kafka();
+    let topic = unique("lg-lag");
+    let group = format!("g-{topic}");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local brokers, topic, group = lg.env("BROKERS"), lg.env("TOPIC"), lg.env("GROUP")
+local admin = kafka.admin{ brokers = brokers }
+options = { iterations = 1 }
+function setup()
+  assert(admin:create_topic{ name = topic, partitions = 3, replication = 3 }.ok)
+  local p = kafka.producer{ brokers = brokers, acks = "all" }
+  for i = 1, 300 do p:send_async{ topic = topic, key = "k" .. i, value = "v" .. i } end
+  p:flush("30s")
+end
+function default()
+  local c = kafka.consumer{ brokers = brokers, group = group, topics = { topic } }
+  local n, t0, seen, parts = 0, lg.now(), {}, 0
+  -- At least 120 records and one from each partition (so each has a position to commit), read
+  -- slowly enough that the lag gauges are set from librdkafka's statistics more than once.
+  while (n < 120 or parts < 3) and lg.now() - t0 < 30000 do
+    local recs = c:poll("1s", 5)
+    for _, r in ipairs(recs) do
+      n = n + 1
+      if not seen[r.partition] then seen[r.partition] = true; parts = parts + 1 end
+    end
+    lg.sleep(0.1)
+  end
+  assert(c:commit().ok)
+  local lag
+  for _ = 1, 50 do
+    lag = c:lag()
+    local done = #lag > 0
+    for _, p in ipairs(lag) do done = done and p.committed == p.position end
+    if done then break end
+    lg.sleep(0.2)
+  end
+  local f = assert(io.open(lg.env("OUT"), "w"))
+  f:write(lg.json_encode({ consumed = n, partitions = lag }))
+  f:close()
+  c:close()
+end
+"#,
+    );
+    let out = case.path("lag.json");
+    let o = case.run(&[
+        "-e",
+        &format!("BROKERS={KAFKA}"),
+        "-e",
+        &format!("TOPIC={topic}"),
+        "-e",
+        &format!("GROUP={group}"),
+        "-e",
+        &format!("OUT={}", out.display()),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let ours: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let consumed = ours["consumed"].as_i64().unwrap();
+    let parts = ours["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 3, "{ours}");
+    let total_lag: i64 = parts.iter().map(|p| p["lag"].as_i64().unwrap()).sum();
+    assert_eq!(total_lag, 300 - consumed, "{ours}");
+    assert!(total_lag > 0, "some records left unread: {ours}");
+
+    // Kafka's own view of the group (its members have left; the committed offsets stay).
+    let cache = std::env::var("LOADGEN_CACHE")
+        .unwrap_or_else(|_| format!("{}/.cache/loadgen", std::env::var("HOME").unwrap()));
+    let tool = std::process::Command::new("java")
+        .args([
+            "-Xmx256m",
+            "-cp",
+            &format!("{cache}/kafka/lib/*"),
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+            "--bootstrap-server",
+            KAFKA,
+            "--describe",
+            "--group",
+            &group,
+        ])
+        .output()
+        .expect("java (Kafka's kafka-consumer-groups)");
+    let text = String::from_utf8_lossy(&tool.stdout).to_string();
+    assert!(
+        tool.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&tool.stderr)
+    );
+    // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+    let mut rows = 0;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || f[1] != topic {
+            continue;
+        }
+        rows += 1;
+        let p = parts
+            .iter()
+            .find(|p| p["partition"].as_i64().map(|n| n.to_string()).as_deref() == Some(f[2]))
+            .unwrap_or_else(|| panic!("partition {} not in {ours}", f[2]));
+        assert_eq!(
+            p["committed"].to_string(),
+            f[3],
+            "committed, partition {}: {text}",
+            f[2]
+        );
+        assert_eq!(
+            p["high_watermark"].to_string(),
+            f[4],
+            "log end, partition {}: {text}",
+            f[2]
+        );
+        assert_eq!(
+            p["lag"].to_string(),
+            f[5],
+            "lag, partition {}: {text}",
+            f[2]
+        );
+    }
+    assert_eq!(rows, 3, "{text}");
+
+    let r = case.result();
+    assert_valid(&r);
+    // One lag series per partition (the series key names the group, topic and partition).
+    let series: Vec<&String> = r["series_totals"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("kafka.consumer_lag{") && k.contains(&topic))
+        .collect();
+    assert_eq!(series.len(), 3, "lag gauges per partition: {series:?}");
+    assert!(
+        series
+            .iter()
+            .all(|k| k.contains("partition:") && k.contains(&group)),
+        "{series:?}"
+    );
+}

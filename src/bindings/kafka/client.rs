@@ -9,9 +9,11 @@ use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -114,10 +116,59 @@ pub struct GroupState {
     /// Whether the join was handed out (take_join) to be recorded.
     join_taken: AtomicBool,
     last_error: Mutex<Option<String>>,
+    /// The assigned partitions as librdkafka's statistics last reported them (once a second).
+    partitions: Mutex<BTreeMap<(String, i32), PartitionLag>>,
+    /// Rebalances of this consumer's group membership (librdkafka's count; -1: no statistics yet).
+    rebalances: AtomicI64,
+    /// `auto.offset.reset` is earliest.
+    from_earliest: bool,
+}
+
+/// One assigned partition, as librdkafka's statistics (or, for `Lag::now`, the brokers) report it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: i32,
+    /// The next offset the application reads (-1: not known yet).
+    pub position: i64,
+    /// The group's committed offset (-1: none).
+    pub committed: i64,
+    /// The high watermark: the offset the next record written to the partition gets (-1: not known).
+    pub high_watermark: i64,
+    /// The low watermark: the partition's first offset (-1: not known).
+    pub low_watermark: i64,
+    /// Where a consumer without a position or a committed offset starts: the low watermark
+    /// (`from = "earliest"`), else the high watermark.
+    pub from_earliest: bool,
+    /// Epoch ms of the last record this consumer read from the partition.
+    pub last_record_ms: Option<i64>,
+}
+
+impl PartitionLag {
+    /// Records behind: the high watermark minus the position (before the first read: minus the
+    /// committed offset, or without one where the consumer starts). None while unknown.
+    pub fn lag(&self) -> Option<i64> {
+        let from = if self.position >= 0 {
+            self.position
+        } else if self.committed >= 0 {
+            self.committed
+        } else if self.from_earliest {
+            self.low_watermark
+        } else {
+            self.high_watermark
+        };
+        (from >= 0 && self.high_watermark >= 0).then(|| (self.high_watermark - from).max(0))
+    }
+
+    /// Seconds behind: now minus the timestamp of the last record read (None before the first).
+    pub fn lag_seconds(&self, now_ms: i64) -> Option<f64> {
+        self.last_record_ms
+            .map(|t| (now_ms - t).max(0) as f64 / 1000.0)
+    }
 }
 
 impl GroupState {
-    fn new() -> GroupState {
+    fn new(from_earliest: bool) -> GroupState {
         GroupState {
             since: Instant::now(),
             assigned: AtomicUsize::new(0),
@@ -125,6 +176,9 @@ impl GroupState {
             unassigned_at_ms: AtomicU64::new(0),
             join_taken: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            partitions: Mutex::new(BTreeMap::new()),
+            rebalances: AtomicI64::new(-1),
+            from_earliest,
         }
     }
 
@@ -165,6 +219,75 @@ impl GroupState {
         self.last_error.lock().ok().and_then(|e| e.clone())
     }
 
+    /// The assigned partitions as the last statistics saw them, by topic and partition.
+    pub fn partitions(&self) -> Vec<PartitionLag> {
+        self.partitions
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Rebalances of this consumer's group membership so far (None before the first statistics).
+    pub fn rebalances(&self) -> Option<i64> {
+        Some(self.rebalances.load(Ordering::Relaxed)).filter(|n| *n >= 0)
+    }
+
+    /// Notes the last record read from each partition (its timestamp, epoch ms).
+    pub fn consumed(&self, topic: &str, partition: i32, timestamp_ms: Option<i64>) {
+        let Some(ts) = timestamp_ms else { return };
+        if let Ok(mut m) = self.partitions.lock() {
+            let e = m
+                .entry((topic.to_string(), partition))
+                .or_insert_with(|| PartitionLag {
+                    topic: topic.to_string(),
+                    partition,
+                    position: -1,
+                    committed: -1,
+                    high_watermark: -1,
+                    low_watermark: -1,
+                    from_earliest: self.from_earliest,
+                    last_record_ms: None,
+                });
+            e.last_record_ms = Some(ts);
+        }
+    }
+
+    /// Takes in librdkafka's statistics: the partitions this consumer fetches now replace the
+    /// previous set (a revoked partition drops out), keeping each one's last record time.
+    fn on_stats(&self, s: &Statistics) {
+        if let Some(g) = &s.cgrp {
+            self.rebalances.store(g.rebalance_cnt, Ordering::Relaxed);
+        }
+        let Ok(mut m) = self.partitions.lock() else {
+            return;
+        };
+        let mut now = BTreeMap::new();
+        for (name, t) in &s.topics {
+            for p in t.partitions.values() {
+                // Partition -1 is librdkafka's internal "unassigned" queue.
+                if p.partition < 0 || !(p.desired || p.fetch_state == "active") {
+                    continue;
+                }
+                let key = (name.clone(), p.partition);
+                let last = m.get(&key).and_then(|e| e.last_record_ms);
+                now.insert(
+                    key,
+                    PartitionLag {
+                        topic: name.clone(),
+                        partition: p.partition,
+                        position: p.app_offset,
+                        committed: p.committed_offset,
+                        high_watermark: p.hi_offset,
+                        low_watermark: p.lo_offset,
+                        from_earliest: self.from_earliest,
+                        last_record_ms: last,
+                    },
+                );
+            }
+        }
+        *m = now;
+    }
+
     fn on_rebalance(&self, r: &Rebalance<'_>) {
         match r {
             Rebalance::Assign(tpl) => {
@@ -203,6 +326,51 @@ impl ClientContext for GroupContext {
             *l = Some(format!("{error}: {reason}"));
         }
     }
+
+    fn stats(&self, statistics: Statistics) {
+        self.0.on_stats(&statistics);
+    }
+}
+
+/// The assigned partitions as the brokers report them now: the consumer's position, the group's
+/// committed offsets and each partition's high watermark (one request per partition; blocking, for
+/// `c:lag()`, not for every poll).
+pub fn lag_now(c: &GroupConsumer, timeout: Duration) -> Result<Vec<PartitionLag>, OpError> {
+    let err = |e: KafkaError, what: &str| op_error(&e, what);
+    let assigned = c.assignment().map_err(|e| err(e, "assignment"))?;
+    let position = c.position().map_err(|e| err(e, "position"))?;
+    let committed = c
+        .committed_offsets(assigned.clone(), timeout)
+        .map_err(|e| err(e, "committed offsets"))?;
+    let offset = |l: &TopicPartitionList, t: &str, p: i32| match l
+        .find_partition(t, p)
+        .map(|e| e.offset())
+    {
+        Some(Offset::Offset(o)) => o,
+        _ => -1,
+    };
+    let known = c.context().0.partitions();
+    let mut out = Vec::new();
+    for e in assigned.elements() {
+        let (t, p) = (e.topic(), e.partition());
+        let (low, high) = c
+            .fetch_watermarks(t, p, timeout)
+            .map_err(|e| err(e, &format!("watermarks of {t}/{p}")))?;
+        out.push(PartitionLag {
+            topic: t.to_string(),
+            partition: p,
+            position: offset(&position, t, p),
+            committed: offset(&committed, t, p),
+            high_watermark: high,
+            low_watermark: low,
+            from_earliest: c.context().0.from_earliest,
+            last_record_ms: known
+                .iter()
+                .find(|k| k.topic == t && k.partition == p)
+                .and_then(|k| k.last_record_ms),
+        });
+    }
+    Ok(out)
 }
 
 impl ConsumerContext for GroupContext {
@@ -233,12 +401,16 @@ impl ConsumerConfig {
         c.set("bootstrap.servers", &self.brokers)
             .set("group.id", &self.group)
             .set("auto.offset.reset", &self.from)
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            // Positions, committed offsets and high watermarks once a second (the lag gauges).
+            .set("statistics.interval.ms", "1000");
         for (k, v) in &self.extra {
             c.set(k, v);
         }
         let consumer: GroupConsumer = c
-            .create_with_context(GroupContext(Arc::new(GroupState::new())))
+            .create_with_context(GroupContext(Arc::new(GroupState::new(
+                self.from == "earliest",
+            ))))
             .map_err(|e| format!("kafka consumer ({}): {e}", self.brokers))?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer
@@ -543,4 +715,33 @@ pub fn flush(producer: &KafkaProducer, timeout: Duration) -> Result<(), OpError>
         .inner
         .flush(timeout)
         .map_err(|e| op_error(&e, "flush"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartitionLag;
+
+    fn part(position: i64, committed: i64, low: i64, high: i64, earliest: bool) -> PartitionLag {
+        PartitionLag {
+            topic: "t".into(),
+            partition: 0,
+            position,
+            committed,
+            high_watermark: high,
+            low_watermark: low,
+            from_earliest: earliest,
+            last_record_ms: Some(1_000),
+        }
+    }
+
+    #[test]
+    fn lag_counts_from_the_position_then_the_commit_then_where_the_consumer_starts() {
+        assert_eq!(part(40, 30, 0, 100, true).lag(), Some(60));
+        assert_eq!(part(-1, 30, 0, 100, true).lag(), Some(70));
+        assert_eq!(part(-1, -1, 10, 100, true).lag(), Some(90));
+        assert_eq!(part(-1, -1, 10, 100, false).lag(), Some(0));
+        assert_eq!(part(40, 30, 0, -1, true).lag(), None);
+        assert_eq!(part(120, -1, 0, 100, true).lag(), Some(0));
+        assert_eq!(part(1, 1, 0, 1, true).lag_seconds(3_500), Some(2.5));
+    }
 }

@@ -10,10 +10,10 @@ use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{json, lua_error, state, state_mut, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use rdkafka::consumer::{CommitMode, Consumer as _, RebalanceProtocol};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -299,6 +299,52 @@ struct ConsumerHandle {
     inner: RefCell<Option<Rc<client::GroupConsumer>>>,
     /// How long the consumer may go without partitions before an empty poll is an error.
     join_timeout: Duration,
+    /// When the lag gauges were last set (at most once a second, from a poll).
+    gauges_at: Rc<Cell<Option<Instant>>>,
+}
+
+/// Sets the lag gauges of every partition the consumer has (from librdkafka's statistics, once a
+/// second): `kafka.consumer_lag` (records behind the high watermark) and `kafka.consumer_lag_s`
+/// (now minus the timestamp of the last record read), tagged with the group, topic and partition,
+/// and `kafka.rebalances` per group.
+fn set_lag_gauges(scope: &OpScope, group: &str, state: &client::GroupState) {
+    let now_ms = crate::util::epoch_micros() / 1000;
+    let mut rec = scope.recorder.borrow_mut();
+    for p in state.partitions() {
+        let mut tags = (*scope.tags).clone();
+        tags.insert("group".into(), group.to_string());
+        tags.insert("topic".into(), p.topic.clone());
+        tags.insert("partition".into(), p.partition.to_string());
+        if let Some(lag) = p.lag() {
+            rec.set_gauge("kafka.consumer_lag", &tags, lag as f64);
+        }
+        if let Some(s) = p.lag_seconds(now_ms) {
+            rec.set_gauge("kafka.consumer_lag_s", &tags, s);
+        }
+    }
+    if let Some(n) = state.rebalances() {
+        let mut tags = (*scope.tags).clone();
+        tags.insert("group".into(), group.to_string());
+        rec.set_gauge("kafka.rebalances", &tags, n as f64);
+    }
+}
+
+fn lag_table(lua: &Lua, parts: &[client::PartitionLag]) -> mlua::Result<Table> {
+    let now_ms = crate::util::epoch_micros() / 1000;
+    let out = lua.create_table()?;
+    for (i, p) in parts.iter().enumerate() {
+        let t = lua.create_table()?;
+        t.set("topic", p.topic.as_str())?;
+        t.set("partition", p.partition)?;
+        let known = |v: i64| (v >= 0).then_some(v);
+        t.set("position", known(p.position))?;
+        t.set("committed", known(p.committed))?;
+        t.set("high_watermark", known(p.high_watermark))?;
+        t.set("lag", p.lag())?;
+        t.set("lag_s", p.lag_seconds(now_ms))?;
+        out.raw_set(i + 1, t)?;
+    }
+    Ok(out)
 }
 
 /// Why a consumer without partitions gets nothing, from its group membership (the run's warning
@@ -355,6 +401,7 @@ impl UserData for ConsumerHandle {
                 let consumer = this.get();
                 let join_timeout = this.join_timeout;
                 let group = this.cfg.group.clone();
+                let gauges_at = this.gauges_at.clone();
                 async move {
                     let out = lua.create_table()?;
                     let consumer = match consumer {
@@ -440,6 +487,16 @@ impl UserData for ConsumerHandle {
                             &units,
                         );
                     }
+                    for c in &got {
+                        state.consumed(&c.topic, c.partition, c.timestamp_ms);
+                    }
+                    if gauges_at
+                        .get()
+                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                    {
+                        gauges_at.set(Some(Instant::now()));
+                        set_lag_gauges(&scope, &group, &state);
+                    }
                     let now_us = crate::util::epoch_micros();
                     for (i, c) in got.iter().enumerate() {
                         let sent_us = c.sent_us.or(c.timestamp_ms.map(|ms| ms * 1000));
@@ -475,6 +532,25 @@ impl UserData for ConsumerHandle {
                 out.set("ok", true)?;
             }
             Ok(out)
+        });
+        // lag(timeout = "5s"): the assigned partitions as the brokers report them now (position,
+        // committed offset, high watermark, lag, lag_s); blocks this VU for the requests.
+        m.add_method("lag", |lua, this, timeout: Option<Value>| {
+            let timeout = match timeout {
+                Some(v) => duration_arg(lua, &v, "lag")?,
+                None => Duration::from_secs(5),
+            };
+            let Some(c) = this.inner.borrow().clone() else {
+                return lua.create_table();
+            };
+            match client::lag_now(&c, timeout) {
+                Ok(parts) => lag_table(lua, &parts),
+                Err(e) => {
+                    let out = lua.create_table()?;
+                    result_error(&out, &e)?;
+                    Ok(out)
+                }
+            }
         });
         m.add_method("close", |_, this, ()| {
             if let Some(c) = this.inner.borrow_mut().take() {
@@ -540,6 +616,7 @@ fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
         cfg,
         inner: RefCell::new(None),
         join_timeout,
+        gauges_at: Rc::new(Cell::new(None)),
     })
 }
 
