@@ -340,3 +340,55 @@ end
         "{series:?}"
     );
 }
+
+/// `c:poll(timeout, max, { records = false })` reads and counts records without making Lua tables:
+/// the same count and bytes as the records themselves, and an empty list; an unknown option is an
+/// error that names the valid one.
+#[test]
+fn a_poll_without_records_counts_them_and_their_bytes() {
+    require_kafka();
+    let topic = unique("lg-count");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local brokers, topic = lg.env("BROKERS"), lg.env("TOPIC")
+local admin = kafka.admin{ brokers = brokers }
+options = { iterations = 1, thresholds = { checks = { "rate == 1" } } }
+function setup()
+  assert(admin:create_topic{ name = topic, partitions = 1, replication = 3 }.ok)
+  local p = kafka.producer{ brokers = brokers, acks = "all" }
+  for i = 1, 50 do assert(not p:send{ topic = topic, key = "k" .. i, value = string.rep("v", i) }.err) end
+end
+function default()
+  local c = kafka.consumer{ brokers = brokers, group = "g-" .. topic, topics = { topic } }
+  local n, bytes, listed, t0 = 0, 0, 0, lg.now()
+  while n < 50 and lg.now() - t0 < 30000 do
+    local r = c:poll("1s", 20, { records = false })
+    n, bytes, listed = n + r.count, bytes + r.bytes, listed + #r
+  end
+  local ok, err = pcall(function() return c:poll("1s", 1, { recs = false }) end)
+  c:close()
+  -- keys k1..k50: 9 x 2 + 41 x 3 bytes; values 1..50 bytes
+  lg.check(n, {
+    ["50 counted"] = function() return n == 50 end,
+    ["bytes of keys and values"] = function() return bytes == 9 * 2 + 41 * 3 + 50 * 51 / 2 end,
+    ["no list"] = function() return listed == 0 end,
+    ["an unknown option names the valid one"] = function() return not ok and tostring(err):find("records", 1, true) ~= nil end,
+  })
+  print(n, bytes, listed, err)
+end
+function teardown() admin:delete_topic(topic) end
+"#,
+    );
+    let o = case.run(&[
+        "-e",
+        &format!("BROKERS={KAFKA}"),
+        "-e",
+        &format!("TOPIC={topic}"),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
+    assert_eq!(r["metrics"]["kafka.consume"]["units"]["records"], 50);
+}

@@ -91,6 +91,22 @@ impl Recorder {
         }
     }
 
+    /// Adds several values of one trend at once (one series lookup for all).
+    pub fn add_trend_values(&mut self, name: &str, tags: &Tags, values: &[f64]) {
+        if values.is_empty() {
+            return;
+        }
+        let e = self.entry(name, tags, MetricKind::Trend);
+        for &value in values {
+            e.count += 1;
+            e.sum += value;
+            let scaled = (value * 1000.0).round().clamp(0.0, 1e15) as u64;
+            if let Some(h) = e.hist.as_mut() {
+                h.record(scaled).ok();
+            }
+        }
+    }
+
     pub fn add_rate(&mut self, name: &str, tags: &Tags, pass: bool) {
         let e = self.entry(name, tags, MetricKind::Rate);
         e.count += 1;

@@ -2,6 +2,7 @@
 
 use crate::metrics::recorder::Units;
 use crate::metrics::{ErrorKind, OpError};
+use futures_util::FutureExt;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
@@ -232,7 +233,25 @@ impl GroupState {
         Some(self.rebalances.load(Ordering::Relaxed)).filter(|n| *n >= 0)
     }
 
-    /// Notes the last record read from each partition (its timestamp, epoch ms).
+    /// Notes the last record read from each partition in a poll's records (its timestamp, epoch ms).
+    pub fn consumed_all(&self, records: &[Consumed]) {
+        // The last record of each partition, in the order they came (a poll holds few partitions).
+        let mut last: Vec<&Consumed> = Vec::new();
+        for c in records.iter().rev() {
+            if c.timestamp_ms.is_some()
+                && !last
+                    .iter()
+                    .any(|l| l.partition == c.partition && l.topic == c.topic)
+            {
+                last.push(c);
+            }
+        }
+        for c in last {
+            self.consumed(&c.topic, c.partition, c.timestamp_ms);
+        }
+    }
+
+    /// Notes the last record read from a partition (its timestamp, epoch ms).
     pub fn consumed(&self, topic: &str, partition: i32, timestamp_ms: Option<i64>) {
         let Some(ts) = timestamp_ms else { return };
         if let Ok(mut m) = self.partitions.lock() {
@@ -403,7 +422,11 @@ impl ConsumerConfig {
             .set("auto.offset.reset", &self.from)
             .set("enable.partition.eof", "false")
             // Positions, committed offsets and high watermarks once a second (the lag gauges).
-            .set("statistics.interval.ms", "1000");
+            .set("statistics.interval.ms", "1000")
+            // librdkafka waits 1 s (its default) before fetching again for a partition whose
+            // queue is over queued.min.messages: at 100 bytes a record that capped one consumer
+            // at about 119,000 records/s (docs/benchmarks.md, Kafka consume).
+            .set("fetch.queue.backoff.ms", "100");
         for (k, v) in &self.extra {
             c.set(k, v);
         }
@@ -550,10 +573,16 @@ pub async fn poll(
     consumer: &GroupConsumer,
     timeout: Duration,
 ) -> (Result<Option<Consumed>, OpError>, Units) {
-    match tokio::time::timeout(timeout, consumer.recv()).await {
-        Err(_) => (Ok(None), Units::none()),
-        Ok(Err(e)) => (Err(op_error(&e, "consume")), Units::none()),
-        Ok(Ok(m)) => {
+    // With no time to wait (the rest of a batch), one look at the queue: no timer, no clock read.
+    let got = if timeout.is_zero() {
+        consumer.recv().now_or_never()
+    } else {
+        tokio::time::timeout(timeout, consumer.recv()).await.ok()
+    };
+    match got {
+        None => (Ok(None), Units::none()),
+        Some(Err(e)) => (Err(op_error(&e, "consume")), Units::none()),
+        Some(Ok(m)) => {
             let mut headers = Vec::new();
             let mut sent_us = None;
             if let Some(hs) = m.headers() {

@@ -368,25 +368,50 @@ impl ConsumerHandle {
     }
 }
 
-fn consumed_table(lua: &Lua, c: &client::Consumed) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.set("topic", c.topic.as_str())?;
-    t.set("partition", c.partition)?;
-    t.set("offset", c.offset)?;
-    if let Some(k) = &c.key {
-        t.set("key", lua.create_string(k)?)?;
+/// A record table's field names, made once per poll rather than once per record.
+struct RecordKeys {
+    topic: mlua::LuaString,
+    partition: mlua::LuaString,
+    offset: mlua::LuaString,
+    key: mlua::LuaString,
+    value: mlua::LuaString,
+    timestamp: mlua::LuaString,
+    headers: mlua::LuaString,
+}
+
+impl RecordKeys {
+    fn new(lua: &Lua) -> mlua::Result<RecordKeys> {
+        Ok(RecordKeys {
+            topic: lua.create_string("topic")?,
+            partition: lua.create_string("partition")?,
+            offset: lua.create_string("offset")?,
+            key: lua.create_string("key")?,
+            value: lua.create_string("value")?,
+            timestamp: lua.create_string("timestamp")?,
+            headers: lua.create_string("headers")?,
+        })
+    }
+}
+
+fn consumed_table(lua: &Lua, k: &RecordKeys, c: &client::Consumed) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 7)?;
+    t.raw_set(&k.topic, c.topic.as_str())?;
+    t.raw_set(&k.partition, c.partition)?;
+    t.raw_set(&k.offset, c.offset)?;
+    if let Some(key) = &c.key {
+        t.raw_set(&k.key, lua.create_string(key)?)?;
     }
     if let Some(v) = &c.value {
-        t.set("value", lua.create_string(v)?)?;
+        t.raw_set(&k.value, lua.create_string(v)?)?;
     }
     if let Some(ts) = c.timestamp_ms {
-        t.set("timestamp", ts)?;
+        t.raw_set(&k.timestamp, ts)?;
     }
-    let h = lua.create_table()?;
-    for (k, v) in &c.headers {
-        h.set(k.as_str(), lua.create_string(v)?)?;
+    let h = lua.create_table_with_capacity(0, c.headers.len())?;
+    for (name, v) in &c.headers {
+        h.raw_set(name.as_str(), lua.create_string(v)?)?;
     }
-    t.set("headers", h)?;
+    t.raw_set(&k.headers, h)?;
     Ok(t)
 }
 
@@ -397,7 +422,7 @@ impl UserData for ConsumerHandle {
         // `join_timeout` such an empty poll is a `timeout` error and the run gets a warning.
         m.add_async_method(
             "poll",
-            |lua, this, (timeout, max): (Option<Value>, Option<usize>)| {
+            |lua, this, (timeout, max, o): (Option<Value>, Option<usize>, Option<Table>)| {
                 let consumer = this.get();
                 let join_timeout = this.join_timeout;
                 let group = this.cfg.group.clone();
@@ -419,6 +444,15 @@ impl UserData for ConsumerHandle {
                         None => Duration::from_secs(1),
                     };
                     let max = max.unwrap_or(1).max(1);
+                    // { records = false }: count the records and their bytes, return no list (a
+                    // consumer that only drains, as Kafka's ConsumerPerformance does).
+                    let want_records = match &o {
+                        Some(o) => {
+                            check_keys(&lua, "poll", o, &["records"])?;
+                            o.get::<Option<bool>>("records")?.unwrap_or(true)
+                        }
+                        None => true,
+                    };
                     let scope = OpScope::of(&lua);
                     let mut got = Vec::new();
                     let mut first_error = None;
@@ -487,9 +521,7 @@ impl UserData for ConsumerHandle {
                             &units,
                         );
                     }
-                    for c in &got {
-                        state.consumed(&c.topic, c.partition, c.timestamp_ms);
-                    }
+                    state.consumed_all(&got);
                     if gauges_at
                         .get()
                         .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
@@ -497,20 +529,45 @@ impl UserData for ConsumerHandle {
                         gauges_at.set(Some(Instant::now()));
                         set_lag_gauges(&scope, &group, &state);
                     }
+                    // kafka.e2e, one series lookup per run of records of the same topic.
                     let now_us = crate::util::epoch_micros();
-                    for (i, c) in got.iter().enumerate() {
-                        let sent_us = c.sent_us.or(c.timestamp_ms.map(|ms| ms * 1000));
-                        if let Some(sent) = sent_us {
+                    let mut e2e: Vec<f64> = Vec::with_capacity(got.len());
+                    let mut topic: Option<&str> = None;
+                    let flush = |topic: Option<&str>, e2e: &mut Vec<f64>| {
+                        if let Some(t) = topic {
                             let mut tags = (*scope.tags).clone();
-                            tags.insert("topic".into(), c.topic.clone());
-                            let ms = (now_us - sent).max(0) as f64 / 1000.0;
+                            tags.insert("topic".into(), t.to_string());
                             scope
                                 .recorder
                                 .borrow_mut()
-                                .add_trend("kafka.e2e", &tags, ms);
+                                .add_trend_values("kafka.e2e", &tags, e2e);
                         }
-                        out.raw_set(i + 1, consumed_table(&lua, c)?)?;
+                        e2e.clear();
+                    };
+                    let keys = if want_records {
+                        Some(RecordKeys::new(&lua)?)
+                    } else {
+                        None
+                    };
+                    let mut bytes = 0usize;
+                    for (i, c) in got.iter().enumerate() {
+                        if topic != Some(c.topic.as_str()) {
+                            flush(topic, &mut e2e);
+                            topic = Some(c.topic.as_str());
+                        }
+                        let sent_us = c.sent_us.or(c.timestamp_ms.map(|ms| ms * 1000));
+                        if let Some(sent) = sent_us {
+                            e2e.push((now_us - sent).max(0) as f64 / 1000.0);
+                        }
+                        bytes += c.key.as_ref().map_or(0, Vec::len)
+                            + c.value.as_ref().map_or(0, Vec::len);
+                        if let Some(k) = &keys {
+                            out.raw_set(i + 1, consumed_table(&lua, k, c)?)?;
+                        }
                     }
+                    flush(topic, &mut e2e);
+                    out.raw_set("count", got.len())?;
+                    out.raw_set("bytes", bytes)?;
                     if let Some(e) = first_error {
                         result_error(&out, &e)?;
                     }
