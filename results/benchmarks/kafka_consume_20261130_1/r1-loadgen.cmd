@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-loadgen-31970-1796012466001117444 target/release/loadgen run scripts/bench/kafka_consume.lua --quiet --out /tmp/kc-run/r1-loadgen.json -e TOPIC=bench-consume-1796012445 -e GROUP=bench-loadgen-1-1796012465994279656 -e RECORDS=2000000 -e MAX=500 -e FETCH_MIN_BYTES=1 -e FETCH_MAX_BYTES=52428800 -e MAX_PARTITION_FETCH_BYTES=1048576 -e FETCH_MAX_WAIT_MS=500 

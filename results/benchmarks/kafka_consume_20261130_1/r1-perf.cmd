@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-perf-31881-1796012462168582052 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796012445 --num-records 2000000 --group bench-perf-1-1796012462159679728 --timeout 60000 --command-config /tmp/kc-run/consumer.properties 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-loadgen-32052-1796012483381866782 target/release/loadgen run scripts/bench/kafka_consume.lua --quiet --out /tmp/kc-run/r2-loadgen.json -e TOPIC=bench-consume-1796012445 -e GROUP=bench-loadgen-2-1796012483363470569 -e RECORDS=2000000 -e MAX=500 -e FETCH_MIN_BYTES=1 -e FETCH_MAX_BYTES=52428800 -e MAX_PARTITION_FETCH_BYTES=1048576 -e FETCH_MAX_WAIT_MS=500 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-loadgen-32314-1796012509229138663 target/release/loadgen run scripts/bench/kafka_consume.lua --quiet --out /tmp/kc-run/r3-loadgen.json -e TOPIC=bench-consume-1796012445 -e GROUP=bench-loadgen-3-1796012509220150133 -e RECORDS=2000000 -e MAX=500 -e FETCH_MIN_BYTES=1 -e FETCH_MAX_BYTES=52428800 -e MAX_PARTITION_FETCH_BYTES=1048576 -e FETCH_MAX_WAIT_MS=500 

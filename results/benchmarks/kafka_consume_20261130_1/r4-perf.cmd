@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-perf-32476-1796012543633193729 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796012445 --num-records 2000000 --group bench-perf-4-1796012543625638018 --timeout 60000 --command-config /tmp/kc-run/consumer.properties 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r5-perf-32565-1796012547537384237 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796012445 --num-records 2000000 --group bench-perf-5-1796012547531038647 --timeout 60000 --command-config /tmp/kc-run/consumer.properties 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-perf-2354-1796013168821251974 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796013130 --num-records 2000000 --group bench-perf-2-1796013168811375025 --timeout 60000 --command-config /tmp/kc-run2/consumer.properties 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-perf-2579-1796013178262632442 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796013130 --num-records 2000000 --group bench-perf-3-1796013178252669838 --timeout 60000 --command-config /tmp/kc-run2/consumer.properties 

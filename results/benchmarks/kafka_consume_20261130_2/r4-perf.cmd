@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-perf-2750-1796013185229687540 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796013130 --num-records 2000000 --group bench-perf-4-1796013185220868972 --timeout 60000 --command-config /tmp/kc-run2/consumer.properties 
