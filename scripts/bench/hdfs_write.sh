@@ -33,14 +33,11 @@ bench_need jq
 bench_need ss iproute2
 mkdir -p "$OUT_DIR"
 
-bench_log "waiting for $BENCH_LOCK (held for the whole benchmark)"
-exec 9>"$BENCH_LOCK"
-flock -w 7200 9 || bench_die "$BENCH_LOCK still held after 2 hours"
+bench_hold_lock
 
 HDFS_DATANODES=$DATANODES scripts/stack up hdfs >/dev/null
-pid_on() { ss -ltnpH "sport = :$1" | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1; }
-SERVER_PIDS=$(pid_on 8020)
-for p in 9866 19866 29866; do SERVER_PIDS+=" $(pid_on $p)"; done
+SERVER_PIDS=$(bench_pid_on 8020)
+for p in 9866 19866 29866; do SERVER_PIDS+=" $(bench_pid_on $p)"; done
 export SERVER_PIDS
 live=$(curl -sf "http://127.0.0.1:9870/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState" |
     sed -nE 's/.*"NumLiveDataNodes" : ([0-9]+).*/\1/p')

@@ -24,13 +24,10 @@ bench_need jq
 bench_need ss iproute2
 mkdir -p "$OUT_DIR"
 
-bench_log "waiting for $BENCH_LOCK (held for the whole benchmark)"
-exec 9>"$BENCH_LOCK"
-flock -w 7200 9 || bench_die "$BENCH_LOCK still held after 2 hours"
+bench_hold_lock
 
 scripts/stack up kafka >/dev/null
-pid_on() { ss -ltnpH "sport = :$1" | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1; }
-SERVER_PIDS="$(pid_on 9092) $(pid_on 9094) $(pid_on 9096)"
+SERVER_PIDS="$(bench_pid_on 9092) $(bench_pid_on 9094) $(bench_pid_on 9096)"
 export SERVER_PIDS
 kjava() { java -Xmx512m -cp "$LOADGEN_CACHE/kafka/lib/*" "$@"; }
 KAFKA_VERSION=$(ls "$LOADGEN_CACHE/kafka/lib" | sed -nE 's/^kafka-clients-(.*)\.jar$/\1/p')

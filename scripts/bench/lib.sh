@@ -292,3 +292,15 @@ nginx_cpu_seconds() {
 
 # bench_loadgen_bin: path of the loadgen release binary (LOADGEN_BIN overrides)
 bench_loadgen_bin() { echo "${LOADGEN_BIN:-$BENCH_REPO_ROOT/target/release/loadgen}"; }
+
+# bench_hold_lock: takes ${BENCH_LOCK:-/tmp/loadgen-bench.lock} on file descriptor 9 and keeps it until the
+# script exits, so nothing else benchmarks meanwhile (waits up to 2 hours for it).
+bench_hold_lock() {
+    : "${BENCH_LOCK:=/tmp/loadgen-bench.lock}"
+    bench_log "waiting for $BENCH_LOCK (held for the whole benchmark)"
+    exec 9>"$BENCH_LOCK"
+    flock -w 7200 9 || bench_die "$BENCH_LOCK still held after 2 hours"
+}
+
+# bench_pid_on PORT: the PID listening on a local TCP port (empty when none)
+bench_pid_on() { ss -ltnpH "sport = :$1" | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1; }
