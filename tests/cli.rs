@@ -117,9 +117,11 @@ fn setup_error_fails_before_load_and_still_writes_the_result() {
     let srv = server();
     let case = Case::new(&format!(
         r#"
+local lg = require("loadgen")
 local http = require("loadgen.http")
 options = {{ vus = 2, duration = "1s" }}
 function setup()
+  lg.check(1, {{ ["setup ran"] = function() return true end }})
   error("no fixtures")
 end
 function default() http.get("{}") end
@@ -128,13 +130,23 @@ function default() http.get("{}") end
     ));
     let o = case.run(&[]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
+    // No load ran: nothing is reported per second over the near-zero load time (it printed
+    // millions a second, and the generator's CPU as a million per cent of the machine).
+    let r = case.result();
+    assert_eq!(metric(&r, "checks")["count"], 1);
+    assert_eq!(metric(&r, "checks")["throughput"], 0.0, "{}", stdout(&o));
+    assert!(
+        r["generator"]["cpu_share"].as_f64().unwrap() <= 1.0,
+        "{}",
+        r["generator"]
+    );
     assert!(
         stderr(&o).contains("script error in setup"),
         "{}",
         stderr(&o)
     );
     assert!(
-        stderr(&o).contains("script.lua:5: no fixtures"),
+        stderr(&o).contains("script.lua:7: no fixtures"),
         "{}",
         stderr(&o)
     );

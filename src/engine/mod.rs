@@ -470,7 +470,7 @@ fn finish(
     out.thresholds = thresholds::evaluate(&plan.thresholds, &out.store, secs);
     let cpu = (crate::util::process_cpu_time().saturating_sub(cpu0)).as_secs_f64();
     out.generator.cpu_seconds = cpu;
-    if secs > 0.0 {
+    if secs >= crate::results::schema::MIN_RATE_SECONDS {
         out.generator.cpu_share = cpu / (secs * crate::util::cores() as f64);
     }
     out.generator.peak_rss_bytes = crate::util::peak_rss_bytes();

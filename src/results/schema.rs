@@ -131,9 +131,19 @@ pub struct SecondMetric {
     pub hist: Option<String>,
 }
 
+/// Below this many seconds of load (a run that failed before its load, say in `setup()`), per-second
+/// figures are left at 0: over microseconds they would read as millions a second.
+pub const MIN_RATE_SECONDS: f64 = 0.001;
+
 impl MetricResult {
     pub fn from_entry(e: &Entry, secs: f64) -> MetricResult {
-        let per_s = |n: f64| if secs > 0.0 { n / secs } else { 0.0 };
+        let per_s = |n: f64| {
+            if secs >= MIN_RATE_SECONDS {
+                n / secs
+            } else {
+                0.0
+            }
+        };
         let errors = e.error_count();
         let mut hists = BTreeMap::new();
         let (mut latency, mut service_time, mut values) = (None, None, None);
