@@ -205,7 +205,9 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
 }
 
 pub(crate) fn number(v: f64) -> String {
-    if v >= 100.0 {
+    if v == 0.0 {
+        "0".to_string()
+    } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
         format!("{v:.1}")
@@ -271,7 +273,7 @@ mod tests {
         assert!(svg.contains(">2.0 s</text>"), "{svg}");
         // No data above zero: the top label says so (it once said 0.952).
         let flat = chart("t", 3.0, &[("#000", &vec![(0.0, 0.0), (3.0, 0.0)])]);
-        assert!(flat.contains(">0.000</text>"), "{flat}");
+        assert!(flat.contains(">0</text>"), "{flat}");
     }
 
     #[test]
@@ -280,5 +282,9 @@ mod tests {
         assert_eq!(plain(217.1), "217.1");
         assert_eq!(plain(3.0), "3");
         assert_eq!(plain(0.0), "0");
+        // An axis that starts at zero says 0, not 0.000.
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(0.25), "0.250");
+        assert_eq!(number(7498.0), "7498");
     }
 }
