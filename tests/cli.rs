@@ -1000,3 +1000,34 @@ function closed() late:add(lg.lateness_ms(), { m = "closed" }) end
         "closed: {closed}"
     );
 }
+
+/// What `setup()` and `teardown()` record counts in the totals but stays out of the per-second series
+/// (issue 12, bug 5: they were stamped after the load's last second, so the report's charts showed a
+/// burst there that never happened).
+#[test]
+fn setup_and_teardown_samples_stay_out_of_the_load_series() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { scenarios = { s = { executor = "per-vu-iterations", vus = 1, iterations = 4 } } }
+local function checks(n, what)
+  for _ = 1, n do lg.check(1, { [what] = function() return true end }) end
+end
+function setup() checks(5, "setup") end
+function default() checks(1, "load"); lg.sleep(0.3) end
+function teardown() checks(3, "teardown") end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(metric(&r, "checks")["count"], 5 + 4 + 3);
+    let in_series: u64 = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["metrics"]["checks"]["count"].as_u64())
+        .sum();
+    assert_eq!(in_series, 4, "{}", r["series"]);
+}

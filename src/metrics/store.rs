@@ -17,17 +17,26 @@ pub struct MetricStore {
 }
 
 impl MetricStore {
+    /// Adds a snapshot of the load to the totals and to the second `unix_sec` of the series.
     pub fn add(&mut self, unix_sec: i64, snapshot: Snapshot) {
         let second = self.series.entry(unix_sec).or_default();
-        for e in snapshot.entries {
+        for e in &snapshot.entries {
             match second.get_mut(&e.name) {
-                Some(s) => s.merge(&e),
+                Some(s) => s.merge(e),
                 None => {
                     let mut s = Entry::new(&e.name, Tags::new(), e.kind);
-                    s.merge(&e);
+                    s.merge(e);
                     second.insert(e.name.clone(), s);
                 }
             }
+        }
+        self.add_totals(snapshot);
+    }
+
+    /// Adds a snapshot to the totals only: what `setup()` and `teardown()` recorded, which happened
+    /// outside the load's seconds and so stays out of its time series.
+    pub fn add_totals(&mut self, snapshot: Snapshot) {
+        for e in snapshot.entries {
             let key = series_key(&e.name, &e.tags);
             match self.totals.get_mut(&key) {
                 Some(t) => t.merge(&e),
