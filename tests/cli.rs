@@ -753,6 +753,54 @@ function default() http.get("{}") end
     assert_eq!(srv.hits(), 0);
 }
 
+/// `loadgen check` contacts no server even when init code makes clients with health checks (issue 12,
+/// bug 2: it ran them, and built a Kafka producer that connected at once). A listener stands in for
+/// every server and counts connections: none. Before the fix the health check connected to it and
+/// failed (exit 4).
+#[test]
+fn check_contacts_no_server_of_any_binding() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for c in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(c);
+        }
+    });
+    let case = Case::new(&format!(
+        r#"
+local kafka = require("loadgen.kafka")
+local es = require("loadgen.elasticsearch")
+local hdfs = require("loadgen.hdfs")
+local p = kafka.producer{{ brokers = "127.0.0.1:{port}", linger_ms = 5 }}
+local a = kafka.admin{{ brokers = "127.0.0.1:{port}" }}
+local e = es.client{{ url = "http://127.0.0.1:{port}" }}
+local h = hdfs.client{{ url = "hdfs://127.0.0.1:{port}" }}
+options = {{ iterations = 1 }}
+function default() p:send{{ topic = "t", value = "v" }} end
+"#
+    ));
+    let o = Command::new(bin())
+        .arg("check")
+        .arg(case.script())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "server checked before a run (not contacted now): kafka 127.0.0.1:{port}"
+        )),
+        "{out}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "{out}");
+}
+
 #[test]
 fn compare_marks_regressions_and_merge_is_exact() {
     let srv = server();

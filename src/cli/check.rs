@@ -1,12 +1,13 @@
-//! `loadgen check`: load the script, validate the options, print the plan. Sends nothing.
+//! `loadgen check`: load the script, validate the options, print the plan. Sends nothing: the
+//! bindings' health checks are listed, not run, and no client that would connect is made.
 
-use super::run::{load, ScriptArgs};
+use super::run::{load_with, ScriptArgs};
 use crate::exit::{ExitCode, Failure};
 use crate::plan::Executor;
 use crate::util::format_duration as d;
 
 pub fn check(args: ScriptArgs) -> Result<ExitCode, Failure> {
-    let loaded = load(&args)?;
+    let loaded = load_with(&args, true)?;
     let plan = &loaded.plan;
     println!("script {} is valid", args.script.display());
     println!("workers: {}, seed: {}", plan.workers, plan.seed);
@@ -105,6 +106,9 @@ pub fn check(args: ScriptArgs) -> Result<ExitCode, Failure> {
                 }
             );
         }
+    }
+    for t in loaded.shared.healthcheck_targets() {
+        println!("server checked before a run (not contacted now): {t}");
     }
     println!("longest run: {}", d(plan.max_duration()));
     Ok(ExitCode::Ok)

@@ -66,6 +66,12 @@ pub struct Loaded {
 }
 
 pub fn load(args: &ScriptArgs) -> Result<Loaded, Failure> {
+    load_with(args, false)
+}
+
+/// Loads the script and reads its options in VU 0; `offline` (for `loadgen check`): the bindings
+/// contact no server while doing so.
+pub fn load_with(args: &ScriptArgs, offline: bool) -> Result<Loaded, Failure> {
     let path = &args.script;
     let source = std::fs::read_to_string(path)
         .map_err(|e| Failure::usage(format!("cannot read script {}: {e}", path.display())))?;
@@ -77,6 +83,9 @@ pub fn load(args: &ScriptArgs) -> Result<Loaded, Failure> {
     };
     let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
     let shared = Shared::new(script, env, args.seed.unwrap_or(0));
+    if offline {
+        shared.set_offline();
+    }
     let recorder0 = Rc::new(RefCell::new(Recorder::new()));
     let spec = VuSpec {
         vu_id: 0,

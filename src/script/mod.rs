@@ -68,6 +68,9 @@ pub struct Shared {
     abort_flag: AtomicBool,
     healthchecked: Mutex<std::collections::HashSet<String>>,
     connect_error: Mutex<Option<String>>,
+    /// `loadgen check`: bindings contact no server (health checks are listed, not run; clients that
+    /// would connect at once are not made).
+    offline: AtomicBool,
 }
 
 impl Shared {
@@ -83,6 +86,7 @@ impl Shared {
             abort_flag: AtomicBool::new(false),
             healthchecked: Mutex::default(),
             connect_error: Mutex::default(),
+            offline: AtomicBool::new(false),
         })
     }
 
@@ -114,6 +118,28 @@ impl Shared {
     }
 
     /// True the first time a health check of `target` is asked for.
+    pub fn set_offline(&self) {
+        self.offline.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether bindings must not contact any server (`loadgen check`).
+    pub fn offline(&self) -> bool {
+        self.offline.load(Ordering::Relaxed)
+    }
+
+    /// The targets whose health check ran (or, offline, would run), sorted.
+    pub fn healthcheck_targets(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .healthchecked
+            .lock()
+            .expect("healthcheck lock")
+            .iter()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn first_healthcheck(&self, target: &str) -> bool {
         self.healthchecked
             .lock()

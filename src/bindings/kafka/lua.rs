@@ -88,7 +88,8 @@ fn record_tags(
 }
 
 struct Producer {
-    inner: Arc<client::KafkaProducer>,
+    /// None under `loadgen check`, which makes no client that would connect.
+    inner: Option<Arc<client::KafkaProducer>>,
     limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
 }
 
@@ -114,8 +115,10 @@ impl UserData for Producer {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         // send{topic, key, value, headers, partition, tags}: waits for the delivery report.
         m.add_async_method("send", |lua, this, t: Table| {
-            let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
+            let producer = this.inner.clone();
+            let limiter = this.limiter.clone();
             async move {
+                let producer = offline_client(&lua, &producer, "kafka.producer")?;
                 let (rec, extra) = record_arg(&lua, t)?;
                 let mut scope = OpScope::of(&lua);
                 scope.tags = record_tags(&scope.tags, &rec.topic, extra);
@@ -133,8 +136,10 @@ impl UserData for Producer {
         // send_batch{ {topic, key, value, ...}, ... }: enqueues every record, then waits for all
         // deliveries; each record is timed on its own. Returns { sent, failed, err, error }.
         m.add_async_method("send_batch", |lua, this, list: Table| {
-            let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
+            let producer = this.inner.clone();
+            let limiter = this.limiter.clone();
             async move {
+                let producer = offline_client(&lua, &producer, "kafka.producer")?;
                 let mut recs = Vec::with_capacity(list.raw_len());
                 for t in list.sequence_values::<Table>() {
                     recs.push(record_arg(&lua, t?)?);
@@ -191,7 +196,8 @@ impl UserData for Producer {
             let (rec, extra) = record_arg(lua, t)?;
             let mut scope = OpScope::of(lua);
             scope.tags = record_tags(&scope.tags, &rec.topic, extra);
-            let (producer, limiter) = (this.inner.clone(), this.limiter.clone());
+            let producer = offline_client(lua, &this.inner, "kafka.producer")?;
+            let limiter = this.limiter.clone();
             tokio::task::spawn_local(async move {
                 let _ = send_timed(producer, limiter, rec, scope).await;
             });
@@ -200,6 +206,7 @@ impl UserData for Producer {
         m.add_async_method("flush", |lua, this, timeout: Option<Value>| {
             let producer = this.inner.clone();
             async move {
+                let producer = offline_client(&lua, &producer, "kafka.producer")?;
                 let t = match timeout {
                     Some(v) => duration_arg(&lua, &v, "flush")?,
                     None => Duration::from_secs(30),
@@ -282,9 +289,19 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
     })?;
     let ordinal = state_mut(lua).next_ordinal("kafka.producer");
     let shared = state(lua).shared.clone();
-    let inner = shared
-        .instance("kafka.producer", ordinal, || cfg.create())
-        .map_err(|e| lua_error(lua, e))?;
+    let inner = if shared.offline() {
+        // Settings are still checked (librdkafka refuses unknown ones here), without a client.
+        cfg.client_config()
+            .create_native_config()
+            .map_err(|e| lua_error(lua, format!("kafka producer ({}): {e}", cfg.brokers)))?;
+        None
+    } else {
+        Some(
+            shared
+                .instance("kafka.producer", ordinal, || cfg.create())
+                .map_err(|e| lua_error(lua, e))?,
+        )
+    };
     let limiter = match o.get::<Option<f64>>("rate_limit")? {
         Some(r) => Some(make_limiter(lua, r, o.get("burst")?)?),
         None => None,
@@ -700,7 +717,18 @@ async fn admin_op(
 
 struct Admin {
     brokers: String,
-    inner: Arc<rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>>,
+    /// None under `loadgen check`.
+    inner: Option<Arc<rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>>>,
+}
+
+/// A client `loadgen check` did not make, asked to work (only init code could; check runs nothing else).
+fn offline_client<T: Clone>(lua: &Lua, c: &Option<T>, what: &str) -> mlua::Result<T> {
+    c.clone().ok_or_else(|| {
+        lua_error(
+            lua,
+            format!("{what}: not available under loadgen check, which contacts no server"),
+        )
+    })
 }
 
 impl UserData for Admin {
@@ -708,6 +736,7 @@ impl UserData for Admin {
         m.add_async_method("create_topic", |lua, this, o: Table| {
             let admin = this.inner.clone();
             async move {
+                let admin = offline_client(&lua, &admin, "kafka.admin")?;
                 check_keys(
                     &lua,
                     "create_topic",
@@ -734,6 +763,7 @@ impl UserData for Admin {
         m.add_async_method("delete_topic", |lua, this, name: String| {
             let admin = this.inner.clone();
             async move {
+                let admin = offline_client(&lua, &admin, "kafka.admin")?;
                 admin_op(
                     &lua,
                     client::delete_topic(&admin, &name, Duration::from_secs(30)),
@@ -778,7 +808,13 @@ fn admin(lua: &Lua, o: Option<Table>) -> mlua::Result<Admin> {
     healthcheck_once(lua, &o, &format!("kafka {brokers}"), || {
         client::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
-    let inner = Arc::new(client::admin(&brokers).map_err(|e| lua_error(lua, e))?);
+    let inner = if state(lua).shared.offline() {
+        None
+    } else {
+        Some(Arc::new(
+            client::admin(&brokers).map_err(|e| lua_error(lua, e))?,
+        ))
+    };
     Ok(Admin { brokers, inner })
 }
 
