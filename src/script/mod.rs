@@ -117,7 +117,6 @@ impl Shared {
         Ok(made)
     }
 
-    /// True the first time a health check of `target` is asked for.
     pub fn set_offline(&self) {
         self.offline.store(true, Ordering::Relaxed);
     }
@@ -140,6 +139,7 @@ impl Shared {
         v
     }
 
+    /// True the first time a health check of `target` is asked for.
     pub fn first_healthcheck(&self, target: &str) -> bool {
         self.healthchecked
             .lock()
