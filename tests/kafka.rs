@@ -333,6 +333,23 @@ end
         .filter(|k| k.starts_with("kafka.consumer_lag{") && k.contains(&topic))
         .collect();
     assert_eq!(series.len(), 3, "lag gauges per partition: {series:?}");
+    // Records read per partition (and by which VU): they add up to what the script counted.
+    let per_partition: Vec<(&String, &serde_json::Value)> = r["series_totals"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("kafka.partition_records{") && k.contains(&topic))
+        .collect();
+    assert_eq!(per_partition.len(), 3, "{per_partition:?}");
+    assert!(
+        per_partition.iter().all(|(k, _)| k.contains("vu:1")),
+        "{per_partition:?}"
+    );
+    let read: f64 = per_partition
+        .iter()
+        .map(|(_, m)| m["sum"].as_f64().unwrap())
+        .sum();
+    assert_eq!(read as i64, consumed, "{per_partition:?}");
     assert!(
         series
             .iter()

@@ -346,6 +346,40 @@ fn set_lag_gauges(scope: &OpScope, group: &str, state: &client::GroupState) {
     }
 }
 
+/// Counters per partition, once per poll: `kafka.partition_records` and `kafka.partition_bytes`
+/// (keys and values), tagged with the group, topic, partition and VU, so the result has each
+/// partition's consume rate per second and which VU read it.
+fn count_per_partition(scope: &OpScope, group: &str, vu: u64, got: &[client::Consumed]) {
+    let mut per: Vec<(&str, i32, u64, u64)> = Vec::new();
+    for c in got {
+        let bytes =
+            (c.key.as_ref().map_or(0, Vec::len) + c.value.as_ref().map_or(0, Vec::len)) as u64;
+        match per
+            .iter_mut()
+            .find(|p| p.1 == c.partition && p.0 == c.topic)
+        {
+            Some(p) => {
+                p.2 += 1;
+                p.3 += bytes;
+            }
+            None => per.push((c.topic.as_str(), c.partition, 1, bytes)),
+        }
+    }
+    if per.is_empty() {
+        return;
+    }
+    let mut rec = scope.recorder.borrow_mut();
+    for (topic, partition, n, bytes) in per {
+        let mut tags = (*scope.tags).clone();
+        tags.insert("group".into(), group.to_string());
+        tags.insert("topic".into(), topic.to_string());
+        tags.insert("partition".into(), partition.to_string());
+        tags.insert("vu".into(), vu.to_string());
+        rec.add_counter("kafka.partition_records", &tags, n as f64);
+        rec.add_counter("kafka.partition_bytes", &tags, bytes as f64);
+    }
+}
+
 fn lag_table(lua: &Lua, parts: &[client::PartitionLag]) -> mlua::Result<Table> {
     let now_ms = crate::util::epoch_micros() / 1000;
     let out = lua.create_table()?;
@@ -539,6 +573,7 @@ impl UserData for ConsumerHandle {
                         );
                     }
                     state.consumed_all(&got);
+                    count_per_partition(&scope, &group, crate::script::state(&lua).vu_id, &got);
                     if gauges_at
                         .get()
                         .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
