@@ -81,14 +81,7 @@ impl Recorder {
 
     /// Adds a trend value (milliseconds when the trend is a time). Negative values count as 0.
     pub fn add_trend(&mut self, name: &str, tags: &Tags, value: f64) {
-        let e = self.entry(name, tags, MetricKind::Trend);
-        e.count += 1;
-        e.sum += value;
-        // Clamped to 1e15 (a trillion in the trend's unit) so one wild value cannot grow the histogram without bound.
-        let scaled = (value * 1000.0).round().clamp(0.0, 1e15) as u64;
-        if let Some(h) = e.hist.as_mut() {
-            h.record(scaled).ok();
-        }
+        self.add_trend_values(name, tags, &[value]);
     }
 
     /// Adds several values of one trend at once (one series lookup for all).
@@ -100,6 +93,8 @@ impl Recorder {
         for &value in values {
             e.count += 1;
             e.sum += value;
+            // Clamped to 1e15 (a trillion in the trend's unit) so one wild value cannot grow the
+            // histogram without bound.
             let scaled = (value * 1000.0).round().clamp(0.0, 1e15) as u64;
             if let Some(h) = e.hist.as_mut() {
                 h.record(scaled).ok();

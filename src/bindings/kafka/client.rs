@@ -125,7 +125,7 @@ pub struct GroupState {
     from_earliest: bool,
 }
 
-/// One assigned partition, as librdkafka's statistics (or, for `Lag::now`, the brokers) report it.
+/// One assigned partition, as librdkafka's statistics (or, for `lag_now`, the brokers) report it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PartitionLag {
     pub topic: String,
@@ -246,28 +246,22 @@ impl GroupState {
                 last.push(c);
             }
         }
+        let Ok(mut m) = self.partitions.lock() else {
+            return;
+        };
         for c in last {
-            self.consumed(&c.topic, c.partition, c.timestamp_ms);
-        }
-    }
-
-    /// Notes the last record read from a partition (its timestamp, epoch ms).
-    pub fn consumed(&self, topic: &str, partition: i32, timestamp_ms: Option<i64>) {
-        let Some(ts) = timestamp_ms else { return };
-        if let Ok(mut m) = self.partitions.lock() {
-            let e = m
-                .entry((topic.to_string(), partition))
-                .or_insert_with(|| PartitionLag {
-                    topic: topic.to_string(),
-                    partition,
-                    position: -1,
-                    committed: -1,
-                    high_watermark: -1,
-                    low_watermark: -1,
-                    from_earliest: self.from_earliest,
-                    last_record_ms: None,
-                });
-            e.last_record_ms = Some(ts);
+            let key = (c.topic.clone(), c.partition);
+            let e = m.entry(key).or_insert_with(|| PartitionLag {
+                topic: c.topic.clone(),
+                partition: c.partition,
+                position: -1,
+                committed: -1,
+                high_watermark: -1,
+                low_watermark: -1,
+                from_earliest: self.from_earliest,
+                last_record_ms: None,
+            });
+            e.last_record_ms = c.timestamp_ms;
         }
     }
 
@@ -568,6 +562,13 @@ pub struct Consumed {
     pub sent_us: Option<i64>,
 }
 
+impl Consumed {
+    /// Bytes of its key and value (what `bytes` counts when consuming).
+    pub fn size(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len)
+    }
+}
+
 /// Waits up to `timeout` for the next record (None when none came).
 pub async fn poll(
     consumer: &GroupConsumer,
@@ -605,7 +606,7 @@ pub async fn poll(
                 timestamp_ms: m.timestamp().to_millis(),
                 sent_us,
             };
-            let bytes = c.key.as_ref().map_or(0, Vec::len) + c.value.as_ref().map_or(0, Vec::len);
+            let bytes = c.size();
             (
                 Ok(Some(c)),
                 Units::none().with("records", 1).with("bytes", bytes as u64),

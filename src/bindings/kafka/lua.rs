@@ -5,7 +5,7 @@ use super::client::{self, ConsumerConfig, ProducerConfig, Record};
 use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
-use crate::metrics::OpError;
+use crate::metrics::{OpError, Tags};
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{json, lua_error, state, state_mut, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
@@ -328,10 +328,7 @@ fn set_lag_gauges(scope: &OpScope, group: &str, state: &client::GroupState) {
     let now_ms = crate::util::epoch_micros() / 1000;
     let mut rec = scope.recorder.borrow_mut();
     for p in state.partitions() {
-        let mut tags = (*scope.tags).clone();
-        tags.insert("group".into(), group.to_string());
-        tags.insert("topic".into(), p.topic.clone());
-        tags.insert("partition".into(), p.partition.to_string());
+        let tags = partition_tags(scope, group, &p.topic, p.partition);
         if let Some(lag) = p.lag() {
             rec.set_gauge("kafka.consumer_lag", &tags, lag as f64);
         }
@@ -346,14 +343,22 @@ fn set_lag_gauges(scope: &OpScope, group: &str, state: &client::GroupState) {
     }
 }
 
+/// The scope's tags with a consumer's group, topic and partition.
+fn partition_tags(scope: &OpScope, group: &str, topic: &str, partition: i32) -> Tags {
+    let mut tags = (*scope.tags).clone();
+    tags.insert("group".into(), group.to_string());
+    tags.insert("topic".into(), topic.to_string());
+    tags.insert("partition".into(), partition.to_string());
+    tags
+}
+
 /// Counters per partition, once per poll: `kafka.partition_records` and `kafka.partition_bytes`
 /// (keys and values), tagged with the group, topic, partition and VU, so the result has each
 /// partition's consume rate per second and which VU read it.
 fn count_per_partition(scope: &OpScope, group: &str, vu: u64, got: &[client::Consumed]) {
     let mut per: Vec<(&str, i32, u64, u64)> = Vec::new();
     for c in got {
-        let bytes =
-            (c.key.as_ref().map_or(0, Vec::len) + c.value.as_ref().map_or(0, Vec::len)) as u64;
+        let bytes = c.size() as u64;
         match per
             .iter_mut()
             .find(|p| p.1 == c.partition && p.0 == c.topic)
@@ -370,10 +375,7 @@ fn count_per_partition(scope: &OpScope, group: &str, vu: u64, got: &[client::Con
     }
     let mut rec = scope.recorder.borrow_mut();
     for (topic, partition, n, bytes) in per {
-        let mut tags = (*scope.tags).clone();
-        tags.insert("group".into(), group.to_string());
-        tags.insert("topic".into(), topic.to_string());
-        tags.insert("partition".into(), partition.to_string());
+        let mut tags = partition_tags(scope, group, topic, partition);
         tags.insert("vu".into(), vu.to_string());
         rec.add_counter("kafka.partition_records", &tags, n as f64);
         rec.add_counter("kafka.partition_bytes", &tags, bytes as f64);
@@ -611,8 +613,7 @@ impl UserData for ConsumerHandle {
                         if let Some(sent) = sent_us {
                             e2e.push((now_us - sent).max(0) as f64 / 1000.0);
                         }
-                        bytes += c.key.as_ref().map_or(0, Vec::len)
-                            + c.value.as_ref().map_or(0, Vec::len);
+                        bytes += c.size();
                         if let Some(k) = &keys {
                             out.raw_set(i + 1, consumed_table(&lua, k, c)?)?;
                         }
