@@ -62,7 +62,7 @@ impl Writer {
 
 /// The NameNode's `host:port` when the URL names one (`hdfs://127.0.0.1:8020/...`); `None` for a
 /// nameservice (`hdfs://ns1`), which only hdfs-native resolves.
-pub fn namenode_addr(url: &str) -> Option<String> {
+fn namenode_addr(url: &str) -> Option<String> {
     let rest = url.strip_prefix("hdfs://")?;
     let authority = rest.split('/').next().unwrap_or("");
     let (host, port) = authority.rsplit_once(':')?;
@@ -71,7 +71,7 @@ pub fn namenode_addr(url: &str) -> Option<String> {
 
 /// The user files are written as, as Hadoop's clients choose it with simple authentication: the
 /// client's `user`, else `HADOOP_USER_NAME`, else the operating system's user.
-pub fn effective_user(s: &Settings) -> String {
+fn effective_user(s: &Settings) -> String {
     if let Some(u) = &s.user {
         return u.clone();
     }

@@ -44,19 +44,19 @@ fn opt(lua: &Lua, o: Option<Table>) -> mlua::Result<Table> {
     o.map(Ok).unwrap_or_else(|| lua.create_table())
 }
 
-/// An optional whole number of at least 1 (replication, block size).
-fn positive(lua: &Lua, o: &Table, key: &str) -> mlua::Result<Option<u64>> {
+/// An optional whole number from 1 to `max` (replication, block size).
+fn positive(lua: &Lua, o: &Table, key: &str, max: u64) -> mlua::Result<Option<u64>> {
     match o.get::<Value>(key)? {
         Value::Nil => Ok(None),
-        Value::Integer(n) if n >= 1 && (key != "replication" || n <= 512) => Ok(Some(n as u64)),
+        Value::Integer(n) if n >= 1 && n as u64 <= max => Ok(Some(n as u64)),
         v => Err(lua_error(
             lua,
             format!(
                 "hdfs write: {key} must be a whole number of at least 1{}, not {}",
-                if key == "replication" {
-                    " (and at most 512)"
+                if max < u64::MAX {
+                    format!(" (and at most {max})")
                 } else {
-                    ""
+                    String::new()
                 },
                 match v {
                     Value::Integer(n) => n.to_string(),
@@ -85,8 +85,8 @@ impl UserData for Client {
                     )?;
                     let wo = WriteOptions {
                         overwrite: o.get::<Option<bool>>("overwrite")?.unwrap_or(true),
-                        replication: positive(&lua, &o, "replication")?.map(|r| r as u32),
-                        block_size: positive(&lua, &o, "block_size")?,
+                        replication: positive(&lua, &o, "replication", 512)?.map(|r| r as u32),
+                        block_size: positive(&lua, &o, "block_size", u64::MAX)?,
                     };
                     let data = data.as_bytes().to_vec();
                     run(
