@@ -1079,3 +1079,73 @@ function teardown() checks(3, "teardown") end
         .sum();
     assert_eq!(in_series, 4, "{}", r["series"]);
 }
+
+/// Shared limiters are found by their settings or name, not by the order of the calls (issue 12,
+/// bug 3): VU 1 skips the first limiter of the init code, so by position its `slow` was the other
+/// VUs' 100,000/s limiter and it ran unlimited. Both VUs now share the 5/s budget.
+#[test]
+fn shared_limiters_are_matched_by_settings_not_by_call_order() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { vus = 2, duration = "2s" }
+local fast
+if lg.vu() ~= 1 then fast = lg.limiter{ rate = 100000 } end
+local slow = lg.limiter{ rate = 5, burst = 1 }
+function default() slow:wait(1) end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let iterations = case.result()["scenarios"][0]["iterations"]
+        .as_u64()
+        .unwrap();
+    // 1 at once, then 5 a second for 2 s (and at most one waiting VU per second edge).
+    assert!(
+        (8..=14).contains(&iterations),
+        "2 s at 5/s shared by both VUs: {iterations} iterations"
+    );
+}
+
+/// Two limiters with the same settings in one init are two budgets only a name can tell apart; a
+/// name reused for other settings by another VU is refused, naming both.
+#[test]
+fn identical_shared_limiters_need_names_and_names_keep_their_settings() {
+    let same = Case::new(
+        r#"
+local lg = require("loadgen")
+local a = lg.limiter{ rate = 10 }
+local b = lg.limiter{ rate = 10 }
+function default() end
+"#,
+    );
+    let o = same.run(&[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("lg.limiter: two made with the same settings (rate = 10/s, burst = 10)")
+            && stderr(&o).contains("name = \"...\""),
+        "{}",
+        stderr(&o)
+    );
+
+    let named = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { vus = 2, iterations = 2 }
+local a = lg.limiter{ rate = 10, name = "a" }
+local b = lg.limiter{ rate = 10, name = "b" }
+local c = lg.limiter{ rate = lg.vu() == 2 and 20 or 10, name = "c" }
+function default() a:wait(1); b:wait(1) end
+"#,
+    );
+    let o = named.run(&[]);
+    assert_ne!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "lg.limiter 'c': made with rate = 10/s, burst = 10 by one VU and with rate = 20/s, burst = 20 by another"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -409,3 +409,43 @@ function teardown() admin:delete_topic(topic) end
     assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
     assert_eq!(r["metrics"]["kafka.consume"]["units"]["records"], 50);
 }
+
+/// Producers are shared by their settings, not by the order of the calls (issue 12, bug 3): VU 1
+/// skips the first producer of the init code, which only takes records up to 1,000 bytes; by
+/// position VU 1's `big` was that producer and every 5,000-byte record failed.
+#[test]
+fn shared_producers_are_matched_by_settings_not_by_call_order() {
+    require_kafka();
+    let topic = unique("lg-shared-producer");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local brokers = lg.env("BROKERS")
+local topic = lg.env("TOPIC")
+local small
+if lg.vu() ~= 1 then
+  small = kafka.producer{ brokers = brokers, config = { ["message.max.bytes"] = 1000 } }
+end
+local big = kafka.producer{ brokers = brokers, acks = "all" }
+local value = string.rep("x", 5000)
+options = { scenarios = { s = { executor = "per-vu-iterations", vus = 2, iterations = 20 } } }
+function setup()
+  local admin = kafka.admin{ brokers = brokers }
+  assert(admin:create_topic{ name = topic, partitions = 1, replication = 1 }.ok)
+end
+function default() big:send{ topic = topic, value = value } end
+function teardown() kafka.admin{ brokers = brokers }:delete_topic(topic) end
+"#,
+    );
+    let o = case.run(&[
+        "-e",
+        &format!("BROKERS={KAFKA}"),
+        "-e",
+        &format!("TOPIC={topic}"),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let produce = &case.result()["metrics"]["kafka.produce"];
+    assert_eq!(produce["count"], 40, "{produce}");
+    assert_eq!(produce["error_rate"], 0.0, "{produce}");
+}

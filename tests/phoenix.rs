@@ -595,7 +595,7 @@ fn unknown_options_are_errors_that_list_the_valid_keys() {
         stderr(&o)
     );
     assert!(
-        stderr(&o).contains("valid: autocommit, burst, fetch_size, healthcheck, info, max_rows, rate_limit, serialization, timeout, url"),
+        stderr(&o).contains("valid: autocommit, burst, fetch_size, healthcheck, info, max_rows, name, rate_limit, serialization, timeout, url"),
         "{}",
         stderr(&o)
     );

@@ -199,8 +199,14 @@ pub async fn wait_units(limiter: &governor::DefaultDirectRateLimiter, n: u32) {
     }
 }
 
+/// A token bucket shared by every VU: `kind` is what asks for it (`lg.limiter`, or a client's
+/// `rate_limit`), `target` what the client talks to (empty for `lg.limiter`), `name` the script's
+/// own name for it. See [`crate::script::shared_instance`] for how VUs find the same one.
 pub fn make_limiter(
     lua: &Lua,
+    kind: &str,
+    name: Option<&str>,
+    target: &str,
     rate: f64,
     burst: Option<u32>,
 ) -> mlua::Result<Arc<governor::DefaultDirectRateLimiter>> {
@@ -210,18 +216,18 @@ pub fn make_limiter(
             format!("rate_limit: expected a rate > 0 per second, got {rate}"),
         ));
     }
-    let ordinal = state_mut(lua).next_ordinal("limiter");
-    let shared = state(lua).shared.clone();
     let burst = burst.unwrap_or_else(|| (rate.ceil() as u32).clamp(1, 1_000_000));
-    shared
-        .instance("limiter", ordinal, || {
-            let period = Duration::from_secs_f64(1.0 / rate);
-            let quota = governor::Quota::with_period(period)
-                .ok_or("rate too high")?
-                .allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("max(1)"));
-            Ok(governor::RateLimiter::direct(quota))
-        })
-        .map_err(|e| lua_error(lua, e))
+    let mut settings = format!("rate = {rate}/s, burst = {burst}");
+    if !target.is_empty() {
+        settings = format!("{target}, {settings}");
+    }
+    crate::script::shared_instance(lua, kind, name, settings, || {
+        let period = Duration::from_secs_f64(1.0 / rate);
+        let quota = governor::Quota::with_period(period)
+            .ok_or("rate too high")?
+            .allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("max(1)"));
+        Ok(governor::RateLimiter::direct(quota))
+    })
 }
 
 pub fn module(lua: &Lua) -> mlua::Result<Table> {
@@ -358,8 +364,17 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
             let rate: f64 = opts
                 .get::<Option<f64>>("rate")?
                 .ok_or_else(|| lua_error(lua, "limiter: 'rate' (per second) is required"))?;
+            crate::bindings::check_keys(lua, "lg.limiter", &opts, &["burst", "name", "rate"])?;
             let burst: Option<u32> = opts.get("burst")?;
-            Ok(Limiter(make_limiter(lua, rate, burst)?))
+            let name: Option<String> = opts.get("name")?;
+            Ok(Limiter(make_limiter(
+                lua,
+                "lg.limiter",
+                name.as_deref(),
+                "",
+                rate,
+                burst,
+            )?))
         })?,
     )?;
 

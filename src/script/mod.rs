@@ -60,9 +60,10 @@ pub struct Shared {
     /// The run seed; settled once the options are read, before any VU but VU 0 exists.
     seed: std::sync::atomic::AtomicU64,
     pub data: Mutex<HashMap<PathBuf, Arc<data::DataSet>>>,
-    /// Instances created in init code and shared by all VUs: the n-th of a kind in every VU's init
-    /// is the same instance (clients, rate limiters).
-    instances: Mutex<HashMap<(&'static str, usize), SharedInstance>>,
+    /// Instances created in init code and shared by all VUs (clients, rate limiters), by key: the
+    /// kind with the given name, or with the settings (see [`shared_instance`]); beside each, the
+    /// settings it was made with.
+    instances: Mutex<HashMap<String, (String, SharedInstance)>>,
     pub zeta: Mutex<HashMap<(u64, u64), f64>>,
     abort: Mutex<Option<String>>,
     abort_flag: AtomicBool,
@@ -98,22 +99,29 @@ impl Shared {
         self.seed.store(seed, Ordering::Relaxed);
     }
 
-    /// The shared instance number `ordinal` of `kind`, made by `make` on first use.
+    /// The instance shared under `key`, made by `make` on first use. `settings` describes what it
+    /// was made with: a later request under the same key with other settings (a name reused for a
+    /// different limiter) is an error naming both.
     pub fn instance<T: Any + Send + Sync>(
         &self,
-        kind: &'static str,
-        ordinal: usize,
+        key: &str,
+        settings: &str,
         make: impl FnOnce() -> Result<T, String>,
     ) -> Result<Arc<T>, String> {
         let mut map = self.instances.lock().expect("instances lock");
-        if let Some(existing) = map.get(&(kind, ordinal)) {
+        if let Some((made_with, existing)) = map.get(key) {
+            if made_with != settings {
+                return Err(format!(
+                    "{key}: made with {made_with} by one VU and with {settings} by another"
+                ));
+            }
             return existing
                 .clone()
                 .downcast::<T>()
-                .map_err(|_| format!("{kind} #{ordinal}: created differently by another VU"));
+                .map_err(|_| format!("{key}: created differently by another VU"));
         }
         let made = Arc::new(make()?);
-        map.insert((kind, ordinal), made.clone());
+        map.insert(key.to_string(), (settings.to_string(), made.clone()));
         Ok(made)
     }
 
@@ -198,17 +206,45 @@ pub struct VuState {
     pub env: Rc<BTreeMap<String, String>>,
     pub shared: Arc<Shared>,
     pub phase: Phase,
-    ordinals: HashMap<&'static str, usize>,
+    /// The keys of the shared instances this state's init code asked for.
+    claimed: std::collections::HashSet<String>,
 }
 
-impl VuState {
-    /// The next ordinal for a shared instance of `kind` created by this state's init code.
-    pub fn next_ordinal(&mut self, kind: &'static str) -> usize {
-        let n = self.ordinals.entry(kind).or_default();
-        let ordinal = *n;
-        *n += 1;
-        ordinal
-    }
+/// The instance of `kind` every VU shares: the one named `name`, or without a name the one made
+/// with `settings` (a canonical description of everything that makes it what it is). Sharing is by
+/// this key, never by the order of the calls, so init code behind an `if` still gets the right
+/// one. Asking twice for the same key in one VU's init is an error: two limiters with the same
+/// rate are two budgets, and only a name can tell every VU which is which.
+pub fn shared_instance<T: Any + Send + Sync>(
+    lua: &Lua,
+    kind: &str,
+    name: Option<&str>,
+    settings: String,
+    make: impl FnOnce() -> Result<T, String>,
+) -> mlua::Result<Arc<T>> {
+    let key = match name {
+        Some(n) => format!("{kind} '{n}'"),
+        None => format!("{kind} {{{settings}}}"),
+    };
+    let shared = {
+        let mut st = state_mut(lua);
+        if st.phase == Phase::Init && !st.claimed.insert(key.clone()) {
+            return Err(lua_error(
+                lua,
+                match name {
+                    Some(n) => format!("{kind}: the name '{n}' is used twice in init"),
+                    None => format!(
+                        "{kind}: two made with the same settings ({settings}) in init; give each \
+                         its own name = \"...\" so that every VU shares the right one"
+                    ),
+                },
+            ));
+        }
+        st.shared.clone()
+    };
+    shared
+        .instance(&key, &settings, make)
+        .map_err(|e| lua_error(lua, e))
 }
 
 /// What a binding needs to time one operation, taken out of the VU state before awaiting.
@@ -330,7 +366,7 @@ impl Vu {
             env: spec.env,
             shared: shared.clone(),
             phase: Phase::Init,
-            ordinals: HashMap::new(),
+            claimed: Default::default(),
         });
         register_modules(&lua).map_err(|e| err(Phase::Init, &e))?;
         script_relative_require(&lua, &shared.script_dir()).map_err(|e| err(Phase::Init, &e))?;

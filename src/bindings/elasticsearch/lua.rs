@@ -451,6 +451,7 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
         &[
             "burst",
             "healthcheck",
+            "name",
             "rate_limit",
             "timeout",
             "url",
@@ -476,7 +477,14 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
         || client::healthcheck(&settings),
     )?;
     let limiter = match o.get::<Option<f64>>("rate_limit")? {
-        Some(r) => Some(make_limiter(lua, r, o.get("burst")?)?),
+        Some(r) => Some(make_limiter(
+            lua,
+            "elasticsearch.client rate_limit",
+            o.get::<Option<String>>("name")?.as_deref(),
+            &settings.urls.join(","),
+            r,
+            o.get("burst")?,
+        )?),
         None => None,
     };
     Ok(Client { settings, limiter })

@@ -216,7 +216,14 @@ fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
         lua,
         "http.client",
         &o,
-        &["base_url", "burst", "headers", "rate_limit", "timeout"],
+        &[
+            "base_url",
+            "burst",
+            "headers",
+            "name",
+            "rate_limit",
+            "timeout",
+        ],
     )?;
     s.base_url = o.get("base_url")?;
     s.headers = headers_arg(lua, o.get("headers")?)?;
@@ -224,7 +231,15 @@ fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
         s.timeout = Some(duration_arg(lua, &t, "http.client timeout")?);
     }
     if let Some(rate) = o.get::<Option<f64>>("rate_limit")? {
-        s.limiter = Some(make_limiter(lua, rate, o.get("burst")?)?);
+        let target = s.base_url.clone().unwrap_or_default();
+        s.limiter = Some(make_limiter(
+            lua,
+            "http.client rate_limit",
+            o.get::<Option<String>>("name")?.as_deref(),
+            &target,
+            rate,
+            o.get("burst")?,
+        )?);
     }
     Ok(s)
 }

@@ -7,7 +7,7 @@ use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
-use crate::script::{json, lua_error, state, state_mut, OpScope};
+use crate::script::{json, lua_error, shared_instance, state, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use rdkafka::consumer::{CommitMode, Consumer as _, RebalanceProtocol};
 use std::cell::{Cell, RefCell};
@@ -253,6 +253,7 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
             "timeout",
             "config",
             "healthcheck",
+            "name",
         ],
     )?;
     let acks = match o.get::<Value>("acks")? {
@@ -287,7 +288,7 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
     healthcheck_once(lua, &o, &format!("kafka {}", cfg.brokers), || {
         client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
-    let ordinal = state_mut(lua).next_ordinal("kafka.producer");
+    let name: Option<String> = o.get("name")?;
     let shared = state(lua).shared.clone();
     let inner = if shared.offline() {
         // Settings are still checked (librdkafka refuses unknown ones here), without a client.
@@ -296,14 +297,31 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
             .map_err(|e| lua_error(lua, format!("kafka producer ({}): {e}", cfg.brokers)))?;
         None
     } else {
-        Some(
-            shared
-                .instance("kafka.producer", ordinal, || cfg.create())
-                .map_err(|e| lua_error(lua, e))?,
-        )
+        // Shared by its settings (every one librdkafka gets) or by its name.
+        let settings = cfg
+            .client_config()
+            .config_map()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(shared_instance(
+            lua,
+            "kafka.producer",
+            name.as_deref(),
+            settings,
+            || cfg.create(),
+        )?)
     };
     let limiter = match o.get::<Option<f64>>("rate_limit")? {
-        Some(r) => Some(make_limiter(lua, r, o.get("burst")?)?),
+        Some(r) => Some(make_limiter(
+            lua,
+            "kafka.producer rate_limit",
+            name.as_deref(),
+            &cfg.brokers,
+            r,
+            o.get("burst")?,
+        )?),
         None => None,
     };
     Ok(Producer { inner, limiter })

@@ -22,6 +22,7 @@ const CONNECT_KEYS: &[&str] = &[
     "healthcheck",
     "info",
     "max_rows",
+    "name",
     "rate_limit",
     "serialization",
     "timeout",
@@ -418,7 +419,14 @@ fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Conn> {
         || client::healthcheck(&s),
     )?;
     let limiter = match o.get::<Option<f64>>("rate_limit")? {
-        Some(r) => Some(make_limiter(lua, r, o.get("burst")?)?),
+        Some(r) => Some(make_limiter(
+            lua,
+            "phoenix.connect rate_limit",
+            o.get::<Option<String>>("name")?.as_deref(),
+            &s.url,
+            r,
+            o.get("burst")?,
+        )?),
         None => None,
     };
     Ok(Conn {
