@@ -937,7 +937,9 @@ fn report_writes_one_html_page_with_a_table_and_charts_per_run() {
     assert_eq!(html.matches("<td>http.request</td>").count(), 2, "{html}");
     assert!(html.contains("think &lt;ms&gt;"), "{html}");
     assert!(!html.contains("think <ms>"), "{html}");
-    assert_eq!(html.matches("<svg").count(), 12, "{html}");
+    // ... and the gauge's chart (its highest value each second).
+    assert_eq!(html.matches("<svg").count(), 14, "{html}");
+    assert_eq!(html.matches("<h3>level</h3>").count(), 2, "{html}");
     assert_eq!(
         html.matches("<h3>iteration_duration</h3>").count(),
         2,

@@ -91,6 +91,20 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
     }
     h.push_str("</table>\n<p>Times in ms. Charts: one point per second of the run.</p>\n");
     for (name, m) in &r.metrics {
+        if m.kind == MetricKind::Gauge {
+            let highest = gauge_per_second(&r.series, name);
+            if !highest.is_empty() {
+                let span = highest.last().map_or(1.0, |(x, _)| *x);
+                let _ = writeln!(h, "<h3>{}</h3>\n<div class=\"charts\">", esc(name));
+                h.push_str(&chart(
+                    "highest value set in the second (over every series of the gauge)",
+                    span,
+                    &[("#a52", &highest)],
+                ));
+                h.push_str("</div>\n");
+            }
+            continue;
+        }
         if !matches!(m.kind, MetricKind::Operation | MetricKind::Trend) {
             continue;
         }
@@ -143,6 +157,20 @@ fn per_second(series: &[Second], name: &str) -> (Points, Points, Points) {
         count.clear();
     }
     (count, p50, p99)
+}
+
+/// (seconds from the first second, highest value) of a gauge, for the seconds it was set in.
+fn gauge_per_second(series: &[Second], name: &str) -> Points {
+    let Some(t0) = series.first().map(|s| s.t) else {
+        return Vec::new();
+    };
+    series
+        .iter()
+        .filter_map(|s| {
+            let m = s.metrics.get(name)?;
+            Some(((s.t - t0) as f64, m.max?))
+        })
+        .collect()
 }
 
 /// An SVG line chart of one or more series sharing the axes: x from 0 to `span` seconds (or the

@@ -126,6 +126,8 @@ pub struct SecondMetric {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
     pub p99: Option<f64>,
+    /// Operations and trends: the highest latency or value. Gauges: the highest value any of the
+    /// gauge's series was set to in the second.
     pub max: Option<f64>,
     /// Latency (operations) or values (trends), serialised as in `MetricResult.hist`.
     pub hist: Option<String>,
@@ -235,6 +237,12 @@ impl MetricResult {
 impl SecondMetric {
     fn from_entry(e: &Entry) -> SecondMetric {
         let s = e.hist.as_ref().filter(|h| !h.is_empty()).map(Summary::of);
+        // A gauge's second keeps the highest value any of its series was set to in that second
+        // (the partition furthest behind, say).
+        let gauge_max = e
+            .gauge
+            .filter(|_| e.kind == MetricKind::Gauge)
+            .map(|g| g.max);
         SecondMetric {
             kind: e.kind,
             count: e.count,
@@ -244,7 +252,7 @@ impl SecondMetric {
             p50: s.map(|s| s.p50),
             p90: s.map(|s| s.p90),
             p99: s.map(|s| s.p99),
-            max: s.map(|s| s.max),
+            max: s.map(|s| s.max).or(gauge_max),
             hist: e.hist.as_ref().filter(|h| !h.is_empty()).map(hist::encode),
         }
     }
@@ -259,6 +267,14 @@ impl SecondMetric {
         e.sum = self.sum;
         if let Some(h) = &self.hist {
             e.hist = Some(hist::decode(h)?);
+        }
+        if let (MetricKind::Gauge, Some(max)) = (self.kind, self.max) {
+            e.gauge = Some(Gauge {
+                value: max,
+                min: max,
+                max,
+                at_us: 0,
+            });
         }
         Ok(e)
     }
@@ -360,5 +376,43 @@ impl ResultFile {
         }
         store.script_errors = self.script_errors.clone();
         Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gauge(name: &str, partition: &str, value: f64, at_us: i64) -> Entry {
+        let mut tags = BTreeMap::new();
+        tags.insert("partition".to_string(), partition.to_string());
+        let mut e = Entry::new(name, tags, MetricKind::Gauge);
+        e.count = 1;
+        e.gauge = Some(Gauge {
+            value,
+            min: value,
+            max: value,
+            at_us,
+        });
+        e
+    }
+
+    /// A gauge's second says the highest value any of its series was set to (the partition furthest
+    /// behind), and reads back as a gauge of that value.
+    #[test]
+    fn a_gauge_second_keeps_its_highest_value() {
+        let mut second = Entry::new("lag", BTreeMap::new(), MetricKind::Gauge);
+        second.merge(&gauge("lag", "0", 900.0, 1));
+        second.merge(&gauge("lag", "1", 40.0, 2));
+        let mut store = MetricStore::default();
+        store
+            .series
+            .insert(100, [("lag".to_string(), second)].into_iter().collect());
+        let (_, _, series) = ResultFile::from_store(&store, 1.0);
+        let m = &series[0].metrics["lag"];
+        assert_eq!(m.max, Some(900.0));
+        assert_eq!(m.p99, None);
+        let back = m.to_entry("lag").unwrap();
+        assert_eq!(back.gauge.map(|g| g.max), Some(900.0));
     }
 }

@@ -267,6 +267,10 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         "now_us",
         lua.create_function(|_, ()| Ok(crate::util::epoch_micros()))?,
     )?;
+    m.set(
+        "rss_bytes",
+        lua.create_function(|_, ()| Ok(crate::util::rss_bytes()))?,
+    )?;
     m.set("vu", lua.create_function(|lua, ()| Ok(state(lua).vu_id))?)?;
     m.set(
         "iteration",
