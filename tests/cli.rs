@@ -1151,3 +1151,137 @@ function default() a:wait(1); b:wait(1) end
         stderr(&o)
     );
 }
+
+/// Lua that never calls into loadgen cannot be cancelled like a future: the VU's instruction hook
+/// stops it at the scenario's end plus graceful stop, and the run ends with its result (issue 16:
+/// `while true do end` on one VU ran until killed, with no result file).
+#[test]
+fn an_endless_loop_in_an_iteration_is_stopped_at_the_graceful_stop() {
+    let case = Case::new(
+        r#"
+options = { scenarios = { s = { executor = "constant-vus", vus = 1, duration = "1s", graceful_stop = "1s" } } }
+function default() while true do end end
+"#,
+    );
+    let t = Instant::now();
+    let o = case.run(&[]);
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(
+        r["scenarios"][0]["failed_iterations"], 1,
+        "{}",
+        r["scenarios"]
+    );
+    let errors = r["script_errors"].to_string();
+    assert!(
+        errors.contains("still running past the end of scenario 's' and its graceful stop (1s)"),
+        "{errors}"
+    );
+}
+
+/// The same in setup() (its setup_timeout) and in a VU's init code (init_timeout): exit 3 with a
+/// result file that says which limit stopped it.
+#[test]
+fn endless_loops_in_setup_and_init_are_stopped_by_their_timeouts() {
+    let setup = Case::new(
+        r#"
+options = { iterations = 1, setup_timeout = "1s" }
+function setup() local n = 0; while true do n = n + 1 end end
+function default() end
+"#,
+    );
+    let o = setup.run(&[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let r = setup.result();
+    assert_eq!(r["status"], "failed");
+    assert!(
+        r["failure"]
+            .as_str()
+            .unwrap()
+            .contains("setup_timeout (1s)"),
+        "{}",
+        r["failure"]
+    );
+
+    // VU 0 reads the options; the loop is in the other VUs' init.
+    let init = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { vus = 1, iterations = 1, init_timeout = "1s" }
+if lg.vu() > 0 then while true do end end
+function default() end
+"#,
+    );
+    let o = init.run(&[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let r = init.result();
+    assert!(
+        r["failure"].as_str().unwrap().contains("init_timeout (1s)"),
+        "{}",
+        r["failure"]
+    );
+}
+
+/// A script that allocates without bound gets Lua's memory error at `lua_memory_mib`, counted as a
+/// failed iteration, instead of the process dying without a result (issue 16).
+#[test]
+fn unbounded_allocation_is_a_script_error_at_the_memory_limit() {
+    let case = Case::new(
+        r#"
+options = { iterations = 2, lua_memory_mib = 64 }
+function default()
+  local t = {}
+  while true do t[#t + 1] = string.rep("x", 1000000) .. #t end
+end
+"#,
+    );
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(
+        r["scenarios"][0]["failed_iterations"], 2,
+        "{}",
+        r["scenarios"]
+    );
+    assert!(
+        r["script_errors"].to_string().contains("not enough memory"),
+        "{}",
+        r["script_errors"]
+    );
+}
+
+/// lg.abort() stops VUs busy in Lua too, and os.exit is refused (it would lose the result).
+#[test]
+fn abort_stops_busy_lua_and_os_exit_is_refused() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { scenarios = { s = { executor = "constant-vus", vus = 2, duration = "60s", graceful_stop = "60s" } } }
+function default()
+  if lg.vu() == 1 then lg.sleep("300ms"); lg.abort("enough") end
+  while true do end
+end
+"#,
+    );
+    // Two workers, so the VU that aborts is not on the busy VU's thread.
+    let t = Instant::now();
+    let o = case.run(&["--workers", "2"]);
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert_eq!(code(&o), 97, "{}", stderr(&o));
+    assert_eq!(case.result()["status"], "aborted");
+
+    let exit = Case::new("options = { iterations = 1 }\nfunction default() os.exit(0) end\n");
+    let o = exit.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = exit.result();
+    assert!(
+        r["script_errors"]
+            .to_string()
+            .contains("os.exit is not available"),
+        "{}",
+        r["script_errors"]
+    );
+}

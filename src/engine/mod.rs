@@ -106,6 +106,13 @@ pub fn run(
     local.block_on(&rt, coordinate(plan, shared, vu0, recorder0, quiet))
 }
 
+/// Stops the run at once: running iterations are cancelled, and Lua code that never yields (a loop
+/// that never calls into loadgen) raises an error at its next instruction check.
+fn hard_stop(stop_tx: &stop::StopSender, shared: &Shared) {
+    shared.stop_lua();
+    stop_tx.raise(stop::HARD);
+}
+
 async fn call_with_timeout(
     vu: &Vu,
     name: &str,
@@ -117,12 +124,18 @@ async fn call_with_timeout(
         return Ok(None);
     };
     vu.set_phase(phase);
+    vu.limit_until(
+        std::time::Instant::now() + timeout,
+        format!("{name}_timeout ({})", crate::util::format_duration(timeout)),
+    );
     let err = |message| ScriptError {
         phase,
         vu: 0,
         message,
     };
-    match tokio::time::timeout(timeout, f.call_async::<mlua::Value>(data)).await {
+    let r = tokio::time::timeout(timeout, f.call_async::<mlua::Value>(data)).await;
+    vu.unlimit();
+    match r {
         Ok(Ok(v)) => Ok(Some(v)),
         Ok(Err(e)) => Err(err(describe(&e))),
         Err(_) => Err(err(format!(
@@ -222,7 +235,7 @@ async fn coordinate(
         match w.spawn() {
             Ok(t) => threads.push(t),
             Err(e) => {
-                stop_tx.raise(stop::HARD);
+                hard_stop(&stop_tx, &shared);
                 out.status = Status::Failed;
                 out.failure = Some((
                     ExitCode::Failure,
@@ -239,7 +252,7 @@ async fn coordinate(
             msg = rx.recv() => match msg {
                 Some(Msg::Ready) => ready += 1,
                 Some(Msg::InitFailed(e)) => {
-                    stop_tx.raise(stop::HARD);
+                    hard_stop(&stop_tx, &shared);
                     out.status = Status::Failed;
                     out.failure = Some((ExitCode::Script, e.to_string()));
                     return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
@@ -252,7 +265,7 @@ async fn coordinate(
                 }
             },
             _ = signal(&mut sigint, &mut sigterm) => {
-                stop_tx.raise(stop::HARD);
+                hard_stop(&stop_tx, &shared);
                 out.status = Status::Interrupted;
                 out.failure = Some((ExitCode::Interrupted, "interrupted while the VUs were initialised".into()));
                 return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
@@ -312,7 +325,7 @@ async fn coordinate(
                 }
                 if shared.aborted() && stop_tx.level() < stop::HARD {
                     out.status = Status::Aborted;
-                    stop_tx.raise(stop::HARD);
+                    hard_stop(&stop_tx, &shared);
                 }
             }
             _ = signal(&mut sigint, &mut sigterm) => {
@@ -324,14 +337,14 @@ async fn coordinate(
                     progress.note("stopping: running iterations may finish within graceful_stop; press Ctrl-C again to stop at once");
                     stop_tx.raise(stop::GRACEFUL);
                 } else {
-                    stop_tx.raise(stop::HARD);
+                    hard_stop(&stop_tx, &shared);
                     hard_exit = true;
                     break;
                 }
             }
             _ = tokio::time::sleep_until(safety) => {
                 safety_hit = true;
-                stop_tx.raise(stop::HARD);
+                hard_stop(&stop_tx, &shared);
                 break;
             }
         }
@@ -351,10 +364,26 @@ async fn coordinate(
         );
     }
     if !hard_exit {
-        for t in threads {
+        // A worker still busy after the safety margin (stuck outside Lua) is left behind, not
+        // waited for: the result is written either way.
+        let until = Instant::now() + Duration::from_secs(10);
+        while threads.iter().any(|t| !t.is_finished()) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (finished, stuck): (Vec<_>, Vec<_>) =
+            threads.into_iter().partition(|t| t.is_finished());
+        for t in finished {
             let _ = t.join();
         }
+        if !stuck.is_empty() {
+            out.warnings.push(format!(
+                "{} worker thread(s) did not stop; their last metrics may be missing",
+                stuck.len()
+            ));
+        }
     }
+    // teardown() may run Lua again.
+    shared.resume_lua();
     for (s, plan_s) in stats.iter_mut().zip(&plan.scenarios) {
         if s.name.is_empty() {
             s.name = plan_s.name.clone();

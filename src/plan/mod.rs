@@ -18,6 +18,8 @@ pub struct RunPlan {
     pub tags: BTreeMap<String, String>,
     pub setup_timeout: Duration,
     pub teardown_timeout: Duration,
+    /// How long one VU's init code may run, and how much memory its Lua state may hold.
+    pub vu_limits: crate::script::VuLimits,
     /// Seed of the random source of `loadgen.gen`.
     pub seed: u64,
     /// Worker threads (default: one per core).

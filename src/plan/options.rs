@@ -493,6 +493,14 @@ pub fn build(options: &Value, o: &Overrides) -> R<RunPlan> {
         .duration("teardown_timeout")?
         .unwrap_or(Duration::from_secs(60));
     let seed = f.u64("seed")?;
+    let defaults = crate::script::VuLimits::default();
+    let vu_limits = crate::script::VuLimits {
+        init_timeout: f.duration("init_timeout")?.unwrap_or(defaults.init_timeout),
+        memory: f
+            .u64("lua_memory_mib")?
+            .map(|m| (m as usize).saturating_mul(1 << 20))
+            .unwrap_or(defaults.memory),
+    };
     f.finish()?;
 
     let shortcut_in_script =
@@ -591,6 +599,7 @@ pub fn build(options: &Value, o: &Overrides) -> R<RunPlan> {
         tags,
         setup_timeout,
         teardown_timeout,
+        vu_limits,
         seed: o.seed.or(seed).unwrap_or_else(random_seed),
         workers: o.workers.unwrap_or_else(crate::util::cores).max(1),
     })

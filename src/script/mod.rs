@@ -5,21 +5,24 @@
 pub mod core;
 pub mod data;
 pub mod gen;
+mod guard;
 pub mod json;
 pub mod rng;
+mod shared;
 
 use crate::metrics::{Recorder, Tags};
-use crate::plan::ScriptSource;
 use mlua::{Function, Lua, Value};
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+use guard::Guard;
+pub use guard::VuLimits;
+pub use shared::Shared;
 
 /// The life-cycle phase a Lua state is in; named in every script error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,147 +51,6 @@ pub struct ScriptError {
     pub phase: Phase,
     pub vu: u64,
     pub message: String,
-}
-
-type SharedInstance = Arc<dyn Any + Send + Sync>;
-
-/// Process-wide state every VU on every worker may read.
-pub struct Shared {
-    pub script: ScriptSource,
-    /// `-e KEY=VALUE` from the command line.
-    pub env: BTreeMap<String, String>,
-    /// The run seed; settled once the options are read, before any VU but VU 0 exists.
-    seed: std::sync::atomic::AtomicU64,
-    pub data: Mutex<HashMap<PathBuf, Arc<data::DataSet>>>,
-    /// Instances created in init code and shared by all VUs (clients, rate limiters), by key: the
-    /// kind with the given name, or with the settings (see [`shared_instance`]); beside each, the
-    /// settings it was made with.
-    instances: Mutex<HashMap<String, (String, SharedInstance)>>,
-    pub zeta: Mutex<HashMap<(u64, u64), f64>>,
-    abort: Mutex<Option<String>>,
-    abort_flag: AtomicBool,
-    healthchecked: Mutex<std::collections::HashSet<String>>,
-    connect_error: Mutex<Option<String>>,
-    /// `loadgen check`: bindings contact no server (health checks are listed, not run; clients that
-    /// would connect at once are not made).
-    offline: AtomicBool,
-}
-
-impl Shared {
-    pub fn new(script: ScriptSource, env: BTreeMap<String, String>, seed: u64) -> Arc<Shared> {
-        Arc::new(Shared {
-            script,
-            env,
-            seed: std::sync::atomic::AtomicU64::new(seed),
-            data: Mutex::default(),
-            instances: Mutex::default(),
-            zeta: Mutex::default(),
-            abort: Mutex::default(),
-            abort_flag: AtomicBool::new(false),
-            healthchecked: Mutex::default(),
-            connect_error: Mutex::default(),
-            offline: AtomicBool::new(false),
-        })
-    }
-
-    pub fn seed(&self) -> u64 {
-        self.seed.load(Ordering::Relaxed)
-    }
-
-    pub fn set_seed(&self, seed: u64) {
-        self.seed.store(seed, Ordering::Relaxed);
-    }
-
-    /// The instance shared under `key`, made by `make` on first use. `settings` describes what it
-    /// was made with: a later request under the same key with other settings (a name reused for a
-    /// different limiter) is an error naming both.
-    pub fn instance<T: Any + Send + Sync>(
-        &self,
-        key: &str,
-        settings: &str,
-        make: impl FnOnce() -> Result<T, String>,
-    ) -> Result<Arc<T>, String> {
-        let mut map = self.instances.lock().expect("instances lock");
-        if let Some((made_with, existing)) = map.get(key) {
-            if made_with != settings {
-                return Err(format!(
-                    "{key}: made with {made_with} by one VU and with {settings} by another"
-                ));
-            }
-            return existing
-                .clone()
-                .downcast::<T>()
-                .map_err(|_| format!("{key}: created differently by another VU"));
-        }
-        let made = Arc::new(make()?);
-        map.insert(key.to_string(), (settings.to_string(), made.clone()));
-        Ok(made)
-    }
-
-    pub fn set_offline(&self) {
-        self.offline.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether bindings must not contact any server (`loadgen check`).
-    pub fn offline(&self) -> bool {
-        self.offline.load(Ordering::Relaxed)
-    }
-
-    /// The targets whose health check ran (or, offline, would run), sorted.
-    pub fn healthcheck_targets(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .healthchecked
-            .lock()
-            .expect("healthcheck lock")
-            .iter()
-            .cloned()
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// True the first time a health check of `target` is asked for.
-    pub fn first_healthcheck(&self, target: &str) -> bool {
-        self.healthchecked
-            .lock()
-            .expect("healthcheck lock")
-            .insert(target.to_string())
-    }
-
-    pub fn set_connect_error(&self, msg: String) {
-        *self.connect_error.lock().expect("connect lock") = Some(msg);
-    }
-
-    /// The failed health check, if any (exit code 4).
-    pub fn connect_error(&self) -> Option<String> {
-        self.connect_error.lock().expect("connect lock").clone()
-    }
-
-    /// `lg.abort()` was called, or a threshold asked to abort.
-    pub fn request_abort(&self, reason: String) {
-        let mut a = self.abort.lock().expect("abort lock");
-        if a.is_none() {
-            *a = Some(reason);
-        }
-        self.abort_flag.store(true, Ordering::SeqCst);
-    }
-
-    pub fn aborted(&self) -> bool {
-        self.abort_flag.load(Ordering::Relaxed)
-    }
-
-    pub fn abort_reason(&self) -> Option<String> {
-        self.abort.lock().expect("abort lock").clone()
-    }
-
-    /// The folder of the script: relative data paths resolve from here.
-    pub fn script_dir(&self) -> PathBuf {
-        self.script
-            .path
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default()
-    }
 }
 
 /// Per-Lua-state context, stored as mlua app data. Never borrowed across an await.
@@ -335,6 +197,7 @@ pub struct VuSpec {
 pub struct Vu {
     pub lua: Lua,
     pub id: u64,
+    guard: Arc<Guard>,
 }
 
 impl Vu {
@@ -351,6 +214,8 @@ impl Vu {
             message: describe(e),
         };
         let lua = Lua::new();
+        let limits = shared.limits();
+        let guard = guard::install(&lua, shared.clone()).map_err(|e| err(Phase::Init, &e))?;
         // Iterations make short-lived garbage (responses, records): the generational collector
         // handles that with less work than the incremental one (docs/benchmarks.md).
         lua.gc_set_mode(mlua::state::GcMode::Generational(Default::default()));
@@ -370,11 +235,36 @@ impl Vu {
         });
         register_modules(&lua).map_err(|e| err(Phase::Init, &e))?;
         script_relative_require(&lua, &shared.script_dir()).map_err(|e| err(Phase::Init, &e))?;
-        lua.load(shared.script.source.as_str())
+        let vu = Vu { lua, id, guard };
+        vu.limit_until(
+            std::time::Instant::now() + limits.init_timeout,
+            format!(
+                "init_timeout ({})",
+                crate::util::format_duration(limits.init_timeout)
+            ),
+        );
+        vu.lua
+            .load(shared.script.source.as_str())
             .set_name(format!("@{}", shared.script.path.display()))
             .exec()
             .map_err(|e| err(Phase::Init, &e))?;
-        Ok(Vu { lua, id })
+        vu.unlimit();
+        Ok(vu)
+    }
+
+    /// Stops this VU's Lua code (with an error naming `limit`) if it still runs at `deadline`.
+    pub fn limit_until(&self, deadline: std::time::Instant, limit: String) {
+        self.guard.set(deadline, limit);
+    }
+
+    /// Lifts the time limit of [`Vu::limit_until`].
+    pub fn unlimit(&self) {
+        self.guard.clear();
+    }
+
+    /// Applies the memory limit of the options (VU 0 was made before they were read).
+    pub fn set_memory_limit(&self, bytes: usize) -> mlua::Result<()> {
+        self.lua.set_memory_limit(bytes).map(|_| ())
     }
 
     /// A global function of the script, or None when it does not exist.
@@ -443,6 +333,19 @@ fn script_relative_require(lua: &Lua, dir: &std::path::Path) -> mlua::Result<()>
 /// Modules are built on first `require`, so a VU pays only for what its script uses
 /// (docs/benchmarks.md measures the memory per VU).
 fn register_modules(lua: &Lua) -> mlua::Result<()> {
+    // Scripts are trusted code: Lua's `io` and `os` stay (files, commands: the evaluation suite
+    // uses both). `os.exit` alone goes, because ending the process would lose the result file.
+    let os: mlua::Table = lua.globals().get("os")?;
+    os.set(
+        "exit",
+        lua.create_function(|lua, _: mlua::MultiValue| -> mlua::Result<()> {
+            Err(lua_error(
+                lua,
+                "os.exit is not available in loadgen scripts (the result would be lost): \
+                 lg.abort(message) stops the run and keeps it",
+            ))
+        })?,
+    )?;
     let preload: mlua::Table = lua
         .globals()
         .get::<mlua::Table>("package")?

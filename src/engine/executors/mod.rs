@@ -106,6 +106,17 @@ impl Ctx {
     pub fn end(&self) -> Instant {
         self.start + self.scenario.executor.max_duration()
     }
+
+    /// The longest the scenario waits for a running iteration after its end: its graceful stop
+    /// (or ramp-down, if longer).
+    pub fn grace(&self) -> Duration {
+        match self.scenario.executor {
+            Executor::RampingVus {
+                graceful_ramp_down, ..
+            } => self.scenario.graceful_stop.max(graceful_ramp_down),
+            _ => self.scenario.graceful_stop,
+        }
+    }
 }
 
 /// One VU ready to iterate: its Lua state, exec function and setup data.
@@ -162,6 +173,15 @@ pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
     let start = Instant::now();
     let lateness = start.saturating_duration_since(scheduled);
     r.vu.begin_iteration(lateness);
+    // By then the scenario would have cancelled the iteration; Lua that never yields is stopped here.
+    r.vu.limit_until(
+        (ctx.end() + ctx.grace()).into_std(),
+        format!(
+            "the end of scenario '{}' and its graceful stop ({})",
+            ctx.scenario.name,
+            crate::util::format_duration(ctx.grace())
+        ),
+    );
     let result = r.func.call_async::<()>(r.data.clone()).await;
     let took = start.elapsed();
     let error = result.err().map(|e| describe(&e));

@@ -52,7 +52,7 @@ pub async fn run(ctx: Rc<Ctx>, runners: Vec<Runner>) {
     let Executor::RampingVus {
         start_vus,
         ref stages,
-        graceful_ramp_down,
+        ..
     } = ctx.scenario.executor
     else {
         unreachable!("dispatched on the executor")
@@ -60,7 +60,7 @@ pub async fn run(ctx: Rc<Ctx>, runners: Vec<Runner>) {
     let stages = stages.clone();
     let start = ctx.start;
     let end = ctx.end();
-    let grace = ctx.scenario.graceful_stop.max(graceful_ramp_down);
+    let grace = ctx.grace();
     let next = Rc::new(move |_: &Ctx, r: &Runner, _: u64| {
         let now = Instant::now();
         if now >= end {

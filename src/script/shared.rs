@@ -1,0 +1,182 @@
+//! Process-wide state every VU on every worker may read: the script, its environment and seed,
+//! data sets, shared instances, the abort and stop flags, the VU limits.
+
+use super::data;
+use super::VuLimits;
+use crate::plan::ScriptSource;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+type SharedInstance = Arc<dyn Any + Send + Sync>;
+
+/// Process-wide state every VU on every worker may read.
+pub struct Shared {
+    pub script: ScriptSource,
+    /// `-e KEY=VALUE` from the command line.
+    pub env: BTreeMap<String, String>,
+    /// The run seed; settled once the options are read, before any VU but VU 0 exists.
+    seed: std::sync::atomic::AtomicU64,
+    pub data: Mutex<HashMap<PathBuf, Arc<data::DataSet>>>,
+    /// Instances created in init code and shared by all VUs (clients, rate limiters), by key: the
+    /// kind with the given name, or with the settings (see [`shared_instance`]); beside each, the
+    /// settings it was made with.
+    instances: Mutex<HashMap<String, (String, SharedInstance)>>,
+    pub zeta: Mutex<HashMap<(u64, u64), f64>>,
+    abort: Mutex<Option<String>>,
+    abort_flag: AtomicBool,
+    healthchecked: Mutex<std::collections::HashSet<String>>,
+    connect_error: Mutex<Option<String>>,
+    /// `loadgen check`: bindings contact no server (health checks are listed, not run; clients that
+    /// would connect at once are not made).
+    offline: AtomicBool,
+    /// Set when the run must stop at once: every running Lua code raises an error at its next
+    /// instruction check (a loop that never calls into loadgen cannot be cancelled otherwise).
+    stop_lua: AtomicBool,
+    /// The limits of a VU (set from the options before the VUs beyond VU 0 are made).
+    limits: Mutex<VuLimits>,
+}
+
+impl Shared {
+    pub fn new(script: ScriptSource, env: BTreeMap<String, String>, seed: u64) -> Arc<Shared> {
+        Arc::new(Shared {
+            script,
+            env,
+            seed: std::sync::atomic::AtomicU64::new(seed),
+            data: Mutex::default(),
+            instances: Mutex::default(),
+            zeta: Mutex::default(),
+            abort: Mutex::default(),
+            abort_flag: AtomicBool::new(false),
+            healthchecked: Mutex::default(),
+            connect_error: Mutex::default(),
+            offline: AtomicBool::new(false),
+            stop_lua: AtomicBool::new(false),
+            limits: Mutex::default(),
+        })
+    }
+
+    /// Stops every running Lua code at its next instruction check (the run stops at once).
+    pub fn stop_lua(&self) {
+        self.stop_lua.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether running Lua code must stop at once.
+    pub fn lua_stopped(&self) -> bool {
+        self.stop_lua.load(Ordering::Relaxed)
+    }
+
+    /// Lets Lua code run again after [`Shared::stop_lua`] (for `teardown()`, once the workers are done).
+    pub fn resume_lua(&self) {
+        self.stop_lua.store(false, Ordering::SeqCst);
+    }
+
+    pub fn set_limits(&self, limits: VuLimits) {
+        *self.limits.lock().expect("limits lock") = limits;
+    }
+
+    pub fn limits(&self) -> VuLimits {
+        *self.limits.lock().expect("limits lock")
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed.load(Ordering::Relaxed)
+    }
+
+    pub fn set_seed(&self, seed: u64) {
+        self.seed.store(seed, Ordering::Relaxed);
+    }
+
+    /// The instance shared under `key`, made by `make` on first use. `settings` describes what it
+    /// was made with: a later request under the same key with other settings (a name reused for a
+    /// different limiter) is an error naming both.
+    pub fn instance<T: Any + Send + Sync>(
+        &self,
+        key: &str,
+        settings: &str,
+        make: impl FnOnce() -> Result<T, String>,
+    ) -> Result<Arc<T>, String> {
+        let mut map = self.instances.lock().expect("instances lock");
+        if let Some((made_with, existing)) = map.get(key) {
+            if made_with != settings {
+                return Err(format!(
+                    "{key}: made with {made_with} by one VU and with {settings} by another"
+                ));
+            }
+            return existing
+                .clone()
+                .downcast::<T>()
+                .map_err(|_| format!("{key}: created differently by another VU"));
+        }
+        let made = Arc::new(make()?);
+        map.insert(key.to_string(), (settings.to_string(), made.clone()));
+        Ok(made)
+    }
+
+    pub fn set_offline(&self) {
+        self.offline.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether bindings must not contact any server (`loadgen check`).
+    pub fn offline(&self) -> bool {
+        self.offline.load(Ordering::Relaxed)
+    }
+
+    /// The targets whose health check ran (or, offline, would run), sorted.
+    pub fn healthcheck_targets(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .healthchecked
+            .lock()
+            .expect("healthcheck lock")
+            .iter()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// True the first time a health check of `target` is asked for.
+    pub fn first_healthcheck(&self, target: &str) -> bool {
+        self.healthchecked
+            .lock()
+            .expect("healthcheck lock")
+            .insert(target.to_string())
+    }
+
+    pub fn set_connect_error(&self, msg: String) {
+        *self.connect_error.lock().expect("connect lock") = Some(msg);
+    }
+
+    /// The failed health check, if any (exit code 4).
+    pub fn connect_error(&self) -> Option<String> {
+        self.connect_error.lock().expect("connect lock").clone()
+    }
+
+    /// `lg.abort()` was called, or a threshold asked to abort.
+    pub fn request_abort(&self, reason: String) {
+        let mut a = self.abort.lock().expect("abort lock");
+        if a.is_none() {
+            *a = Some(reason);
+        }
+        self.abort_flag.store(true, Ordering::SeqCst);
+    }
+
+    pub fn aborted(&self) -> bool {
+        self.abort_flag.load(Ordering::Relaxed)
+    }
+
+    pub fn abort_reason(&self) -> Option<String> {
+        self.abort.lock().expect("abort lock").clone()
+    }
+
+    /// The folder of the script: relative data paths resolve from here.
+    pub fn script_dir(&self) -> PathBuf {
+        self.script
+            .path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
+    }
+}
