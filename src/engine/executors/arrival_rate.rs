@@ -117,6 +117,9 @@ pub async fn run(
             p.borrow_mut().push(runner);
             f.notify_one();
         });
+        // A JoinSet keeps every finished task until it is joined: reaped here, or the set grows
+        // by one task an iteration (about 700 bytes; 4 MiB a second at 6,000 iterations/s).
+        while set.try_join_next().is_some() {}
         i += workers;
     }
 
