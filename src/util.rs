@@ -130,6 +130,23 @@ pub fn process_cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// A setting's value for keys and messages: the value itself, or for a secret (a key naming a
+/// password, secret, token or JAAS config) a hash of it, so two different secrets still differ.
+pub fn hide_secret(key: &str, value: &str) -> String {
+    let k = key.to_ascii_lowercase();
+    if ["password", "secret", "token", "jaas"]
+        .iter()
+        .any(|s| k.contains(s))
+    {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        value.hash(&mut h);
+        format!("<hidden {:08x}>", h.finish() as u32)
+    } else {
+        value.to_string()
+    }
+}
+
 /// Resident set size of this process now, in bytes (`/proc/self/statm`; 0 where there is none).
 pub fn rss_bytes() -> u64 {
     let pages = std::fs::read_to_string("/proc/self/statm")

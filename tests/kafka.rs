@@ -449,3 +449,62 @@ function teardown() kafka.admin{ brokers = brokers }:delete_topic(topic) end
     assert_eq!(produce["count"], 40, "{produce}");
     assert_eq!(produce["error_rate"], 0.0, "{produce}");
 }
+
+/// Each partition's lag trend, judged over its last seconds: a consumer reading 500 records a second
+/// of a topic written at 2,000 a second falls behind on both partitions, and the summary names the
+/// partition furthest behind; the trend and growth gauges are in the result.
+#[test]
+fn a_slow_consumer_is_flagged_falling_behind_per_partition() {
+    require_kafka();
+    let topic = unique("lg-trend");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local brokers = lg.env("BROKERS")
+local topic = lg.env("TOPIC")
+local p = kafka.producer{ brokers = brokers, acks = "1", linger_ms = 5 }
+local c
+options = { scenarios = {
+  produce = { executor = "constant-arrival-rate", rate = 2000, duration = "8s", pre_allocated_vus = 10, exec = "produce" },
+  consume = { executor = "constant-vus", vus = 1, duration = "8s", exec = "consume" },
+} }
+function setup()
+  assert(kafka.admin{ brokers = brokers }:create_topic{ name = topic, partitions = 2, replication = 1 }.ok)
+end
+function produce() p:send_async{ topic = topic, value = "x" } end
+function consume()
+  c = c or kafka.consumer{ brokers = brokers, group = "g-" .. topic, topics = { topic } }
+  c:poll("100ms", 50, { records = false })
+  lg.sleep("100ms")
+end
+function teardown() kafka.admin{ brokers = brokers }:delete_topic(topic) end
+"#,
+    );
+    let o = case.run(&[
+        "-e",
+        &format!("BROKERS={KAFKA}"),
+        "-e",
+        &format!("TOPIC={topic}"),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("kafka consumers (each partition's last lag sample):")
+            && out.contains(&format!(
+                "group g-{topic}: 2 partitions, 2 falling behind; highest lag {topic}/"
+            )),
+        "{out}"
+    );
+    let r = case.result();
+    let trends: Vec<f64> = r["series_totals"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("kafka.consumer_lag_trend{"))
+        .map(|(_, v)| v["gauge"]["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(trends, vec![2.0, 2.0], "falling behind is code 2");
+    let growth = &r["metrics"]["kafka.consumer_lag_growth"]["gauge"];
+    assert!(growth["value"].as_f64().unwrap() > 100.0, "{growth}");
+}

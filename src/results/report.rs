@@ -184,10 +184,16 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
         .iter()
         .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
         .fold(0.0_f64, f64::max);
+    // Below zero only for values that go there (a lag's growth while it shrinks).
+    let bottom = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+        .fold(0.0_f64, f64::min);
     // 5 % headroom above the highest value; an all-zero chart gets a scale of 1.
-    let scale = if top > 0.0 { top * 1.05 } else { 1.0 };
+    let range = top - bottom;
+    let scale = if range > 0.0 { range * 1.05 } else { 1.0 };
     let px = |x: f64| ML + x / xmax * (W - ML - 8.0);
-    let py = |y: f64| (H - MB) - y / scale * (H - MB - 18.0);
+    let py = |y: f64| (H - MB) - (y - bottom) / scale * (H - MB - 18.0);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -196,7 +202,7 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
          <line x1=\"{ML}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>\
          <line x1=\"{ML}\" y1=\"18\" x2=\"{ML}\" y2=\"{}\" stroke=\"#999\"/>\
          <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>\
-         <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">0</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{}</text>\
          <text x=\"{ML}\" y=\"{}\" font-size=\"10\">0 s</text>\
          <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">{} s</text>",
         esc(title),
@@ -209,6 +215,7 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
         number(top),
         ML - 4.0,
         H - MB,
+        number(bottom),
         H - 6.0,
         W - 8.0,
         H - 6.0,
@@ -235,9 +242,9 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
 pub(crate) fn number(v: f64) -> String {
     if v == 0.0 {
         "0".to_string()
-    } else if v >= 100.0 {
+    } else if v.abs() >= 100.0 {
         format!("{v:.0}")
-    } else if v >= 1.0 {
+    } else if v.abs() >= 1.0 {
         format!("{v:.1}")
     } else {
         format!("{v:.3}")
@@ -314,5 +321,15 @@ mod tests {
         assert_eq!(number(0.0), "0");
         assert_eq!(number(0.25), "0.250");
         assert_eq!(number(7498.0), "7498");
+        assert_eq!(number(-512.4), "-512");
+    }
+
+    #[test]
+    fn a_chart_with_negative_values_starts_below_zero() {
+        let pts = vec![(0.0, -50.0), (1.0, 100.0)];
+        let svg = chart("t", 1.0, &[("#000", &pts)]);
+        // The lowest point on the bottom line, labelled with its value.
+        assert!(svg.contains(&format!("{:.1},{:.1}", ML, H - MB)), "{svg}");
+        assert!(svg.contains(">-50.0</text>"), "{svg}");
     }
 }

@@ -2,6 +2,7 @@
 
 use super::schema::{MetricResult, ResultFile};
 use crate::metrics::MetricKind;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 pub fn ms(v: f64) -> String {
@@ -123,6 +124,104 @@ fn interesting_series(r: &ResultFile) -> Vec<(&String, &MetricResult)> {
         .collect()
 }
 
+/// Per consumer group, from each partition's last lag sample: how many partitions keep up, catch
+/// up, fall behind or stall; the partition furthest behind; and the skew (highest over median lag).
+fn kafka_consumers(r: &ResultFile) -> String {
+    use crate::metrics::lag::LagTrend;
+    struct Part {
+        name: String,
+        lag: f64,
+        lag_s: Option<f64>,
+        growth: Option<f64>,
+        trend: Option<LagTrend>,
+    }
+    let last = |metric: &str, key: &str| {
+        let k = format!("{metric}{}", &key["kafka.consumer_lag".len()..]);
+        r.series_totals
+            .get(&k)
+            .and_then(|m| m.gauge)
+            .map(|g| g.value)
+    };
+    let mut groups: BTreeMap<String, Vec<Part>> = BTreeMap::new();
+    for (key, m) in &r.series_totals {
+        if !key.starts_with("kafka.consumer_lag{") {
+            continue;
+        }
+        let (Some(g), Some(group)) = (m.gauge, m.tags.get("group")) else {
+            continue;
+        };
+        groups.entry(group.clone()).or_default().push(Part {
+            name: format!(
+                "{}/{}",
+                m.tags.get("topic").map_or("?", |s| s.as_str()),
+                m.tags.get("partition").map_or("?", |s| s.as_str())
+            ),
+            lag: g.value,
+            lag_s: last("kafka.consumer_lag_s", key),
+            growth: last("kafka.consumer_lag_growth", key),
+            trend: last("kafka.consumer_lag_trend", key).and_then(LagTrend::from_code),
+        });
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "
+kafka consumers (each partition's last lag sample):
+",
+    );
+    for (group, parts) in &groups {
+        let mut counts: Vec<String> = Vec::new();
+        for t in [
+            LagTrend::FallingBehind,
+            LagTrend::Stalled,
+            LagTrend::CatchingUp,
+            LagTrend::KeepingUp,
+        ] {
+            let n = parts.iter().filter(|p| p.trend == Some(t)).count();
+            if n > 0 {
+                counts.push(format!("{n} {}", t.words()));
+            }
+        }
+        let unknown = parts.iter().filter(|p| p.trend.is_none()).count();
+        if unknown > 0 {
+            counts.push(format!("{unknown} too short to tell"));
+        }
+        let top = parts
+            .iter()
+            .max_by(|a, b| a.lag.total_cmp(&b.lag))
+            .expect("a group has a partition");
+        let _ = write!(
+            out,
+            "  group {group}: {} partition{}, {}; highest lag {} at {} records",
+            parts.len(),
+            if parts.len() == 1 { "" } else { "s" },
+            counts.join(", "),
+            top.name,
+            super::report::plain(top.lag)
+        );
+        if let Some(s) = top.lag_s {
+            let _ = write!(out, " ({s:.1} s behind)");
+        }
+        if let Some(g) = top.growth {
+            let _ = write!(out, ", {g:+.1} records/s");
+        }
+        if parts.len() > 1 {
+            let mut lags: Vec<f64> = parts.iter().map(|p| p.lag).collect();
+            lags.sort_by(f64::total_cmp);
+            let median = lags[lags.len() / 2];
+            let _ = write!(
+                out,
+                "; skew: highest {} / median {}",
+                super::report::plain(top.lag),
+                super::report::plain(median)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
 pub fn render(r: &ResultFile, out_path: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -199,6 +298,7 @@ pub fn render(r: &ResultFile, out_path: Option<&str>) -> String {
     if !errors.is_empty() {
         let _ = writeln!(out, "\nerrors by kind:\n{}", errors.join("\n"));
     }
+    out.push_str(&kafka_consumers(r));
     if !r.script_errors.is_empty() {
         let _ = writeln!(out, "\nscript errors:");
         for (msg, n) in r.script_errors.iter().take(10) {

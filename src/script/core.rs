@@ -166,7 +166,7 @@ fn metric(lua: &Lua, name: String, kind: Kind) -> mlua::Result<Metric> {
     Ok(Metric { name, kind })
 }
 
-/// A rate limiter shared by every VU (the n-th `lg.limiter` of each VU's init is the same one).
+/// A rate limiter shared by every VU (found by its settings or name: `make_limiter`).
 struct Limiter(Arc<governor::DefaultDirectRateLimiter>);
 
 impl UserData for Limiter {

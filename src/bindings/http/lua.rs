@@ -231,7 +231,16 @@ fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
         s.timeout = Some(duration_arg(lua, &t, "http.client timeout")?);
     }
     if let Some(rate) = o.get::<Option<f64>>("rate_limit")? {
-        let target = s.base_url.clone().unwrap_or_default();
+        // The client's identity: its base URL and headers (an Authorization header as a hash).
+        let mut target = s.base_url.clone().unwrap_or_default();
+        for (k, v) in &s.headers {
+            let v = if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("cookie") {
+                crate::util::hide_secret("secret", v)
+            } else {
+                v.clone()
+            };
+            target.push_str(&format!(", {k}: {v}"));
+        }
         s.limiter = Some(make_limiter(
             lua,
             "http.client rate_limit",

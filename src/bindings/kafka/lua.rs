@@ -4,6 +4,7 @@
 use super::client::{self, ConsumerConfig, ProducerConfig, Record};
 use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
+use crate::metrics::lag::LagHistory;
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
@@ -289,6 +290,20 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
         client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
     let name: Option<String> = o.get("name")?;
+    let rate_limit: Option<f64> = o.get("rate_limit")?;
+    let burst: Option<u32> = o.get("burst")?;
+    // What makes this producer what it is: every setting librdkafka gets (secrets as a hash, so they
+    // never reach a key or a message) and its rate limit.
+    let mut settings = cfg
+        .client_config()
+        .config_map()
+        .iter()
+        .map(|(k, v)| format!("{k}={}", crate::util::hide_secret(k, v)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some(r) = rate_limit {
+        settings.push_str(&format!(", rate_limit={r}, burst={burst:?}"));
+    }
     let shared = state(lua).shared.clone();
     let inner = if shared.offline() {
         // Settings are still checked (librdkafka refuses unknown ones here), without a client.
@@ -297,30 +312,24 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
             .map_err(|e| lua_error(lua, format!("kafka producer ({}): {e}", cfg.brokers)))?;
         None
     } else {
-        // Shared by its settings (every one librdkafka gets) or by its name.
-        let settings = cfg
-            .client_config()
-            .config_map()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        // Shared by its settings or by its name.
         Some(shared_instance(
             lua,
             "kafka.producer",
             name.as_deref(),
-            settings,
+            settings.clone(),
             || cfg.create(),
         )?)
     };
-    let limiter = match o.get::<Option<f64>>("rate_limit")? {
+    // The budget belongs to this producer: another producer with the same rate has its own.
+    let limiter = match rate_limit {
         Some(r) => Some(make_limiter(
             lua,
             "kafka.producer rate_limit",
             name.as_deref(),
-            &cfg.brokers,
+            &settings,
             r,
-            o.get("burst")?,
+            burst,
         )?),
         None => None,
     };
@@ -336,19 +345,41 @@ struct ConsumerHandle {
     join_timeout: Duration,
     /// When the lag gauges were last set (at most once a second, from a poll).
     gauges_at: Rc<Cell<Option<Instant>>>,
+    /// Each partition's recent lag, for its trend.
+    history: Rc<RefCell<LagHistory>>,
 }
 
 /// Sets the lag gauges of every partition the consumer has (from librdkafka's statistics, once a
 /// second): `kafka.consumer_lag` (records behind the high watermark) and `kafka.consumer_lag_s`
 /// (now minus the timestamp of the last record read), tagged with the group, topic and partition,
 /// and `kafka.rebalances` per group.
-fn set_lag_gauges(scope: &OpScope, group: &str, state: &client::GroupState) {
+fn set_lag_gauges(
+    scope: &OpScope,
+    group: &str,
+    state: &client::GroupState,
+    history: &RefCell<LagHistory>,
+) {
     let now_ms = crate::util::epoch_micros() / 1000;
+    let now = Instant::now();
     let mut rec = scope.recorder.borrow_mut();
-    for p in state.partitions() {
+    let partitions = state.partitions();
+    history.borrow_mut().retain(
+        &partitions
+            .iter()
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect::<Vec<_>>(),
+    );
+    for p in partitions {
         let tags = partition_tags(scope, group, &p.topic, p.partition);
         if let Some(lag) = p.lag() {
             rec.set_gauge("kafka.consumer_lag", &tags, lag as f64);
+            let trend = history
+                .borrow_mut()
+                .add(&p.topic, p.partition, now, lag, p.position);
+            if let Some((growth, trend)) = trend {
+                rec.set_gauge("kafka.consumer_lag_growth", &tags, growth);
+                rec.set_gauge("kafka.consumer_lag_trend", &tags, trend.code());
+            }
         }
         if let Some(s) = p.lag_seconds(now_ms) {
             rec.set_gauge("kafka.consumer_lag_s", &tags, s);
@@ -498,6 +529,7 @@ impl UserData for ConsumerHandle {
                 let join_timeout = this.join_timeout;
                 let group = this.cfg.group.clone();
                 let gauges_at = this.gauges_at.clone();
+                let history = this.history.clone();
                 async move {
                     let out = lua.create_table()?;
                     let consumer = match consumer {
@@ -599,7 +631,7 @@ impl UserData for ConsumerHandle {
                         .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
                     {
                         gauges_at.set(Some(Instant::now()));
-                        set_lag_gauges(&scope, &group, &state);
+                        set_lag_gauges(&scope, &group, &state, &history);
                     }
                     // kafka.e2e, one series lookup per run of records of the same topic.
                     let now_us = crate::util::epoch_micros();
@@ -745,6 +777,7 @@ fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
         inner: RefCell::new(None),
         join_timeout,
         gauges_at: Rc::new(Cell::new(None)),
+        history: Rc::default(),
     })
 }
 
