@@ -1169,15 +1169,21 @@ function default() while true do end end
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let r = case.result();
     assert_valid(&r);
+    // Where a future would have been cancelled: interrupted, with a warning that says why.
     assert_eq!(
-        r["scenarios"][0]["failed_iterations"], 1,
+        r["scenarios"][0]["interrupted_iterations"], 1,
         "{}",
         r["scenarios"]
     );
-    let errors = r["script_errors"].to_string();
+    assert_eq!(
+        r["scenarios"][0]["failed_iterations"], 0,
+        "{}",
+        r["scenarios"]
+    );
+    let warnings = r["warnings"].to_string();
     assert!(
-        errors.contains("still running past the end of scenario 's' and its graceful stop (1s)"),
-        "{errors}"
+        warnings.contains("still running past the end of scenario 's' and its graceful stop (1s)"),
+        "{warnings}"
     );
 }
 
@@ -1283,5 +1289,58 @@ end
             .contains("os.exit is not available"),
         "{}",
         r["script_errors"]
+    );
+}
+
+/// After a first Ctrl-C, Lua that never yields is stopped once the graceful stop is over (not at the
+/// scenario's scheduled end, a minute later), counted as interrupted, and teardown still runs.
+#[test]
+fn an_endless_loop_ends_at_the_graceful_stop_after_an_interrupt() {
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+options = { scenarios = { s = { executor = "constant-vus", vus = 1, duration = "60s", graceful_stop = "1s" } } }
+function default() while true do end end
+function teardown() lg.counter("teardown_ran"):add(1) end
+"#,
+    );
+    let child = Command::new(bin())
+        .arg("run")
+        .arg(case.script())
+        .arg("--out")
+        .arg(case.out())
+        .arg("--quiet")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let started = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(code(&o), 98, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "interrupted");
+    assert_eq!(metric(&r, "teardown_ran")["sum"], 1.0, "teardown ran");
+    assert_eq!(
+        r["scenarios"][0]["failed_iterations"], 0,
+        "{}",
+        r["scenarios"]
+    );
+    assert_eq!(
+        r["scenarios"][0]["interrupted_iterations"], 1,
+        "{}",
+        r["scenarios"]
+    );
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("past the graceful stop after an interrupt"),
+        "{}",
+        r["warnings"]
     );
 }

@@ -334,6 +334,9 @@ async fn coordinate(
                     out.status = Status::Interrupted;
                 }
                 if interrupts == 1 {
+                    // Lua that never yields is stopped once the longest graceful stop is over.
+                    let grace = plan.scenarios.iter().map(|s| s.graceful_stop).max().unwrap_or_default();
+                    shared.stop_lua_at(std::time::Instant::now() + grace);
                     progress.note("stopping: running iterations may finish within graceful_stop; press Ctrl-C again to stop at once");
                     stop_tx.raise(stop::GRACEFUL);
                 } else {
@@ -363,11 +366,18 @@ async fn coordinate(
                 .into(),
         );
     }
+    let mut stuck_threads = false;
     if !hard_exit {
-        // A worker still busy after the safety margin (stuck outside Lua) is left behind, not
-        // waited for: the result is written either way.
-        let until = Instant::now() + Duration::from_secs(10);
-        while threads.iter().any(|t| !t.is_finished()) && Instant::now() < until {
+        // Workers that reported their end are joined (dropping their VUs closes sessions and
+        // leaves consumer groups, which may take a while). One that never did (the safety margin
+        // or an abort stopped the run) gets 10 s, then is left behind: the result is written
+        // either way.
+        let until = if done == workers {
+            None
+        } else {
+            Some(Instant::now() + Duration::from_secs(10))
+        };
+        while threads.iter().any(|t| !t.is_finished()) && until.is_none_or(|u| Instant::now() < u) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (finished, stuck): (Vec<_>, Vec<_>) =
@@ -376,14 +386,17 @@ async fn coordinate(
             let _ = t.join();
         }
         if !stuck.is_empty() {
+            stuck_threads = true;
             out.warnings.push(format!(
                 "{} worker thread(s) did not stop; their last metrics may be missing",
                 stuck.len()
             ));
         }
     }
-    // teardown() may run Lua again.
-    shared.resume_lua();
+    // teardown() may run Lua again, unless a worker could still be running some.
+    if !hard_exit && !stuck_threads {
+        shared.resume_lua();
+    }
     for (s, plan_s) in stats.iter_mut().zip(&plan.scenarios) {
         if s.name.is_empty() {
             s.name = plan_s.name.clone();

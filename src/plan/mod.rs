@@ -40,7 +40,15 @@ impl RunPlan {
     pub fn max_duration(&self) -> Duration {
         self.scenarios
             .iter()
-            .map(|s| s.start_time + s.executor.max_duration() + s.graceful_stop)
+            .map(|s| {
+                let grace = match s.executor {
+                    Executor::RampingVus {
+                        graceful_ramp_down, ..
+                    } => s.graceful_stop.max(graceful_ramp_down),
+                    _ => s.graceful_stop,
+                };
+                s.start_time + s.executor.max_duration() + grace
+            })
             .max()
             .unwrap_or_default()
     }

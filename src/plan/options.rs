@@ -502,6 +502,9 @@ pub fn build(options: &Value, o: &Overrides) -> R<RunPlan> {
             .unwrap_or(defaults.memory),
     };
     f.finish()?;
+    if vu_limits.init_timeout.is_zero() {
+        return Err("init_timeout: expected a duration above 0".into());
+    }
 
     let shortcut_in_script =
         vus.is_some() || duration.is_some() || iterations.is_some() || rate.is_some() || has_stages;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use guard::Guard;
-pub use guard::VuLimits;
+pub use guard::{is_stopped, VuLimits};
 pub use shared::Shared;
 
 /// The life-cycle phase a Lua state is in; named in every script error.
@@ -216,6 +216,7 @@ impl Vu {
         let lua = Lua::new();
         let limits = shared.limits();
         let guard = guard::install(&lua, shared.clone()).map_err(|e| err(Phase::Init, &e))?;
+        guard.set_memory(limits.memory);
         // Iterations make short-lived garbage (responses, records): the generational collector
         // handles that with less work than the incremental one (docs/benchmarks.md).
         lua.gc_set_mode(mlua::state::GcMode::Generational(Default::default()));
@@ -263,8 +264,8 @@ impl Vu {
     }
 
     /// Applies the memory limit of the options (VU 0 was made before they were read).
-    pub fn set_memory_limit(&self, bytes: usize) -> mlua::Result<()> {
-        self.lua.set_memory_limit(bytes).map(|_| ())
+    pub fn set_memory_limit(&self, bytes: usize) {
+        self.guard.set_memory(bytes);
     }
 
     /// A global function of the script, or None when it does not exist.

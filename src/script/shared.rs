@@ -35,6 +35,8 @@ pub struct Shared {
     /// Set when the run must stop at once: every running Lua code raises an error at its next
     /// instruction check (a loop that never calls into loadgen cannot be cancelled otherwise).
     stop_lua: AtomicBool,
+    /// After a first interrupt: when running Lua code must stop (see [`Shared::stop_lua_at`]).
+    stop_lua_at_ns: std::sync::atomic::AtomicU64,
     /// The limits of a VU (set from the options before the VUs beyond VU 0 are made).
     limits: Mutex<VuLimits>,
 }
@@ -54,6 +56,7 @@ impl Shared {
             connect_error: Mutex::default(),
             offline: AtomicBool::new(false),
             stop_lua: AtomicBool::new(false),
+            stop_lua_at_ns: Default::default(),
             limits: Mutex::default(),
         })
     }
@@ -71,6 +74,17 @@ impl Shared {
     /// Lets Lua code run again after [`Shared::stop_lua`] (for `teardown()`, once the workers are done).
     pub fn resume_lua(&self) {
         self.stop_lua.store(false, Ordering::SeqCst);
+    }
+
+    /// Stops every running Lua code at its next instruction check after `at` (a graceful stop).
+    pub fn stop_lua_at(&self, at: std::time::Instant) {
+        self.stop_lua_at_ns
+            .store(super::guard::ns(at), Ordering::SeqCst);
+    }
+
+    /// When running Lua code must stop (nanoseconds on the guard's clock; 0: no such time).
+    pub fn lua_stop_at_ns(&self) -> u64 {
+        self.stop_lua_at_ns.load(Ordering::Relaxed)
     }
 
     pub fn set_limits(&self, limits: VuLimits) {

@@ -184,6 +184,20 @@ pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
     );
     let result = r.func.call_async::<()>(r.data.clone()).await;
     let took = start.elapsed();
+    if let Err(e) = &result {
+        if crate::script::is_stopped(e) || ctx.shared.lua_stopped() {
+            // Lua that never yielded, stopped where a future would have been cancelled (the
+            // scenario's end plus its graceful stop, an interrupt, the run stopping at once):
+            // interrupted, like a cancelled iteration, with a warning saying why.
+            ctx.stats.borrow_mut().interrupted_iterations += 1;
+            ctx.recorder.borrow_mut().warn(&format!(
+                "scenario '{}': an iteration {}",
+                ctx.scenario.name,
+                describe(e)
+            ));
+            return false;
+        }
+    }
     let error = result.err().map(|e| describe(&e));
     ctx.recorder
         .borrow_mut()
