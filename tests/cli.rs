@@ -270,6 +270,18 @@ end
         case_marker()
     ));
     let _ = std::fs::remove_file(case_marker());
+    let (o, stopping) = interrupted_after(&case, Duration::from_millis(1500));
+    assert!(stopping < Duration::from_secs(10));
+    assert_eq!(code(&o), 98);
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "interrupted");
+    assert!(metric(&r, "http.request")["count"].as_u64().unwrap() > 10);
+    assert_eq!(std::fs::read_to_string(case_marker()).unwrap(), "done");
+}
+
+/// Runs the case, sends SIGINT after `after`, and returns its output and how long it took to stop.
+fn interrupted_after(case: &Case, after: Duration) -> (std::process::Output, Duration) {
     let child = Command::new(bin())
         .arg("run")
         .arg(case.script())
@@ -278,17 +290,11 @@ end
         .arg("--quiet")
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(after);
     let started = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(code(&o), 98);
-    let r = case.result();
-    assert_valid(&r);
-    assert_eq!(r["status"], "interrupted");
-    assert!(metric(&r, "http.request")["count"].as_u64().unwrap() > 10);
-    assert_eq!(std::fs::read_to_string(case_marker()).unwrap(), "done");
+    (o, started.elapsed())
 }
 
 fn case_marker() -> String {
@@ -1304,23 +1310,8 @@ function default() while true do end end
 function teardown() lg.counter("teardown_ran"):add(1) end
 "#,
     );
-    let child = Command::new(bin())
-        .arg("run")
-        .arg(case.script())
-        .arg("--out")
-        .arg(case.out())
-        .arg("--quiet")
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    let started = Instant::now();
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "{:?}",
-        started.elapsed()
-    );
+    let (o, stopping) = interrupted_after(&case, Duration::from_millis(1000));
+    assert!(stopping < Duration::from_secs(15), "{stopping:?}");
     assert_eq!(code(&o), 98, "{}", stderr(&o));
     let r = case.result();
     assert_valid(&r);

@@ -5,6 +5,16 @@ mod common;
 use common::stack::{require_kafka, unique, KAFKA};
 use common::*;
 
+/// Runs the case with `BROKERS` (the stack's Kafka) and `TOPIC` in its environment.
+fn run_on_kafka(case: &Case, topic: &str) -> std::process::Output {
+    case.run(&[
+        "-e",
+        &format!("BROKERS={KAFKA}"),
+        "-e",
+        &format!("TOPIC={topic}"),
+    ])
+}
+
 #[test]
 fn ten_thousand_keyed_records_round_trip_through_a_replicated_topic() {
     require_kafka();
@@ -50,12 +60,7 @@ function teardown()
 end
 "#,
     );
-    let o = case.run(&[
-        "-e",
-        &format!("BROKERS={KAFKA}"),
-        "-e",
-        &format!("TOPIC={topic}"),
-    ]);
+    let o = run_on_kafka(&case, &topic);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let r = case.result();
     assert_valid(&r);
@@ -170,12 +175,7 @@ end
 function teardown() admin:delete_topic(topic) end
 "#,
     );
-    let o = case.run(&[
-        "-e",
-        &format!("BROKERS={KAFKA}"),
-        "-e",
-        &format!("TOPIC={topic}"),
-    ]);
+    let o = run_on_kafka(&case, &topic);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let r = case.result();
     assert_valid(&r);
@@ -398,12 +398,7 @@ end
 function teardown() admin:delete_topic(topic) end
 "#,
     );
-    let o = case.run(&[
-        "-e",
-        &format!("BROKERS={KAFKA}"),
-        "-e",
-        &format!("TOPIC={topic}"),
-    ]);
+    let o = run_on_kafka(&case, &topic);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let r = case.result();
     assert_eq!(r["metrics"]["checks"]["rate"], 1.0, "{}", stdout(&o));
@@ -438,12 +433,7 @@ function default() big:send{ topic = topic, value = value } end
 function teardown() kafka.admin{ brokers = brokers }:delete_topic(topic) end
 "#,
     );
-    let o = case.run(&[
-        "-e",
-        &format!("BROKERS={KAFKA}"),
-        "-e",
-        &format!("TOPIC={topic}"),
-    ]);
+    let o = run_on_kafka(&case, &topic);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let produce = &case.result()["metrics"]["kafka.produce"];
     assert_eq!(produce["count"], 40, "{produce}");
@@ -481,12 +471,7 @@ end
 function teardown() kafka.admin{ brokers = brokers }:delete_topic(topic) end
 "#,
     );
-    let o = case.run(&[
-        "-e",
-        &format!("BROKERS={KAFKA}"),
-        "-e",
-        &format!("TOPIC={topic}"),
-    ]);
+    let o = run_on_kafka(&case, &topic);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(
