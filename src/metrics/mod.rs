@@ -2,6 +2,7 @@
 //! No tokio and no mlua in this module.
 
 pub mod entry;
+pub mod hist;
 pub mod lag;
 pub mod recorder;
 pub mod store;

@@ -9,16 +9,29 @@ use std::collections::BTreeMap;
 pub struct MetricStore {
     /// Per series key (`name{tags}`).
     pub totals: BTreeMap<String, Entry>,
-    /// Per unix second, per metric name (tags folded).
+    /// Per unix second, per metric name (tags folded). Seconds more than [`SEAL_AFTER_S`] behind
+    /// the newest keep their histogram compressed in `sealed` (read them with [`MetricStore::second`]).
     pub series: BTreeMap<i64, BTreeMap<String, Entry>>,
+    /// The latency (or values) histogram of each sealed second's metric, HdrHistogram V2 deflate:
+    /// a few hundred bytes instead of up to a few hundred KiB, so a long run's series stays small.
+    sealed: BTreeMap<(i64, String), String>,
+    /// Seconds up to this one are sealed.
+    sealed_until: Option<i64>,
     pub script_errors: BTreeMap<String, u64>,
     /// Bindings' warnings (Recorder::warn), by message.
     pub warnings: BTreeMap<String, u64>,
 }
 
+/// How many seconds behind the newest a second of the series is sealed (late snapshots still merge
+/// into a sealed second; it is opened again for that).
+pub const SEAL_AFTER_S: i64 = 5;
+
 impl MetricStore {
     /// Adds a snapshot of the load to the totals and to the second `unix_sec` of the series.
     pub fn add(&mut self, unix_sec: i64, snapshot: Snapshot) {
+        if self.sealed_until.is_some_and(|s| unix_sec <= s) {
+            self.unseal(unix_sec);
+        }
         let second = self.series.entry(unix_sec).or_default();
         for e in &snapshot.entries {
             match second.get_mut(&e.name) {
@@ -31,6 +44,51 @@ impl MetricStore {
             }
         }
         self.add_totals(snapshot);
+        self.seal_before(unix_sec - SEAL_AFTER_S);
+    }
+
+    /// Seals every second up to `last`: histograms compressed, service times dropped (the series
+    /// keeps only latency, or a trend's values).
+    fn seal_before(&mut self, last: i64) {
+        let from = self.sealed_until.map_or(i64::MIN, |s| s + 1);
+        if from > last {
+            return;
+        }
+        for (t, metrics) in self.series.range_mut(from..=last) {
+            for (name, e) in metrics.iter_mut() {
+                e.service = None;
+                if let Some(h) = e.hist.take() {
+                    self.sealed
+                        .insert((*t, name.clone()), super::hist::encode(&h));
+                }
+            }
+        }
+        self.sealed_until = Some(last.max(self.sealed_until.unwrap_or(i64::MIN)));
+    }
+
+    /// Opens second `t` again (a late snapshot for it arrived): its histograms decoded.
+    fn unseal(&mut self, t: i64) {
+        let Some(metrics) = self.series.get_mut(&t) else {
+            return;
+        };
+        for (name, e) in metrics.iter_mut() {
+            if let Some(text) = self.sealed.remove(&(t, name.clone())) {
+                e.hist = super::hist::decode(&text).ok();
+            }
+        }
+    }
+
+    /// Second `t` of the series with every histogram in place (decoded if sealed).
+    pub fn second(&self, t: i64) -> BTreeMap<String, Entry> {
+        let mut out = self.series.get(&t).cloned().unwrap_or_default();
+        for (name, e) in out.iter_mut() {
+            if e.hist.is_none() {
+                if let Some(text) = self.sealed.get(&(t, name.clone())) {
+                    e.hist = super::hist::decode(text).ok();
+                }
+            }
+        }
+        out
     }
 
     /// Adds a snapshot to the totals only: what `setup()` and `teardown()` recorded, which happened
@@ -96,9 +154,13 @@ impl MetricStore {
                 }
             }
         }
-        for (sec, metrics) in &other.series {
+        for sec in other.series.keys() {
+            let metrics = other.second(*sec);
+            if self.sealed_until.is_some_and(|s| *sec <= s) {
+                self.unseal(*sec);
+            }
             let mine = self.series.entry(*sec).or_default();
-            for (name, e) in metrics {
+            for (name, e) in &metrics {
                 match mine.get_mut(name) {
                     Some(m) => m.merge(e),
                     None => {
@@ -113,5 +175,46 @@ impl MetricStore {
         for (msg, n) in &other.warnings {
             *self.warnings.entry(msg.clone()).or_default() += n;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::recorder::{Recorder, Units};
+    use std::time::Duration;
+
+    fn snapshot(ms: u64) -> Snapshot {
+        let mut r = Recorder::new();
+        let d = Duration::from_millis(ms);
+        r.record_op("x.op", &Tags::new(), d, d, None, &Units::none());
+        r.take()
+    }
+
+    /// Seconds far enough behind are kept compressed and read back exactly, and a late snapshot
+    /// still merges into its (sealed) second.
+    #[test]
+    fn old_seconds_are_sealed_and_read_back_exactly() {
+        let mut store = MetricStore::default();
+        for t in 0..20 {
+            store.add(t, snapshot(10 + t as u64));
+        }
+        let sealed = &store.series[&3]["x.op"];
+        assert!(sealed.hist.is_none() && sealed.service.is_none());
+        assert!(
+            store.series[&19]["x.op"].hist.is_some(),
+            "recent seconds stay open"
+        );
+        let back = store.second(3);
+        let h = back["x.op"].hist.as_ref().unwrap();
+        assert_eq!(h.len(), 1);
+        assert!(h.equivalent(h.max(), 13_000));
+        // A late sample for second 3 opens it, merges, and it is sealed again by the next add.
+        store.add(3, snapshot(500));
+        store.add(20, snapshot(1));
+        let h = store.second(3)["x.op"].hist.clone().unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(h.equivalent(h.max(), 500_000));
+        assert_eq!(store.totals["x.op"].count, 22);
     }
 }

@@ -3,7 +3,7 @@
 
 pub mod compare;
 pub mod evaluation;
-pub mod hist;
+pub use crate::metrics::hist;
 pub mod merge;
 pub mod report;
 pub mod schema;

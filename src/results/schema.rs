@@ -316,10 +316,11 @@ impl ResultFile {
             .collect();
         let series = store
             .series
-            .iter()
-            .map(|(t, m)| Second {
+            .keys()
+            .map(|t| Second {
                 t: *t,
-                metrics: m
+                metrics: store
+                    .second(*t)
                     .iter()
                     .map(|(n, e)| (n.clone(), SecondMetric::from_entry(e)))
                     .collect(),
