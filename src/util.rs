@@ -130,13 +130,21 @@ pub fn process_cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// A setting's value for keys and messages: the value itself, or for a secret (a key naming a
-/// password, secret, token or JAAS config) a hash of it, so two different secrets still differ.
+/// A setting's (or header's) value for keys and messages: the value itself, or for a secret (a key
+/// naming a password, secret, token, JAAS config, an Authorization or Cookie header) a hash of it,
+/// so two different secrets still differ.
 pub fn hide_secret(key: &str, value: &str) -> String {
     let k = key.to_ascii_lowercase();
-    if ["password", "secret", "token", "jaas"]
-        .iter()
-        .any(|s| k.contains(s))
+    if [
+        "password",
+        "secret",
+        "token",
+        "jaas",
+        "authorization",
+        "cookie",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
     {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -126,7 +126,7 @@ async fn call_with_timeout(
     vu.set_phase(phase);
     vu.limit_until(
         std::time::Instant::now() + timeout,
-        format!("{name}_timeout ({})", crate::util::format_duration(timeout)),
+        &format!("{name}_timeout ({})", crate::util::format_duration(timeout)),
     );
     let err = |message| ScriptError {
         phase,
@@ -335,7 +335,7 @@ async fn coordinate(
                 }
                 if interrupts == 1 {
                     // Lua that never yields is stopped once the longest graceful stop is over.
-                    let grace = plan.scenarios.iter().map(|s| s.graceful_stop).max().unwrap_or_default();
+                    let grace = plan.scenarios.iter().map(|s| s.grace()).max().unwrap_or_default();
                     shared.stop_lua_at(std::time::Instant::now() + grace);
                     progress.note("stopping: running iterations may finish within graceful_stop; press Ctrl-C again to stop at once");
                     stop_tx.raise(stop::GRACEFUL);

@@ -40,15 +40,7 @@ impl RunPlan {
     pub fn max_duration(&self) -> Duration {
         self.scenarios
             .iter()
-            .map(|s| {
-                let grace = match s.executor {
-                    Executor::RampingVus {
-                        graceful_ramp_down, ..
-                    } => s.graceful_stop.max(graceful_ramp_down),
-                    _ => s.graceful_stop,
-                };
-                s.start_time + s.executor.max_duration() + grace
-            })
+            .map(|s| s.start_time + s.executor.max_duration() + s.grace())
             .max()
             .unwrap_or_default()
     }
@@ -65,6 +57,19 @@ pub struct Scenario {
     pub tags: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
     pub executor: Executor,
+}
+
+impl Scenario {
+    /// The longest the scenario waits for a running iteration after its end: its graceful stop
+    /// (or ramp-down, if longer).
+    pub fn grace(&self) -> Duration {
+        match self.executor {
+            Executor::RampingVus {
+                graceful_ramp_down, ..
+            } => self.graceful_stop.max(graceful_ramp_down),
+            _ => self.graceful_stop,
+        }
+    }
 }
 
 /// One stage of a ramp: reach `target` (VUs or iterations per time unit) over `duration`.

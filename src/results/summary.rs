@@ -165,11 +165,7 @@ fn kafka_consumers(r: &ResultFile) -> String {
     if groups.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "
-kafka consumers (each partition's last lag sample):
-",
-    );
+    let mut out = String::from("\nkafka consumers (each partition's last lag sample):\n");
     for (group, parts) in &groups {
         let mut counts: Vec<String> = Vec::new();
         for t in [

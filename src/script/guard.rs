@@ -2,8 +2,8 @@
 //! (`while true do end`) never yields, so it cannot be cancelled like a future. An instruction
 //! hook checks the VU's time limit, the run's stop flag and the Lua state's memory and raises an
 //! error past them. (mlua's allocator limit would catch every allocation, but it makes every table
-//! and string built from Rust a protected call: 27 % more per iteration in
-//! results/benchmarks/lua_cost_20261130, against 10 % for the hook alone.)
+//! and string built from Rust a protected call: 21-27 % more per iteration in
+//! results/benchmarks/lua_cost_20261130, against 5-10 % for the hook alone.)
 
 use super::Shared;
 use mlua::Lua;
@@ -46,8 +46,12 @@ pub struct Guard {
 
 impl Guard {
     /// Stops the VU's Lua code, with an error naming `limit`, if it still runs at `deadline`.
-    pub fn set(&self, deadline: Instant, limit: String) {
-        *self.limit.lock().expect("guard lock") = limit;
+    pub fn set(&self, deadline: Instant, limit: &str) {
+        let mut l = self.limit.lock().expect("guard lock");
+        if *l != limit {
+            *l = limit.to_string();
+        }
+        drop(l);
         self.deadline_ns.store(ns(deadline), Ordering::Relaxed);
     }
 
@@ -155,7 +159,7 @@ mod tests {
         let g = Guard::default();
         let now = Instant::now();
         assert_eq!(g.check(now), None, "no deadline, no limit");
-        g.set(now + Duration::from_secs(1), "setup_timeout (1s)".into());
+        g.set(now + Duration::from_secs(1), "setup_timeout (1s)");
         assert_eq!(g.check(now), None);
         let msg = g.check(now + Duration::from_secs(2)).unwrap();
         assert!(msg.contains("past setup_timeout (1s)"), "{msg}");

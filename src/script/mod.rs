@@ -239,7 +239,7 @@ impl Vu {
         let vu = Vu { lua, id, guard };
         vu.limit_until(
             std::time::Instant::now() + limits.init_timeout,
-            format!(
+            &format!(
                 "init_timeout ({})",
                 crate::util::format_duration(limits.init_timeout)
             ),
@@ -254,7 +254,7 @@ impl Vu {
     }
 
     /// Stops this VU's Lua code (with an error naming `limit`) if it still runs at `deadline`.
-    pub fn limit_until(&self, deadline: std::time::Instant, limit: String) {
+    pub fn limit_until(&self, deadline: std::time::Instant, limit: &str) {
         self.guard.set(deadline, limit);
     }
 

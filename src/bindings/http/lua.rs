@@ -231,15 +231,10 @@ fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
         s.timeout = Some(duration_arg(lua, &t, "http.client timeout")?);
     }
     if let Some(rate) = o.get::<Option<f64>>("rate_limit")? {
-        // The client's identity: its base URL and headers (an Authorization header as a hash).
+        // The client's identity: its base URL and headers (secrets as a hash).
         let mut target = s.base_url.clone().unwrap_or_default();
         for (k, v) in &s.headers {
-            let v = if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("cookie") {
-                crate::util::hide_secret("secret", v)
-            } else {
-                v.clone()
-            };
-            target.push_str(&format!(", {k}: {v}"));
+            target.push_str(&format!(", {k}: {}", crate::util::hide_secret(k, v)));
         }
         s.limiter = Some(make_limiter(
             lua,

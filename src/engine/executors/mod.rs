@@ -107,15 +107,9 @@ impl Ctx {
         self.start + self.scenario.executor.max_duration()
     }
 
-    /// The longest the scenario waits for a running iteration after its end: its graceful stop
-    /// (or ramp-down, if longer).
+    /// See [`Scenario::grace`].
     pub fn grace(&self) -> Duration {
-        match self.scenario.executor {
-            Executor::RampingVus {
-                graceful_ramp_down, ..
-            } => self.scenario.graceful_stop.max(graceful_ramp_down),
-            _ => self.scenario.graceful_stop,
-        }
+        self.scenario.grace()
     }
 }
 
@@ -126,6 +120,8 @@ pub struct Runner {
     data: Value,
     /// The scenario-wide VU index (from 0).
     pub index: u64,
+    /// What stops an iteration of Lua that never yields, for the guard's error (made once).
+    limit_label: String,
 }
 
 /// Creates and initialises the VU with scenario-wide index `index`.
@@ -158,6 +154,11 @@ pub fn make_runner(ctx: &Ctx, index: u64) -> Result<Runner, ScriptError> {
         func,
         data,
         index,
+        limit_label: format!(
+            "the end of scenario '{}' and its graceful stop ({})",
+            ctx.scenario.name,
+            crate::util::format_duration(ctx.grace())
+        ),
     })
 }
 
@@ -174,14 +175,7 @@ pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
     let lateness = start.saturating_duration_since(scheduled);
     r.vu.begin_iteration(lateness);
     // By then the scenario would have cancelled the iteration; Lua that never yields is stopped here.
-    r.vu.limit_until(
-        (ctx.end() + ctx.grace()).into_std(),
-        format!(
-            "the end of scenario '{}' and its graceful stop ({})",
-            ctx.scenario.name,
-            crate::util::format_duration(ctx.grace())
-        ),
-    );
+    r.vu.limit_until((ctx.end() + ctx.grace()).into_std(), &r.limit_label);
     let result = r.func.call_async::<()>(r.data.clone()).await;
     let took = start.elapsed();
     if let Err(e) = &result {
