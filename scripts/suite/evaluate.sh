@@ -96,7 +96,7 @@ run_lg() {
         --tag suite=evaluation --tag rows="$ROWS" --tag seed="$SEED" --tag data_sha256="$sha16" \
         --tag round="$ROUND" --tag store_order="${rotated[*]}" \
         "$@" > "$base.txt" 2>&1 || rc=$?
-    grep -E "rows by|MISMATCH|validation:|^error|script error| (connect|timeout|server|client|protocol): " "$base.txt" | head -20 || true
+    grep -E "rows by|MISMATCH|validation:|^error|script error|sent again|^(elasticsearch|hive|phoenix) [a-z_]+: | (connect|timeout|server|client|protocol): " "$base.txt" | head -20 || true
     note_rc "$rc"
     return 0
 }
