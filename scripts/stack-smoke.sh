@@ -130,15 +130,10 @@ smoke_hive() {
 
 # Flink: upload a small job jar over REST (/jars/upload), run it, wait for FINISHED, read its accumulator.
 smoke_flink() {
-  local rest=127.0.0.1:$FLINK_REST_PORT d cls jar id job st n i
+  local rest=127.0.0.1:$FLINK_REST_PORT d jar id job st n i
   reachable flink "$rest" || return 0
-  d=$(smoke_tmp); cls=$LOADGEN_CACHE/flink/classes; jar=$LOADGEN_CACHE/flink/loadgen-smoke-job.jar
-  if [ ! -f "$jar" ] || [ "$DOCKER/flink/SmokeJob.java" -nt "$jar" ]; then
-    rm -rf "$cls"; mkdir -p "$cls"
-    "${JAVA_HOME:+$JAVA_HOME/bin/}javac" --release 17 -nowarn -cp "$LOADGEN_CACHE/flink/lib/*" -d "$cls" \
-      "$DOCKER/flink/SmokeJob.java" > "$d/flink-javac.out" 2>&1 || { fail flink "javac: $(head -3 "$d/flink-javac.out")"; return 0; }
-    "${JAVA_HOME:+$JAVA_HOME/bin/}jar" cfe "$jar" SmokeJob -C "$cls" .
-  fi
+  d=$(smoke_tmp)
+  jar=$(flink_jar SmokeJob 2> "$d/flink-javac.out") || { fail flink "job jar: $(head -3 "$d/flink-javac.out")"; return 0; }
   id=$(curl -s -F "jarfile=@$jar" "http://$rest/jars/upload" | jq -r '.filename // empty' | xargs -r basename)
   [ -n "$id" ] || { fail flink "jar upload to $rest failed"; return 0; }
   job=$(curl -s -XPOST "http://$rest/jars/$id/run" -H 'Content-Type: application/json' -d '{}' | tee "$d/flink-run.out" | jq -r '.jobid // empty')

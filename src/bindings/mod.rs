@@ -3,6 +3,8 @@
 
 #[cfg(feature = "elasticsearch")]
 pub mod elasticsearch;
+#[cfg(feature = "flink")]
+pub mod flink;
 #[cfg(feature = "hdfs")]
 pub mod hdfs;
 #[cfg(feature = "hive")]

@@ -203,7 +203,13 @@ async fn coordinate(
         },
         Err(e) => {
             out.status = Status::Failed;
-            out.failure = Some((ExitCode::Script, e.to_string()));
+            // A binding that could not reach or deploy to a server in setup() (a Flink job whose
+            // submission failed) says so: exit 4, as for a server unreachable in init.
+            let code = match vu0.shared().connect_error() {
+                Some(_) => ExitCode::Connect,
+                None => ExitCode::Script,
+            };
+            out.failure = Some((code, e.to_string()));
             return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
         }
     };

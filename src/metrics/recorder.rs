@@ -204,6 +204,13 @@ impl Units {
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         self.items[..self.len].iter().copied()
     }
+
+    /// Adds another operation's units (an operation made of several requests).
+    pub fn merge(&mut self, other: &Units) {
+        for (u, n) in other.iter() {
+            self.add(u, n);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -264,6 +264,11 @@ impl Vu {
     }
 
     /// Applies the memory limit of the options (VU 0 was made before they were read).
+    /// What every VU of the run shares.
+    pub fn shared(&self) -> Arc<Shared> {
+        state(&self.lua).shared.clone()
+    }
+
     pub fn set_memory_limit(&self, bytes: usize) {
         self.guard.set_memory(bytes);
     }
@@ -360,6 +365,11 @@ fn register_modules(lua: &Lua) -> mlua::Result<()> {
     preload.set(
         "loadgen.elasticsearch",
         lua.create_function(|lua, ()| crate::bindings::elasticsearch::lua::module(lua))?,
+    )?;
+    #[cfg(feature = "flink")]
+    preload.set(
+        "loadgen.flink",
+        lua.create_function(|lua, ()| crate::bindings::flink::lua::module(lua))?,
     )?;
     #[cfg(feature = "hdfs")]
     preload.set(

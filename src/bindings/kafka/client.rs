@@ -692,6 +692,9 @@ pub struct PartitionInfo {
     pub leader: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    /// The log's first offset and its high watermark (the offset after the last committed record).
+    pub low: i64,
+    pub high: i64,
 }
 
 /// Topic metadata (partitions, leaders, replicas); `None` for topic lists every broker.
@@ -715,11 +718,17 @@ pub async fn describe(
                 return Err(op_error(&e, &format!("describe {topic}")));
             }
             for p in t.partitions() {
+                let (low, high) = admin
+                    .inner()
+                    .fetch_watermarks(&topic, p.id(), timeout)
+                    .map_err(|e| op_error(&e, &format!("watermarks of {topic}/{}", p.id())))?;
                 parts.push(PartitionInfo {
                     id: p.id(),
                     leader: p.leader(),
                     replicas: p.replicas().to_vec(),
                     isr: p.isr().to_vec(),
+                    low,
+                    high,
                 });
             }
         }

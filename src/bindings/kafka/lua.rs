@@ -873,6 +873,8 @@ impl UserData for Admin {
                             t.set("leader", p.leader)?;
                             t.set("replicas", lua.create_sequence_from(p.replicas.clone())?)?;
                             t.set("isr", lua.create_sequence_from(p.isr.clone())?)?;
+                            t.set("low", p.low)?;
+                            t.set("high", p.high)?;
                             ps.raw_set(i + 1, t)?;
                         }
                         out.set("partitions", ps)?;

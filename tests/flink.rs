@@ -1,0 +1,198 @@
+//! `loadgen.flink` against the stack's Flink session cluster: the ingest pipeline's job deployed from a
+//! script's setup(), carrying records from the stack's Kafka into Elasticsearch, and cancelled in its
+//! teardown; a failed submission and an unreachable cluster stop the run before the load (exit 4).
+#![cfg(feature = "flink")]
+
+mod common;
+
+use common::stack::{require, require_elasticsearch, require_kafka, unique, ELASTICSEARCH};
+use common::*;
+use std::process::Command;
+
+const FLINK: &str = "http://127.0.0.1:8081";
+
+fn require_flink() {
+    require("Flink (JobManager REST)", "127.0.0.1:8081");
+}
+
+/// The pipeline job's jar, built by the stack script from docker/flink/Pipeline.java.
+fn pipeline_jar() -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let o = Command::new(format!("{root}/scripts/stack"))
+        .args(["flink-jar", "Pipeline"])
+        .output()
+        .expect("scripts/stack flink-jar");
+    assert!(
+        o.status.success(),
+        "scripts/stack flink-jar Pipeline: {}",
+        stderr(&o)
+    );
+    stdout(&o).trim().to_string()
+}
+
+fn get_json(url: &str) -> serde_json::Value {
+    let o = Command::new("curl")
+        .args(["-sf", "--max-time", "20", url])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "GET {url} failed");
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// (name, state) of every job the cluster knows.
+fn jobs() -> Vec<(String, String)> {
+    get_json(&format!("{FLINK}/jobs/overview"))["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["name"].as_str().unwrap().to_string(),
+                j["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_pipeline_job_is_deployed_in_setup_carries_every_record_to_elasticsearch_and_is_cancelled_in_teardown(
+) {
+    require_flink();
+    require_kafka();
+    require_elasticsearch();
+    let jar = pipeline_jar();
+    let name = unique("lg_flink_test").replace('-', "_");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = tempfile::tempdir().unwrap();
+    let result = out.path().join("result.json");
+    let o = Command::new(bin())
+        .arg("run")
+        .arg(format!("{root}/scripts/ingest/pipeline.lua"))
+        .args(["--out", result.to_str().unwrap(), "--quiet"])
+        .args([
+            "-e",
+            "STORE=elasticsearch",
+            "-e",
+            &format!("NAME={name}"),
+            "-e",
+            &format!("JAR={jar}"),
+        ])
+        .args(["-e", "RATE=100", "-e", "DURATION=5s", "-e", "DRAIN_S=90"])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(code(&o), 0, "stdout:\n{text}\nstderr:\n{}", stderr(&o));
+    // The job's id, from the script's line, and its state on the cluster afterwards.
+    let job = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("pipeline: job ")
+                .and_then(|r| r.split(' ').next())
+        })
+        .unwrap_or_else(|| panic!("no 'pipeline: job' line in:\n{text}"))
+        .to_string();
+    let state = get_json(&format!("{FLINK}/jobs/{job}"))["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(state, "CANCELED", "job {job} after teardown");
+    assert!(
+        !jobs()
+            .iter()
+            .any(|(n, s)| n.contains(&name) && s == "RUNNING"),
+        "a job of this test still runs: {:?}",
+        jobs()
+    );
+    // Every record the brokers hold is a document Elasticsearch's search path sees.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_valid(&r);
+    let produced = r["metrics"]["pipeline_rows_produced"]["sum"]
+        .as_f64()
+        .unwrap();
+    assert!(produced >= 400.0, "produced {produced} at 100/s for 5 s");
+    let count = get_json(&format!("{ELASTICSEARCH}/{name}/_count"))["count"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(count, produced, "documents in {name}");
+    assert_eq!(
+        r["metrics"]["pipeline_all_rows_visible"]["rate"].as_f64(),
+        Some(1.0)
+    );
+    // The job's own numbers reached the result: the operator chain read every record.
+    let read = r["metrics"]["flink.records_in"]["gauge"]["max"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let written = r["metrics"]["flink.records_out"]["gauge"]["max"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(
+        read.max(written) >= produced,
+        "flink.records_in {read}, records_out {written}, produced {produced}"
+    );
+    assert!(r["metrics"]["flink.submit"]["count"] == 1);
+    let _ = Command::new("curl")
+        .args(["-s", "-XDELETE", &format!("{ELASTICSEARCH}/{name}")])
+        .output();
+}
+
+#[test]
+fn a_failed_submission_stops_the_run_before_the_load_with_exit_4_and_the_clusters_answer() {
+    require_flink();
+    let jar = pipeline_jar();
+    let c = Case::new(&format!(
+        r#"
+local lg = require("loadgen")
+local flink = require("loadgen.flink")
+local f = flink.cluster{{ url = "{FLINK}" }}
+local sent = lg.counter("sent")
+options = {{ iterations = 5, vus = 1 }}
+function setup()
+  f:submit{{ jar = "{jar}", args = {{ "sink=nowhere", "topic=t", "target=x", "name=n" }} }}
+end
+function default() sent:add(1) end
+"#
+    ));
+    let o = c.run(&[]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 4, "stderr: {err}");
+    assert!(
+        err.contains("sink must be elasticsearch, phoenix or hdfs, not 'nowhere'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/run answered"),
+        "the cluster's answer is named: {err}"
+    );
+    let r = c.result();
+    assert_eq!(r["status"], "failed");
+    assert!(
+        r["metrics"].get("sent").is_none(),
+        "no iteration ran: {}",
+        r["metrics"]
+    );
+    assert_eq!(
+        r["metrics"]["flink.submit"]["error_count"], 1,
+        "{}",
+        r["metrics"]
+    );
+}
+
+#[test]
+fn an_unreachable_cluster_stops_the_run_with_exit_4_naming_flink_and_its_address() {
+    let c = Case::new(
+        r#"
+local flink = require("loadgen.flink")
+local f = flink.cluster{ url = "http://127.0.0.1:9", timeout = "2s" }
+options = { iterations = 1, vus = 1 }
+function default() end
+"#,
+    );
+    let o = c.run(&[]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 4, "stderr: {err}");
+    assert!(
+        err.contains("flink: cannot reach http://127.0.0.1:9"),
+        "{err}"
+    );
+}
