@@ -77,7 +77,16 @@ fn the_pipeline_job_is_deployed_in_setup_carries_every_record_to_elasticsearch_a
             "-e",
             &format!("JAR={jar}"),
         ])
-        .args(["-e", "RATE=100", "-e", "DURATION=5s", "-e", "DRAIN_S=90"])
+        .args([
+            "-e",
+            "RATE=100",
+            "-e",
+            "SECONDS=5",
+            "-e",
+            "DRAIN_S=90",
+            "-e",
+            "MARKER_TIMEOUT_S=10",
+        ])
         .output()
         .unwrap();
     let text = stdout(&o);
@@ -111,6 +120,25 @@ fn the_pipeline_job_is_deployed_in_setup_carries_every_record_to_elasticsearch_a
         .as_f64()
         .unwrap();
     assert!(produced >= 400.0, "produced {produced} at 100/s for 5 s");
+    // Markers: 2 a second for 5 s, each seen by the probe (freshness recorded once per marker).
+    let markers = r["metrics"]["pipeline_markers_produced"]["sum"]
+        .as_f64()
+        .unwrap();
+    assert!(markers >= 8.0, "markers {markers}");
+    assert_eq!(
+        r["metrics"]["pipeline_markers_seen"]["sum"].as_f64(),
+        Some(markers),
+        "every marker seen"
+    );
+    let fresh = &r["metrics"]["pipeline_freshness_ms"];
+    assert_eq!(fresh["count"].as_f64(), Some(markers), "{fresh}");
+    let (p50, max) = (
+        fresh["values"]["p50"].as_f64().unwrap(),
+        fresh["values"]["max"].as_f64().unwrap(),
+    );
+    // Never less than zero, and under the probe's 10 s timeout: a marker is seen after it was produced.
+    assert!(p50 > 0.0 && max < 10_000.0, "freshness p50 {p50} max {max}");
+    let produced = produced + markers;
     let count = get_json(&format!("{ELASTICSEARCH}/{name}/_count"))["count"]
         .as_f64()
         .unwrap();
@@ -194,5 +222,97 @@ function default() end
     assert!(
         err.contains("flink: cannot reach http://127.0.0.1:9"),
         "{err}"
+    );
+}
+
+/// The freshness probe of scripts/ingest/freshness.lua, on a row written straight to the store (no
+/// Kafka, no Flink): nothing is seen before the write, the row is seen after it, once, with a freshness
+/// between 0 and the time the probing took.
+fn probe_sees_a_row_written_straight_to(store: &str, write: &str) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let name = unique("lg_fresh").replace('-', "_");
+    let c = Case::new(&format!(
+        r#"
+package.path = "{root}/scripts/ingest/?.lua;" .. package.path
+local lg = require("loadgen")
+local fr = require("freshness")
+local st = fr.store("{store}", "{name}")
+local probe = fr.prober(st)
+{write}
+options = {{ iterations = 1, vus = 1 }}
+function setup() st.create() end
+function default()
+  local since = lg.now()
+  local before = probe(since)
+  assert(before and #before == 0, "a marker seen before any was written")
+  write_marker(lg.now(), "mk-direct-1")
+  local found
+  for _ = 1, 200 do
+    local new = probe(since)
+    if new and #new > 0 then found = new[1]; break end
+    lg.sleep(0.05)
+  end
+  assert(found and found.id == "mk-direct-1", "the marker written straight to the store was never seen")
+  assert(#probe(since) == 0, "a marker seen twice")
+  print("seen after " .. found.ms .. " ms")
+end
+"#
+    ));
+    let o = c.run(&[]);
+    assert_eq!(
+        code(&o),
+        0,
+        "stdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let r = c.result();
+    assert_eq!(r["metrics"]["checks"], serde_json::Value::Null);
+    assert_eq!(
+        r["metrics"]["iterations"]["error_count"],
+        0,
+        "{}",
+        stdout(&o)
+    );
+    let f = &r["metrics"]["pipeline_freshness_ms"];
+    assert_eq!(f["count"], 1, "{f}");
+    let ms = f["values"]["max"].as_f64().unwrap();
+    assert!(ms > 0.0 && ms < 10_000.0, "freshness {ms} ms");
+    assert_eq!(r["metrics"]["pipeline_markers_seen"]["sum"].as_f64(), Some(1.0));
+}
+
+#[test]
+fn the_freshness_probe_sees_a_row_written_straight_to_elasticsearch() {
+    require_elasticsearch();
+    probe_sees_a_row_written_straight_to(
+        "elasticsearch",
+        r#"
+local es = require("loadgen.elasticsearch")
+local c = es.client{}
+function write_marker(ts, id)
+  local r = c:bulk(st.name, { { ts = ts, trace_id = id, host = "h", service = "s", level = "INFO", status = 200,
+    latency_ms = 0, bytes = 0, message = "direct" } })
+  assert(not r.err and not r.errors, tostring(r.error))
+end
+function teardown() c:delete_index(st.name) end
+"#,
+    );
+}
+
+#[test]
+fn the_freshness_probe_sees_a_row_written_straight_to_phoenix() {
+    common::stack::require_phoenix("protobuf");
+    probe_sees_a_row_written_straight_to(
+        "phoenix",
+        r#"
+local phoenix = require("loadgen.phoenix")
+local c = phoenix.connect{ url = "http://127.0.0.1:8765", serialization = "protobuf" }
+function write_marker(ts, id)
+  local r = c:execute("UPSERT INTO " .. st.name .. " (TS, TRACE_ID, HOST) VALUES (?, ?, 'h')", { ts, id })
+  assert(not r.err, tostring(r.error))
+  assert(not c:commit().err)
+end
+function teardown() c:execute("DROP TABLE IF EXISTS " .. st.name) end
+"#,
     );
 }

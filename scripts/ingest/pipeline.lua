@@ -3,13 +3,25 @@
 --              external table over the HDFS folder the job writes), builds nothing, and submits the
 --              pipeline job (docker/flink/Pipeline.java; `scripts/stack flink-jar Pipeline` prints its jar)
 --              to the stack's Flink over REST; a failed submission stops the run with exit 4.
---   produce    event lines (the store evaluation's TSV) at RATE/s for DURATION.
---   watch      once a second: the job's metrics (flink.* gauges: records in/out and per second per
---              operator, back-pressure, checkpoints) and the rows a query sees (pipeline_rows_visible).
---   teardown() waits until every produced row is visible (or DRAIN_S passed), checks it, cancels the job
---              and checks that nothing of it is left running.
+--   produce    event lines (the store evaluation's TSV) at RATE/s for SECONDS.
+--   markers    MARKER_RATE/s marker records for SECONDS, each carrying its own scheduled produce time
+--              (epoch ms, in ts) and trace_id mk-<vu>-<iteration>; the events' ts are all in January 2026,
+--              so "ts >= the run's start" finds exactly the markers.
+--   probe      every PROBE_MS (one VU; a probe that takes longer delays the next), for SECONDS +
+--              MARKER_TIMEOUT_S: the markers the store's query path sees (Elasticsearch _search on a ts
+--              range, Phoenix a row-key range scan, Hive a scan of the external table). For each marker
+--              seen for the first time: pipeline_freshness_ms = the end of that probe - its scheduled
+--              time (resolution: the probe period plus one probe's duration). Each probe also records
+--              pipeline_newest_visible_age_ms (now - the newest visible marker's time: how far behind
+--              what a query sees is) and pipeline_markers_visible. Markers never seen are
+--              pipeline_markers_produced - pipeline_markers_seen (summary.tsv of pipeline.sh).
+--   watch      once a second for SECONDS: the job's metrics (flink.* gauges: records in/out and per second
+--              per operator, back-pressure, checkpoints) and the rows a query sees (pipeline_rows_visible).
+--   teardown() waits until every record of the topic is visible (or DRAIN_S passed), checks it, cancels
+--              the job and checks that nothing of it is left running.
 --   loadgen run scripts/ingest/pipeline.lua -e STORE=elasticsearch|phoenix|hive -e JAR=<jar> [-e RATE=500]
---     [-e DURATION=20s] [-e NAME=lg_pipe] [-e CHECKPOINT_MS=1000] [-e BATCH=1000] [-e FLUSH_MS=200]
+--     [-e SECONDS=20] [-e MARKER_RATE=2] [-e PROBE_MS=100] [-e MARKER_TIMEOUT_S=30] [-e NAME=lg_pipe]
+--     [-e CHECKPOINT_MS=1000] [-e BATCH=1000] [-e FLUSH_MS=200] [-e REFRESH=1s]
 local lg = require("loadgen")
 local kafka = require("loadgen.kafka")
 local flink = require("loadgen.flink")
@@ -18,11 +30,12 @@ local store = lg.env("STORE", "elasticsearch")
 local name = lg.env("NAME", "lg_pipe_" .. store)
 local topic = lg.env("TOPIC", name)
 local rate = tonumber(lg.env("RATE", "500"))
-local duration = lg.env("DURATION", "20s")
+local seconds = tonumber(lg.env("SECONDS", "20"))
+local marker_rate = tonumber(lg.env("MARKER_RATE", "2"))
+local probe_ms = tonumber(lg.env("PROBE_MS", store == "hive" and "500" or "100"))
+local marker_timeout_s = tonumber(lg.env("MARKER_TIMEOUT_S", "30"))
 local drain_s = tonumber(lg.env("DRAIN_S", "60"))
 local brokers = lg.env("BROKERS", "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096")
-local hdfs_url = lg.env("HDFS", "hdfs://127.0.0.1:8020")
-local dir = "/loadgen/pipeline/" .. name
 local base = 1767225600000
 
 local cluster = flink.cluster{ url = lg.env("FLINK", "http://127.0.0.1:8081") }
@@ -31,66 +44,22 @@ local admin = kafka.admin{ brokers = brokers }
 local produced = lg.counter("pipeline_rows_produced")
 local visible = lg.gauge("pipeline_rows_visible")
 local all_visible = lg.rate("pipeline_all_rows_visible")
+local markers_produced = lg.counter("pipeline_markers_produced")
 
--- The store: create its table, count what a query sees.
-local st = {}
-if store == "elasticsearch" then
-  local es = require("loadgen.elasticsearch")
-  local c = es.client{ url = lg.env("ES", "http://127.0.0.1:9200") }
-  st.target = lg.env("ES", "http://127.0.0.1:9200")
-  function st.create()
-    c:delete_index(name)
-    local r = c:create_index(name, {
-      settings = { number_of_shards = 1, number_of_replicas = 0, refresh_interval = lg.env("REFRESH", "1s") },
-      mappings = { properties = {
-        ts = { type = "date", format = "epoch_millis" }, host = { type = "keyword" },
-        service = { type = "keyword" }, level = { type = "keyword" }, status = { type = "integer" },
-        latency_ms = { type = "double" }, bytes = { type = "long" }, trace_id = { type = "keyword" },
-        message = { type = "text" } } },
-    })
-    assert(not r.err, r.error)
-  end
-  function st.count() local r = c:count(name); return r.count end
-elseif store == "phoenix" then
-  local phoenix = require("loadgen.phoenix")
-  st.target = lg.env("PHOENIX", "http://127.0.0.1:8765")
-  local c = phoenix.connect{ url = st.target, serialization = "protobuf" }
-  name = string.upper(name)
-  function st.create()
-    c:execute("DROP TABLE IF EXISTS " .. name)
-    local r = c:execute("CREATE TABLE " .. name .. " (TS BIGINT NOT NULL, TRACE_ID VARCHAR NOT NULL, HOST VARCHAR, " ..
-      "SERVICE VARCHAR, LEVEL VARCHAR, STATUS INTEGER, LATENCY_MS DOUBLE, BYTES BIGINT, MESSAGE VARCHAR " ..
-      "CONSTRAINT PK PRIMARY KEY (TS, TRACE_ID)) SALT_BUCKETS = 4")
-    assert(not r.err, r.error)
-  end
-  function st.count() local r = c:query("SELECT COUNT(*) FROM " .. name); return r.rows and r.rows[1][1] end
-elseif store == "hive" then
-  local hive = require("loadgen.hive")
-  local hdfs = require("loadgen.hdfs")
-  local fs = hdfs.client{ url = hdfs_url }
-  -- Counts from the files themselves, never from the metastore's statistics.
-  local h = hive.connect{ host = "127.0.0.1", port = tonumber(lg.env("HIVE_PORT", "10000")),
-    session_conf = { ["hive.compute.query.using.stats"] = "false", ["hive.query.results.cache.enabled"] = "false" } }
-  st.target = hdfs_url .. dir
-  function st.create()
-    h:execute("DROP TABLE IF EXISTS " .. name)
-    fs:delete(dir, { recursive = true })
-    assert(not fs:mkdirs(dir).err)
-    local r = h:execute("CREATE EXTERNAL TABLE " .. name .. " (ts BIGINT, host STRING, service STRING, " ..
-      "level STRING, status INT, latency_ms DOUBLE, bytes BIGINT, trace_id STRING, message STRING) " ..
-      "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' STORED AS TEXTFILE LOCATION '" .. hdfs_url .. dir .. "'")
-    assert(not r.err, r.error)
-  end
-  function st.count() local r = h:query("SELECT count(*) FROM " .. name); return r.rows and tonumber(r.rows[1][1]) end
-else
-  error("STORE must be elasticsearch, phoenix or hive, not '" .. store .. "'")
-end
+local fr = require("freshness")
+local st = fr.store(store, name)
+name = st.name
+local probe_once = fr.prober(st)
 
 options = {
   scenarios = {
-    produce = { executor = "constant-arrival-rate", rate = rate, duration = duration, pre_allocated_vus = 8,
+    produce = { executor = "constant-arrival-rate", rate = rate, duration = seconds .. "s", pre_allocated_vus = 8,
                 max_vus = 64, exec = "produce" },
-    watch = { executor = "constant-arrival-rate", rate = 1, duration = duration, pre_allocated_vus = 1,
+    markers = { executor = "constant-arrival-rate", rate = marker_rate, duration = seconds .. "s",
+                pre_allocated_vus = 2, max_vus = 8, exec = "marker" },
+    probe = { executor = "constant-arrival-rate", rate = 1000 / probe_ms, duration = (seconds + marker_timeout_s) .. "s",
+              pre_allocated_vus = 1, max_vus = 1, exec = "probe" },
+    watch = { executor = "constant-arrival-rate", rate = 1, duration = seconds .. "s", pre_allocated_vus = 1,
               max_vus = 1, exec = "watch" },
   },
   setup_timeout = "180s",
@@ -111,16 +80,27 @@ function setup()
     "checkpoint-ms=" .. lg.env("CHECKPOINT_MS", "1000"), "batch=" .. lg.env("BATCH", "1000"),
     "flush-ms=" .. lg.env("FLUSH_MS", "200") } }
   print(string.format("pipeline: job %s deployed (%s -> %s %s)", sub.job, topic, store, name))
-  return { job = sub.job }
+  -- Markers are the records with ts at or after this moment.
+  return { job = sub.job, since = lg.now() }
 end
 
 function produce()
   local i = lg.iteration()
-  local line = table.concat({ tostring(base + i), "host-" .. (i % 50), "svc-" .. (i % 12), "INFO", "200",
+  local line = table.concat({ string.format("%d", base + i), "host-" .. (i % 50), "svc-" .. (i % 12), "INFO", "200",
     "12.5", "512", string.format("tr-%d-%d", lg.vu(), i), "pipeline event " .. i }, "\t")
   local r = producer:send{ topic = topic, value = line }
   if not r.err then produced:add(1) end
 end
+
+function marker()
+  local sched_ms = (lg.now_us() - lg.lateness_ms() * 1000) // 1000
+  local line = table.concat({ string.format("%d", sched_ms), "marker", "markers", "INFO", "200", "0", "0",
+    string.format("mk-%d-%d", lg.vu(), lg.iteration()), "freshness marker" }, "\t")
+  local r = producer:send{ topic = topic, value = line }
+  if not r.err then markers_produced:add(1) end
+end
+
+function probe(data) probe_once(data.since, lg.now() < data.since + seconds * 1000) end
 
 function watch(data)
   cluster:sample(data.job)
