@@ -191,15 +191,37 @@ pub fn render(files: &[(String, ResultFile)]) -> Result<String, String> {
     query_section(&mut h, &phase("cold"), &phase("hot"), &stores);
     sweep_section(&mut h, &phase("sweep"), &stores);
     mixed_section(&mut h, &phase("mixed"), &stores);
+    // Freshness through the ingest pipeline, when its runs are given (scripts/ingest/pipeline.sh).
+    let pipeline: Vec<&File> = all
+        .iter()
+        .filter(|f| f.tag("suite") == "pipeline")
+        .collect();
+    if !pipeline.is_empty() {
+        let mut pstores = stores.clone();
+        for f in &pipeline {
+            if !pstores.iter().any(|s| s == f.tag("store")) {
+                pstores.push(f.tag("store").to_string());
+            }
+        }
+        let runs: Vec<&ResultFile> = pipeline.iter().map(|f| f.r).collect();
+        super::freshness::section(&mut h, &runs, &|t, bars| bar_chart(t, bars, &pstores, true));
+    }
     cost_section(&mut h, &ev, &stores);
 
     h.push_str("<h2>Files</h2>\n<p>");
-    for f in &ev {
+    for f in all
+        .iter()
+        .filter(|f| matches!(f.tag("suite"), "evaluation" | "pipeline"))
+    {
         let _ = write!(
             h,
             "<code>{}</code> ({}{}) ",
             esc(f.label),
-            esc(f.tag("phase")),
+            esc(if f.tag("suite") == "pipeline" {
+                "pipeline"
+            } else {
+                f.tag("phase")
+            }),
             if f.r.exit_code == 0 {
                 String::new()
             } else {

@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod evaluation;
+pub mod freshness;
 pub use crate::metrics::hist;
 pub mod merge;
 pub mod report;
