@@ -278,7 +278,10 @@ end
     assert_eq!(f["count"], 1, "{f}");
     let ms = f["values"]["max"].as_f64().unwrap();
     assert!(ms > 0.0 && ms < 10_000.0, "freshness {ms} ms");
-    assert_eq!(r["metrics"]["pipeline_markers_seen"]["sum"].as_f64(), Some(1.0));
+    assert_eq!(
+        r["metrics"]["pipeline_markers_seen"]["sum"].as_f64(),
+        Some(1.0)
+    );
 }
 
 #[test]

@@ -41,7 +41,8 @@ for store in $STORES; do
     "$LOADGEN_BIN" run scripts/ingest/pipeline.lua --quiet -e "STORE=$store" -e "RATE=$RATE" -e "SECONDS=$SECONDS_RUN" \
         -e "JAR=$JAR" -e "CHECKPOINT_MS=$CHECKPOINT_MS" -e "BATCH=$BATCH" -e "FLUSH_MS=$FLUSH_MS" \
         -e "MARKER_RATE=$MARKER_RATE" -e "MARKER_TIMEOUT_S=$MARKER_TIMEOUT_S" -e "REFRESH=$REFRESH" \
-        ${PROBE_MS:+-e "PROBE_MS=$PROBE_MS"} --tag rate="$RATE" \
+        ${PROBE_MS:+-e "PROBE_MS=$PROBE_MS"} --tag rate="$RATE" --tag checkpoint_ms="$CHECKPOINT_MS" \
+        --tag batch="$BATCH" --tag flush_ms="$FLUSH_MS" --tag refresh="$REFRESH" \
         --tag suite=pipeline --tag store="$store" --out "$OUT_DIR/pipeline-$store-$RATE.json" \
         >"$OUT_DIR/pipeline-$store-$RATE.txt" 2>&1 || rc=$?
     grep '^pipeline:' "$OUT_DIR/pipeline-$store-$RATE.txt" || true
