@@ -39,6 +39,8 @@ import org.apache.flink.api.common.serialization.SimpleStringEncoder;
 import org.apache.flink.api.common.serialization.SimpleStringSchema;
 import org.apache.flink.api.common.typeinfo.BasicArrayTypeInfo;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.base.sink.AsyncSinkBase;
 import org.apache.flink.connector.base.sink.writer.AsyncSinkWriter;
@@ -86,7 +88,13 @@ public final class Pipeline {
     int batch = Integer.parseInt(a.getOrDefault("batch", "1000"));
     long flushMs = Long.parseLong(a.getOrDefault("flush-ms", "200"));
 
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+    // A failing job restarts 3 times, 2 s apart, then fails for good (Flink's default with checkpointing is
+    // to retry forever, and a script waiting for the job would never learn why).
+    Configuration conf = new Configuration();
+    conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
+    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(2));
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
     env.enableCheckpointing(checkpointMs);
     OffsetsInitializer from;
     switch (start) {
@@ -166,8 +174,8 @@ public final class Pipeline {
     return v;
   }
 
-  // A line with other than nine tab-separated fields, or a ts/status/latency/bytes that is not a number, is
-  // dropped and counted in the operator's "malformed" metric.
+  // A line with other than nine tab-separated fields, or a ts/status/latency/bytes that is not a (finite)
+  // number, is dropped and counted in the operator's "malformed" metric.
   static final class Parse extends RichFlatMapFunction<String, String[]> {
     private transient Counter malformed;
 
@@ -181,10 +189,14 @@ public final class Pipeline {
       String[] f = line.split("\t", -1);
       try {
         if (f.length != FIELDS) throw new NumberFormatException();
-        Long.parseLong(f[0]);
-        Integer.parseInt(f[4]);
-        Double.parseDouble(f[5]);
-        Long.parseLong(f[6]);
+        // Numbers written back in their plain form, so that every sink gets valid JSON / SQL / TSV
+        // numbers ("+5", "007", "0x1p3" are accepted by the parsers; NaN and Infinity are refused).
+        f[0] = Long.toString(Long.parseLong(f[0]));
+        f[4] = Integer.toString(Integer.parseInt(f[4]));
+        double latency = Double.parseDouble(f[5]);
+        if (!Double.isFinite(latency)) throw new NumberFormatException();
+        f[5] = Double.toString(latency);
+        f[6] = Long.toString(Long.parseLong(f[6]));
       } catch (NumberFormatException ex) {
         malformed.inc();
         return;
@@ -282,15 +294,17 @@ public final class Pipeline {
   }
 
   static final class Converter implements ElementConverter<String[], String> {
-    final String action;
+    final String index;
 
     Converter(String index) {
-      action = "{\"index\":{\"_index\":" + json(index) + "}}\n";
+      this.index = json(index);
     }
 
+    // The trace id is the document's id: a bulk sent again after a restart from a checkpoint overwrites
+    // what it had written, instead of adding copies (Phoenix's UPSERT on the row key does the same).
     @Override
     public String apply(String[] e, org.apache.flink.api.connector.sink2.SinkWriter.Context ctx) {
-      return action + "{\"ts\":" + e[0] + ",\"host\":" + json(e[1]) + ",\"service\":" + json(e[2])
+      return "{\"index\":{\"_index\":" + index + ",\"_id\":" + json(e[7]) + "}}\n{\"ts\":" + e[0] + ",\"host\":" + json(e[1]) + ",\"service\":" + json(e[2])
           + ",\"level\":" + json(e[3]) + ",\"status\":" + e[4] + ",\"latency_ms\":" + e[5] + ",\"bytes\":" + e[6]
           + ",\"trace_id\":" + json(e[7]) + ",\"message\":" + json(e[8]) + "}\n";
     }

@@ -108,13 +108,17 @@ function watch(data)
   if n then visible:add(n) end
 end
 
-function teardown(data)
-  if not data or not data.job then return end
-  -- What was produced, by the brokers' count: the sum of the topic's high watermarks.
+-- Waits until the store shows every record of the topic (the brokers' count: the sum of its partitions'
+-- high watermarks minus their first offsets), then reads the job's own count of what it read once its
+-- metrics have caught up (Flink's REST API refreshes them every second in the stack).
+local function drain(data)
   local d = admin:describe(topic)
   assert(not d.err, d.error)
   local want = 0
-  for _, p in ipairs(d.partitions) do want = want + p.high - p.low end
+  for _, p in ipairs(d.partitions) do
+    assert(p.high and p.low, "partition " .. p.id .. " of " .. topic .. " has no leader to give its offsets")
+    want = want + p.high - p.low
+  end
   local deadline = lg.now_us() + drain_s * 1e6
   local n
   repeat
@@ -122,8 +126,6 @@ function teardown(data)
     if n >= want then break end
     lg.sleep(1)
   until lg.now_us() > deadline
-  -- The job's own count of what it read, once its metrics have caught up (Flink's REST API refreshes them
-  -- every second in the stack, metrics.fetcher.update-interval).
   local read = 0
   for _ = 1, 15 do
     local j = cluster:sample(data.job)
@@ -135,7 +137,14 @@ function teardown(data)
   print(string.format("pipeline: %s rows visible in %s, %d read by the job, %d in the topic", tostring(n), store,
     read, want))
   all_visible:add(n == want)
+end
+
+-- The job is cancelled whatever the drain did: the cluster keeps running what a script started.
+function teardown(data)
+  if not data or not data.job then return end
+  local ok, err = pcall(drain, data)
   local c = cluster:cancel(data.job)
   assert(not c.err, c.error)
   print("pipeline: job " .. data.job .. " " .. c.state)
+  if not ok then error(err, 0) end
 end

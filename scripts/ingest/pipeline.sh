@@ -12,6 +12,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/bench/lib.sh
 source scripts/bench/lib.sh
+# shellcheck source=scripts/suite/rc.sh
+source scripts/suite/rc.sh
 : "${RATES:=500 2000}" "${SECONDS_RUN:=30}" "${STORES:=elasticsearch phoenix hive}" "${CHECKPOINT_MS:=1000}"
 : "${BATCH:=1000}" "${FLUSH_MS:=200}" "${MARKER_RATE:=2}" "${MARKER_TIMEOUT_S:=30}" "${REFRESH:=1s}"
 OUT_DIR=${1:-results/ingest/$(date -u +%Y%m%d%H%M%S)-pipeline}
@@ -33,7 +35,6 @@ jq -n --arg rates "$RATES" --arg s "$SECONDS_RUN" --arg stores "$STORES" --arg c
 bench_hold_lock
 scripts/stack up >/dev/null
 JAR=$(scripts/stack flink-jar Pipeline)
-worst=0
 for RATE in $RATES; do
 for store in $STORES; do
     bench_log "$store: $RATE records/s for ${SECONDS_RUN}s through Flink"
@@ -46,20 +47,25 @@ for store in $STORES; do
         --tag suite=pipeline --tag store="$store" --out "$OUT_DIR/pipeline-$store-$RATE.json" \
         >"$OUT_DIR/pipeline-$store-$RATE.txt" 2>&1 || rc=$?
     grep '^pipeline:' "$OUT_DIR/pipeline-$store-$RATE.txt" || true
-    [ "$rc" -le "$worst" ] || worst=$rc
+    note_rc "$rc"
 done
 done
 {
     printf 'store\trate\tstatus\texit\tproduced\tproduce_p99_ms\tsubmit_s\tall_visible\tfreshness_p50_ms\tfreshness_p99_ms\tfreshness_max_ms\tmarkers_produced\tmarkers_unseen\tnewest_visible_age_max_ms\tcheckpoint_ms_max\tbackpressured_ms_per_s_max\n'
     for RATE in $RATES; do for store in $STORES; do
-        jq -r --arg s "$store" --arg r "$RATE" '.metrics as $m | [$s, $r, .status, .exit_code, $m.pipeline_rows_produced.sum,
-            $m["kafka.produce"].latency.p99, ($m["flink.submit"].latency.max / 1000),
-            $m.pipeline_all_rows_visible.rate, $m.pipeline_freshness_ms.values.p50, $m.pipeline_freshness_ms.values.p99,
-            $m.pipeline_freshness_ms.values.max, $m.pipeline_markers_produced.sum,
-            ($m.pipeline_markers_produced.sum - ($m.pipeline_markers_seen.sum // 0)),
-            ($m.pipeline_newest_visible_age_ms.gauge.max // "-"),
-            ($m["flink.checkpoint_ms"].gauge.max // "-"),
-            ($m["flink.backpressured_ms_per_s"].gauge.max // "-")] | @tsv' "$OUT_DIR/pipeline-$store-$RATE.json"
+        # (a run that failed early has no such metrics: its row shows "-")
+        jq -r --arg s "$store" --arg r "$RATE" '.metrics as $m | def n(x): x // "-";
+            def ms(x): if x == null then "-" else x / 1000 end;
+            [$s, $r, .status, .exit_code, n($m.pipeline_rows_produced.sum),
+            n($m["kafka.produce"].latency.p99), ms($m["flink.submit"].latency.max),
+            n($m.pipeline_all_rows_visible.rate), n($m.pipeline_freshness_ms.values.p50),
+            n($m.pipeline_freshness_ms.values.p99), n($m.pipeline_freshness_ms.values.max),
+            n($m.pipeline_markers_produced.sum),
+            (if $m.pipeline_markers_produced == null then "-"
+             else $m.pipeline_markers_produced.sum - ($m.pipeline_markers_seen.sum // 0) end),
+            n($m.pipeline_newest_visible_age_ms.gauge.max), n($m["flink.checkpoint_ms"].gauge.max),
+            n($m["flink.backpressured_ms_per_s"].gauge.max)] | @tsv' "$OUT_DIR/pipeline-$store-$RATE.json" ||
+            printf '%s\t%s\tno result file\n' "$store" "$RATE"
     done; done
 } >"$OUT_DIR/summary.tsv"
 cat "$OUT_DIR/summary.tsv"

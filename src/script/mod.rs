@@ -263,12 +263,12 @@ impl Vu {
         self.guard.clear();
     }
 
-    /// Applies the memory limit of the options (VU 0 was made before they were read).
     /// What every VU of the run shares.
     pub fn shared(&self) -> Arc<Shared> {
         state(&self.lua).shared.clone()
     }
 
+    /// Applies the memory limit of the options (VU 0 was made before they were read).
     pub fn set_memory_limit(&self, bytes: usize) {
         self.guard.set_memory(bytes);
     }

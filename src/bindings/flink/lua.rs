@@ -1,7 +1,7 @@
 //! The Lua face of `loadgen.flink`: deploy a job jar on a Flink session cluster, read its state and
 //! metrics (into the result as gauges), cancel it. Every call returns a table; a failed one has `err`
-//! and `error` set. The exception: a submission that fails in `setup()` (or init) stops the run before
-//! the load, with exit code 4 and the cluster's answer, as an unreachable server does.
+//! and `error` set. The exception: a submission that fails in `setup()` stops the run before the load,
+//! with exit code 4 and the cluster's answer, as an unreachable server does.
 
 use super::client::{self, is_terminal, Job, RunSpec, Settings};
 use crate::bindings::timing::{timed, OpMeta};
@@ -45,13 +45,13 @@ async fn op<T>(
     timed(meta, f).await
 }
 
-/// In init or setup, a failed deployment is a server the run needs that is not there: exit 4.
+/// In setup, a failed deployment is a server the run needs that is not there: exit 4.
 fn fail_before_load(lua: &Lua, out: &Table, e: &OpError) -> mlua::Result<()> {
     let (phase, shared) = {
         let st = state(lua);
         (st.phase, st.shared.clone())
     };
-    if matches!(phase, Phase::Init | Phase::Setup) {
+    if phase == Phase::Setup {
         shared.set_connect_error(e.message.clone());
         return Err(lua_error(lua, e.message.clone()));
     }
@@ -114,18 +114,22 @@ async fn wait_for(
         }
         if Instant::now() >= deadline {
             let what = if running { "running" } else { "a final state" };
+            // A job that keeps failing and restarting never gets to FAILED within the wait: its last
+            // exception says why.
+            let why = root_cause(s, job).await;
             return (
                 Err(OpError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "flink job {job} at {}: not {what} after {wait:?} (state {}, vertices {})",
+                        "flink job {job} at {}: not {what} after {wait:?} (state {}, vertices {}){}{why}",
                         s.url,
                         j.state,
                         j.vertices
                             .iter()
                             .map(|v| v.status.as_str())
                             .collect::<Vec<_>>()
-                            .join(",")
+                            .join(","),
+                        if why.is_empty() { "" } else { "; last exception: " }
                     ),
                 )),
                 units,
@@ -158,10 +162,29 @@ async fn submit(
     };
     let (r, u) = wait_for(s, &job, true, wait).await;
     units.merge(&u);
-    if r.is_err() {
-        let _ = client::cancel(s, &job).await;
+    match r {
+        Ok(j) => (Ok(j), units),
+        Err(mut e) => {
+            // Nothing left running: the job is cancelled and waited for; if that fails too, the message
+            // says so, with the job's id.
+            let (c, u) = client::cancel(s, &job).await;
+            units.merge(&u);
+            let stopped = match c {
+                Ok(_) => wait_for(s, &job, false, Duration::from_secs(30))
+                    .await
+                    .0
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(c) = stopped {
+                e.message = format!(
+                    "{}; and cancelling job {job} failed: {}",
+                    e.message, c.message
+                );
+            }
+            (Err(e), units)
+        }
     }
-    (r, units)
 }
 
 fn job_table(lua: &Lua, j: &Job) -> mlua::Result<Table> {
@@ -264,6 +287,12 @@ impl UserData for Cluster {
                 &o,
                 &["jar", "entry_class", "args", "parallelism", "wait", "tags"],
             )?;
+            if state(&lua).phase == Phase::Init {
+                return Err(lua_error(
+                    &lua,
+                    "flink submit: call it in setup() (it runs once), not in init code (which runs in every VU)",
+                ));
+            }
             let jar: String = o.get::<Option<String>>("jar")?.ok_or_else(|| {
                 lua_error(&lua, "flink submit: 'jar' (the job jar's path) is required")
             })?;

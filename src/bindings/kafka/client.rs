@@ -692,9 +692,10 @@ pub struct PartitionInfo {
     pub leader: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
-    /// The log's first offset and its high watermark (the offset after the last committed record).
-    pub low: i64,
-    pub high: i64,
+    /// The log's first offset and its high watermark (the offset after the last committed record);
+    /// `None` when the partition's leader could not say (no leader: a broker down, a new topic).
+    pub low: Option<i64>,
+    pub high: Option<i64>,
 }
 
 /// Topic metadata (partitions, leaders, replicas); `None` for topic lists every broker.
@@ -718,10 +719,10 @@ pub async fn describe(
                 return Err(op_error(&e, &format!("describe {topic}")));
             }
             for p in t.partitions() {
-                let (low, high) = admin
-                    .inner()
-                    .fetch_watermarks(&topic, p.id(), timeout)
-                    .map_err(|e| op_error(&e, &format!("watermarks of {topic}/{}", p.id())))?;
+                let (low, high) = match admin.inner().fetch_watermarks(&topic, p.id(), timeout) {
+                    Ok((l, h)) => (Some(l), Some(h)),
+                    Err(_) => (None, None),
+                };
                 parts.push(PartitionInfo {
                     id: p.id(),
                     leader: p.leader(),
