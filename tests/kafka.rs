@@ -197,8 +197,9 @@ function teardown() admin:delete_topic(topic) end
 }
 
 /// `c:lag()` against Kafka's own `kafka-consumer-groups --describe` after a commit: per partition the
-/// same committed offset, high watermark (log end) and lag. And the once-a-second lag gauges
-/// (`kafka.consumer_lag`, tagged by group, topic and partition) are in the result.
+/// same committed offset, high watermark (log end) and lag. And the once-a-second gauges
+/// (`kafka.consumer_lag`, `kafka.partition_high_watermark`, ..., tagged by group, topic and partition)
+/// are in the result, the high watermark equal to the brokers' log end.
 #[test]
 fn lag_matches_kafka_consumer_groups_after_a_commit() {
     require_kafka();
@@ -325,6 +326,29 @@ end
 
     let r = case.result();
     assert_valid(&r);
+    // The once-a-second offsets: each partition's high watermark gauge is the brokers' log end.
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || f[1] != topic {
+            continue;
+        }
+        let (_, m) = r["series_totals"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| {
+                k.starts_with("kafka.partition_high_watermark{")
+                    && k.contains(&topic)
+                    && k.contains(&format!("partition:{},", f[2]))
+            })
+            .unwrap_or_else(|| panic!("no high watermark gauge for partition {}", f[2]));
+        assert_eq!(
+            m["gauge"]["value"].as_f64(),
+            f[4].parse::<f64>().ok(),
+            "partition {}: {m}",
+            f[2]
+        );
+    }
     // One lag series per partition (the series key names the group, topic and partition).
     let series: Vec<&String> = r["series_totals"]
         .as_object()
@@ -492,4 +516,70 @@ function teardown() kafka.admin{ brokers = brokers }:delete_topic(topic) end
     assert_eq!(trends, vec![2.0, 2.0], "falling behind is code 2");
     let growth = &r["metrics"]["kafka.consumer_lag_growth"]["gauge"];
     assert!(growth["value"].as_f64().unwrap() > 100.0, "{growth}");
+}
+
+/// A second consumer joining the group makes the first give up its partitions and get them back
+/// (librdkafka's default assignors revoke everything first): `kafka.rebalances` counts it and
+/// `kafka.rebalance_ms` has the time between the revoke and the new assignment; a consumer alone in
+/// its group spends none.
+#[test]
+fn time_in_rebalances_is_counted_when_a_second_consumer_joins() {
+    require_kafka();
+    let topic = unique("lg-rebal");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local brokers, topic = lg.env("BROKERS"), lg.env("TOPIC")
+local admin = kafka.admin{ brokers = brokers }
+options = { scenarios = {
+  first = { executor = "constant-vus", vus = 1, duration = "14s", exec = "first" },
+  second = { executor = "constant-vus", vus = 1, duration = "7s", start_time = "6s", exec = "second" },
+  alone = { executor = "constant-vus", vus = 1, duration = "10s", exec = "alone" },
+} }
+function setup()
+  assert(admin:create_topic{ name = topic, partitions = 4, replication = 3 }.ok)
+end
+local c
+local function poll(group)
+  c = c or kafka.consumer{ brokers = brokers, group = group, topics = { topic } }
+  c:poll("500ms", 10)
+end
+function first() poll("g-" .. topic) end
+function second() poll("g-" .. topic) end
+function alone() poll("g2-" .. topic) end
+"#,
+    );
+    let o = case.run(&[
+        "-e",
+        &format!("BROKERS={KAFKA}"),
+        "-e",
+        &format!("TOPIC={topic}"),
+    ]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let r = case.result();
+    let gauge = |name: &str, group: &str, scenario: &str| -> f64 {
+        r["series_totals"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with(&format!("{name}{{"))
+                    && k.contains(&format!("group:{group}"))
+                    && k.contains(&format!("scenario:{scenario}"))
+            })
+            .map(|(_, m)| m["gauge"]["max"].as_f64().unwrap())
+            .fold(f64::NAN, f64::max)
+    };
+    let g = format!("g-{topic}");
+    let ms = gauge("kafka.rebalance_ms", &g, "first");
+    assert!(ms > 0.0, "the first consumer's time in rebalances: {ms}");
+    assert!(
+        gauge("kafka.rebalances", &g, "first") >= 2.0,
+        "a join and a rebalance"
+    );
+    assert_eq!(
+        gauge("kafka.rebalance_ms", &format!("g2-{topic}"), "alone"),
+        0.0
+    );
 }

@@ -36,7 +36,6 @@ pub struct Row {
     pub unseen: Option<f64>,
     pub newest_age_max: Option<f64>,
     pub checkpoint_ms_max: Option<f64>,
-    pub backpressure_max: Option<f64>,
     pub exit_code: u8,
 }
 
@@ -60,7 +59,6 @@ pub fn row(r: &ResultFile) -> Row {
         unseen: markers.map(|m| m - sum(r, "pipeline_markers_seen").unwrap_or(0.0)),
         newest_age_max: gauge_max("pipeline_newest_visible_age_ms"),
         checkpoint_ms_max: gauge_max("flink.checkpoint_ms"),
-        backpressure_max: gauge_max("flink.backpressured_ms_per_s"),
         exit_code: r.exit_code,
     }
 }
@@ -116,15 +114,14 @@ fn table(h: &mut String, rows: &[Row], chart: Chart) {
          (resolution: one probe period plus one probe). Newest visible age: now minus the newest marker a \
          probe saw, its maximum over the run.</p>\n<table><tr><th>store</th><th>records/s</th>\
          <th>produced</th><th>all visible</th><th>freshness p50 ms</th><th>p99</th><th>max</th>\
-         <th>markers</th><th>never seen</th><th>newest visible age max ms</th><th>checkpoint ms max</th>\
-         <th>back-pressure ms/s max</th><th>exit</th></tr>\n",
+         <th>markers</th><th>never seen</th><th>newest visible age max ms</th><th>checkpoint ms max</th><th>exit</th></tr>\n",
     );
     for r in &rows {
         let bad = |c: bool| if c { " class=\"bad\"" } else { "" };
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td{}>{}</td><td>{}</td><td>{}</td><td>{}</td><td{}>{}</td></tr>",
+             <td{}>{}</td><td>{}</td><td>{}</td><td{}>{}</td></tr>",
             esc(&r.store),
             r.rate,
             cell(r.produced, 0),
@@ -142,7 +139,6 @@ fn table(h: &mut String, rows: &[Row], chart: Chart) {
             cell(r.unseen, 0),
             cell(r.newest_age_max, 0),
             cell(r.checkpoint_ms_max, 0),
-            cell(r.backpressure_max, 0),
             bad(r.exit_code != 0),
             r.exit_code
         );
@@ -181,7 +177,6 @@ mod tests {
             unseen: Some(unseen),
             newest_age_max: Some(2400.0),
             checkpoint_ms_max: Some(80.0),
-            backpressure_max: Some(0.0),
             exit_code: 0,
         }
     }

@@ -270,6 +270,34 @@ fn record_gauges(lua: &Lua, c: &Cluster, j: &Job, extra: Option<Tags>) {
     }
 }
 
+/// `job` and `sample`: the job's table, or `err`/`error`; with `gauges`, its numbers recorded too.
+async fn read_job(
+    lua: &Lua,
+    c: &Cluster,
+    id: String,
+    tags: Option<Tags>,
+    gauges: bool,
+) -> mlua::Result<Table> {
+    let s = c.settings.clone();
+    let r = op(lua, "flink.job", tags.clone(), async move {
+        client::job(&s, &id, true).await
+    })
+    .await;
+    match r {
+        Ok(j) => {
+            if gauges {
+                record_gauges(lua, c, &j, tags);
+            }
+            job_table(lua, &j)
+        }
+        Err(e) => {
+            let out = lua.create_table()?;
+            result_error(&out, &e)?;
+            Ok(out)
+        }
+    }
+}
+
 fn wait_opt(lua: &Lua, o: &Table, default: Duration) -> mlua::Result<Duration> {
     match o.get::<Option<Value>>("wait")? {
         Some(v) => duration_arg(lua, &v, "flink wait"),
@@ -327,41 +355,14 @@ impl UserData for Cluster {
         });
         // job(id): state, vertices with records/bytes in and out, back-pressure, checkpoints.
         m.add_async_method("job", |lua, this, id: String| async move {
-            let s = this.settings.clone();
-            let r = op(&lua, "flink.job", None, async move {
-                client::job(&s, &id, true).await
-            })
-            .await;
-            match r {
-                Ok(j) => job_table(&lua, &j),
-                Err(e) => {
-                    let out = lua.create_table()?;
-                    result_error(&out, &e)?;
-                    Ok(out)
-                }
-            }
+            read_job(&lua, &this, id, None, false).await
         });
         // sample(id, tags): job(id), and its numbers recorded as gauges of this second.
         m.add_async_method(
             "sample",
             |lua, this, (id, tags): (String, Option<Table>)| async move {
                 let tags = tags_arg(&lua, tags)?;
-                let s = this.settings.clone();
-                let r = op(&lua, "flink.job", tags.clone(), async move {
-                    client::job(&s, &id, true).await
-                })
-                .await;
-                match r {
-                    Ok(j) => {
-                        record_gauges(&lua, &this, &j, tags);
-                        job_table(&lua, &j)
-                    }
-                    Err(e) => {
-                        let out = lua.create_table()?;
-                        result_error(&out, &e)?;
-                        Ok(out)
-                    }
-                }
+                read_job(&lua, &this, id, tags, true).await
             },
         );
         // cancel(id, { wait = "60s" }): cancels and waits until the job has stopped.

@@ -121,6 +121,11 @@ pub struct GroupState {
     partitions: Mutex<BTreeMap<(String, i32), PartitionLag>>,
     /// Rebalances of this consumer's group membership (librdkafka's count; -1: no statistics yet).
     rebalances: AtomicI64,
+    /// Milliseconds after `since` of the last revoke not yet followed by an assignment (u64::MAX: none).
+    revoked_at_ms: AtomicU64,
+    /// Milliseconds spent between a revoke and the next assignment, summed (the first join is not in it:
+    /// `kafka.join` times that).
+    rebalance_ms: AtomicU64,
     /// `auto.offset.reset` is earliest.
     from_earliest: bool,
 }
@@ -179,6 +184,8 @@ impl GroupState {
             last_error: Mutex::new(None),
             partitions: Mutex::new(BTreeMap::new()),
             rebalances: AtomicI64::new(-1),
+            revoked_at_ms: AtomicU64::new(u64::MAX),
+            rebalance_ms: AtomicU64::new(0),
             from_earliest,
         }
     }
@@ -231,6 +238,16 @@ impl GroupState {
     /// Rebalances of this consumer's group membership so far (None before the first statistics).
     pub fn rebalances(&self) -> Option<i64> {
         Some(self.rebalances.load(Ordering::Relaxed)).filter(|n| *n >= 0)
+    }
+
+    /// Milliseconds this consumer spent in rebalances so far: from each revoke to the next assignment,
+    /// a rebalance still in progress counted up to now.
+    pub fn rebalance_ms(&self) -> u64 {
+        let done = self.rebalance_ms.load(Ordering::Relaxed);
+        match self.revoked_at_ms.load(Ordering::Relaxed) {
+            u64::MAX => done,
+            at => done + self.now_ms().saturating_sub(at),
+        }
     }
 
     /// Notes the last record read from each partition in a poll's records (its timestamp, epoch ms).
@@ -306,6 +323,11 @@ impl GroupState {
             Rebalance::Assign(tpl) => {
                 let n = tpl.count();
                 self.assigned.store(n, Ordering::Relaxed);
+                let at = self.revoked_at_ms.swap(u64::MAX, Ordering::Relaxed);
+                if at != u64::MAX {
+                    self.rebalance_ms
+                        .fetch_add(self.now_ms().saturating_sub(at), Ordering::Relaxed);
+                }
                 // The first assignment, even an empty one, ends the join.
                 if self.first_assigned_ms.load(Ordering::Relaxed) == u64::MAX {
                     self.first_assigned_ms
@@ -318,6 +340,7 @@ impl GroupState {
             }
             Rebalance::Revoke(_) => {
                 self.assigned.store(0, Ordering::Relaxed);
+                self.revoked_at_ms.store(self.now_ms(), Ordering::Relaxed);
                 self.unassigned_at_ms
                     .store(self.now_ms(), Ordering::Relaxed);
             }

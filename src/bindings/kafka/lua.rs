@@ -351,8 +351,10 @@ struct ConsumerHandle {
 
 /// Sets the lag gauges of every partition the consumer has (from librdkafka's statistics, once a
 /// second): `kafka.consumer_lag` (records behind the high watermark) and `kafka.consumer_lag_s`
-/// (now minus the timestamp of the last record read), tagged with the group, topic and partition,
-/// and `kafka.rebalances` per group.
+/// (now minus the timestamp of the last record read), `kafka.consumer_position`,
+/// `kafka.consumer_committed` and `kafka.partition_high_watermark`, tagged with the group, topic and
+/// partition; per group `kafka.rebalances` and `kafka.rebalance_ms` (time from revokes to the next
+/// assignments, summed).
 fn set_lag_gauges(
     scope: &OpScope,
     group: &str,
@@ -384,12 +386,23 @@ fn set_lag_gauges(
         if let Some(s) = p.lag_seconds(now_ms) {
             rec.set_gauge("kafka.consumer_lag_s", &tags, s);
         }
+        // The offsets behind the lag, as librdkafka last reported them (-1, not known, is left out).
+        for (name, v) in [
+            ("kafka.consumer_position", p.position),
+            ("kafka.consumer_committed", p.committed),
+            ("kafka.partition_high_watermark", p.high_watermark),
+        ] {
+            if v >= 0 {
+                rec.set_gauge(name, &tags, v as f64);
+            }
+        }
     }
+    let mut tags = (*scope.tags).clone();
+    tags.insert("group".into(), group.to_string());
     if let Some(n) = state.rebalances() {
-        let mut tags = (*scope.tags).clone();
-        tags.insert("group".into(), group.to_string());
         rec.set_gauge("kafka.rebalances", &tags, n as f64);
     }
+    rec.set_gauge("kafka.rebalance_ms", &tags, state.rebalance_ms() as f64);
 }
 
 /// The scope's tags with a consumer's group, topic and partition.
