@@ -19,6 +19,33 @@ pub struct OpMeta<'a> {
     pub lateness: Duration,
 }
 
+impl crate::script::OpScope {
+    /// Where an operation of this scope is recorded: its recorder, tags and lateness, under `metric`.
+    pub fn meta<'a>(&'a self, metric: &'a str) -> OpMeta<'a> {
+        OpMeta {
+            recorder: &self.recorder,
+            metric,
+            tags: &self.tags,
+            lateness: self.lateness,
+        }
+    }
+
+    /// [`timed`] with this scope's recording. A plain function returning [`timed`]'s future, not an
+    /// `async fn`: another async layer would hold `op` once more, and a binding's future can be large
+    /// (the HDFS writer's overflowed a worker's stack when it was wrapped once more).
+    pub fn time<'a, T, F>(
+        &'a self,
+        metric: &'a str,
+        op: F,
+    ) -> impl Future<Output = Result<T, OpError>> + 'a
+    where
+        F: Future<Output = (Result<T, OpError>, Units)> + 'a,
+        T: 'a,
+    {
+        timed(self.meta(metric), op)
+    }
+}
+
 /// Runs `op`, measuring its service time from the moment it is polled (the request leaves) to its
 /// completion, and records it. The future returns its result and the units it moved (also on error).
 pub async fn timed<T, F>(meta: OpMeta<'_>, op: F) -> Result<T, OpError>

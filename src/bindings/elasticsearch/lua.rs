@@ -2,7 +2,7 @@
 //! `error` set and never raises.
 
 use super::client::{self, segment, Settings};
-use crate::bindings::timing::{timed, OpMeta};
+use crate::bindings::timing::timed;
 use crate::bindings::{check_keys, healthcheck_once, result_error};
 use crate::metrics::recorder::Units;
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
@@ -72,17 +72,12 @@ async fn call(
     } = req;
     let scope = OpScope::of(lua).with_tags(tags_arg(lua, tags)?);
     let s = c.settings.clone();
-    let meta = OpMeta {
-        recorder: &scope.recorder,
-        metric,
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
-    let r = timed(meta, async move {
-        let r = client::request(&s, method, &path, body, false).await;
-        (r, units)
-    })
-    .await;
+    let r = scope
+        .time(metric, async move {
+            let r = client::request(&s, method, &path, body, false).await;
+            (r, units)
+        })
+        .await;
     let out = lua.create_table()?;
     match r {
         Ok(j) => shape(lua, &j, &out)?,
@@ -195,12 +190,7 @@ impl UserData for Client {
                     let refresh = o.get::<Option<bool>>("refresh")?.unwrap_or(false);
                     wait(&c, n).await;
                     let scope = OpScope::of(&lua).with_tags(tags_arg(&lua, o.get("tags")?)?);
-                    let meta = OpMeta {
-                        recorder: &scope.recorder,
-                        metric: "es.bulk",
-                        tags: &scope.tags,
-                        lateness: scope.lateness,
-                    };
+                    let meta = scope.meta("es.bulk");
                     let s = c.settings.clone();
                     let outcome = std::rc::Rc::new(std::cell::RefCell::new(None));
                     let keep = outcome.clone();

@@ -4,7 +4,6 @@
 //! with exit code 4 and the cluster's answer, as an unreachable server does.
 
 use super::client::{self, is_terminal, Job, RunSpec, Settings};
-use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error};
 use crate::metrics::recorder::{Tags, Units};
 use crate::metrics::{ErrorKind, OpError};
@@ -28,21 +27,14 @@ struct Cluster {
 
 const POLL: Duration = Duration::from_millis(200);
 
-/// Runs one timed operation under `metric`.
+/// Runs one timed operation under `metric`, with the VU's tags and the call's.
 async fn op<T>(
     lua: &Lua,
     metric: &str,
     tags: Option<Tags>,
     f: impl std::future::Future<Output = (Result<T, OpError>, Units)>,
 ) -> Result<T, OpError> {
-    let scope = OpScope::of(lua).with_tags(tags);
-    let meta = OpMeta {
-        recorder: &scope.recorder,
-        metric,
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
-    timed(meta, f).await
+    OpScope::of(lua).with_tags(tags).time(metric, f).await
 }
 
 /// In setup, a failed deployment is a server the run needs that is not there: exit 4.
@@ -73,7 +65,8 @@ async fn root_cause(s: &Settings, job: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Polls the job until every vertex runs (`want` = RUNNING) or the job reaches a terminal state.
+/// Polls the job until every vertex runs (`running`) or, without `running`, until it has stopped. A job
+/// that stops while it should be starting is an error with its root exception.
 async fn wait_for(
     s: &Settings,
     job: &str,
@@ -89,6 +82,14 @@ async fn wait_for(
             Ok(j) => j,
             Err(e) => return (Err(e), units),
         };
+        if running && is_terminal(&j.state) {
+            let why = root_cause(s, job).await;
+            let msg = format!(
+                "flink job {job} at {} ended {} before running: {why}",
+                s.url, j.state
+            );
+            return (Err(OpError::new(ErrorKind::Server, msg)), units);
+        }
         let done = if running {
             j.state == "RUNNING"
                 && !j.vertices.is_empty()
@@ -96,20 +97,7 @@ async fn wait_for(
         } else {
             is_terminal(&j.state)
         };
-        if done || (running && is_terminal(&j.state)) {
-            if running && j.state != "RUNNING" {
-                let why = root_cause(s, job).await;
-                return (
-                    Err(OpError::new(
-                        ErrorKind::Server,
-                        format!(
-                            "flink job {job} at {} ended {} before running: {why}",
-                            s.url, j.state
-                        ),
-                    )),
-                    units,
-                );
-            }
+        if done {
             return (Ok(j), units);
         }
         if Instant::now() >= deadline {

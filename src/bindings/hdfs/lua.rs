@@ -3,7 +3,6 @@
 
 use super::client::{self, Settings, Writer};
 use super::wire::WriteOptions;
-use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
@@ -25,13 +24,7 @@ async fn run<T>(
     shape: impl FnOnce(&Lua, T, &Table) -> mlua::Result<()>,
 ) -> mlua::Result<Table> {
     let scope = OpScope::of(lua).with_tags(tags_arg(lua, tags)?);
-    let meta = OpMeta {
-        recorder: &scope.recorder,
-        metric,
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
-    let r = timed(meta, op).await;
+    let r = scope.time(metric, op).await;
     let out = lua.create_table()?;
     match r {
         Ok(v) => shape(lua, v, &out)?,

@@ -4,7 +4,7 @@
 use super::client::{self, Auth, Outcome, Session, Settings};
 use super::error::HiveError;
 use super::rowset::Cell;
-use crate::bindings::timing::{record_failed, timed, OpMeta};
+use crate::bindings::timing::{record_failed, timed};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
@@ -115,12 +115,7 @@ async fn statement(
     let conf = string_map(lua, o.get("conf")?, "conf")?;
     let named = o.get::<Option<bool>>("named")?.unwrap_or(false);
     let scope = OpScope::of(lua).with_tags(tags);
-    let meta = |metric| OpMeta {
-        recorder: &scope.recorder,
-        metric,
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
+    let meta = |metric| scope.meta(metric);
     let out = lua.create_table()?;
     // Hive's details of a failure, kept aside while the error goes through the timing helper.
     let detail: RefCell<Option<(Option<String>, Option<i32>)>> = RefCell::new(None);
@@ -132,12 +127,7 @@ async fn statement(
     if !session.is_open() {
         // Opening a session belongs to no statement: it carries the VU's tags, not the call's.
         let base = OpScope::of(lua);
-        let connect = OpMeta {
-            recorder: &base.recorder,
-            metric: "hive.connect",
-            tags: &base.tags,
-            lateness: base.lateness,
-        };
+        let connect = base.meta("hive.connect");
         let start = tokio::time::Instant::now();
         let opened = timed(connect, async {
             (session.open().await.map_err(keep), Units::none())

@@ -6,7 +6,7 @@
 
 use super::client::{self, Request, Response, DEFAULT_TIMEOUT};
 use crate::bindings::check_keys;
-use crate::bindings::timing::{timed_with, OpMeta};
+use crate::bindings::timing::timed_with;
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, make_limiter, tags_arg};
 use crate::script::{json, lua_error, OpScope};
@@ -157,12 +157,7 @@ async fn request(
         l.until_ready().await;
     }
     let start = Instant::now();
-    let meta = OpMeta {
-        recorder: &scope.recorder,
-        metric: METRIC,
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
+    let meta = scope.meta(METRIC);
     let r = timed_with(meta, client::send(req), |resp: &Response| {
         client::status_error(resp.status)
     })

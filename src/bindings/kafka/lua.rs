@@ -2,7 +2,6 @@
 //! kind) and `error` (a message) set and never raises.
 
 use super::client::{self, ConsumerConfig, ProducerConfig, Record};
-use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::lag::LagHistory;
 use crate::metrics::recorder::Units;
@@ -103,13 +102,9 @@ async fn send_timed(
     if let Some(l) = limiter {
         l.until_ready().await;
     }
-    let meta = OpMeta {
-        recorder: &scope.recorder,
-        metric: "kafka.produce",
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
-    timed(meta, client::send(&producer, rec)).await
+    scope
+        .time("kafka.produce", client::send(&producer, rec))
+        .await
 }
 
 impl UserData for Producer {
@@ -172,13 +167,9 @@ impl UserData for Producer {
                     };
                     let producer = producer.clone();
                     async move {
-                        let meta = OpMeta {
-                            recorder: &scope.recorder,
-                            metric: "kafka.produce",
-                            tags: &scope.tags,
-                            lateness: scope.lateness,
-                        };
-                        timed(meta, client::send(&producer, rec)).await
+                        scope
+                            .time("kafka.produce", client::send(&producer, rec))
+                            .await
                     }
                 });
                 let results = futures_util::future::join_all(sends).await;
@@ -800,13 +791,9 @@ async fn admin_op(
     op: impl std::future::Future<Output = Result<(), OpError>>,
 ) -> mlua::Result<Table> {
     let scope = OpScope::of(lua);
-    let meta = OpMeta {
-        recorder: &scope.recorder,
-        metric: "kafka.admin",
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
-    let r = timed(meta, async { (op.await, Units::none()) }).await;
+    let r = scope
+        .time("kafka.admin", async { (op.await, Units::none()) })
+        .await;
     let out = lua.create_table()?;
     match r {
         Ok(()) => out.set("ok", true)?,

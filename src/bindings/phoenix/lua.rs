@@ -4,14 +4,12 @@
 
 use super::client::{self, Connection, Outcome, Settings};
 use super::wire::{Serialization, Value as Cell};
-use crate::bindings::timing::{timed, OpMeta};
 use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{lua_error, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
-use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -155,36 +153,21 @@ async fn wait(limiter: &Option<Limiter>, n: u32) {
     }
 }
 
-/// Times `op` as `metric`.
-async fn time<T>(
-    scope: &OpScope,
-    metric: &str,
-    op: impl Future<Output = (Result<T, OpError>, Units)>,
-) -> Result<T, OpError> {
-    let meta = OpMeta {
-        recorder: &scope.recorder,
-        metric,
-        tags: &scope.tags,
-        lateness: scope.lateness,
-    };
-    timed(meta, op).await
-}
-
 /// Opens the connection (`phoenix.connect`) and prepares `sql` (`phoenix.prepare`) when they are
 /// not yet, each timed on its own so the first statement's time holds only the statement.
 async fn ready(scope: &OpScope, c: &Connection, prepare: Option<&str>) -> Result<(), OpError> {
     if !c.is_open() {
-        time(scope, "phoenix.connect", async {
-            (c.open().await, Units::none())
-        })
-        .await?;
+        scope
+            .time("phoenix.connect", async { (c.open().await, Units::none()) })
+            .await?;
     }
     if let Some(sql) = prepare {
         if !c.is_prepared(sql) {
-            time(scope, "phoenix.prepare", async {
-                (c.prepare(sql).await.map(|_| ()), Units::none())
-            })
-            .await?;
+            scope
+                .time("phoenix.prepare", async {
+                    (c.prepare(sql).await.map(|_| ()), Units::none())
+                })
+                .await?;
         }
     }
     Ok(())
@@ -206,18 +189,19 @@ async fn run(
         return error_table(lua, &e);
     }
     wait(&conn.limiter, 1).await;
-    let r = time(&scope, metric, async {
-        let r = match &params {
-            None => c.execute(sql).await,
-            Some(p) => c.execute_prepared(sql, p).await,
-        };
-        let units = match &r {
-            Ok(o) => Units::none().with("rows", o.units()),
-            Err(_) => Units::none(),
-        };
-        (r, units)
-    })
-    .await;
+    let r = scope
+        .time(metric, async {
+            let r = match &params {
+                None => c.execute(sql).await,
+                Some(p) => c.execute_prepared(sql, p).await,
+            };
+            let units = match &r {
+                Ok(o) => Units::none().with("rows", o.units()),
+                Err(_) => Units::none(),
+            };
+            (r, units)
+        })
+        .await;
     outcome_table(lua, r)
 }
 
@@ -227,15 +211,16 @@ async fn simple(lua: &Lua, conn: &Conn, metric: &'static str, commit: bool) -> m
     if let Err(e) = ready(&scope, c, None).await {
         return error_table(lua, &e);
     }
-    let r = time(&scope, metric, async {
-        let r = if commit {
-            c.commit().await
-        } else {
-            c.rollback().await
-        };
-        (r, Units::none())
-    })
-    .await;
+    let r = scope
+        .time(metric, async {
+            let r = if commit {
+                c.commit().await
+            } else {
+                c.rollback().await
+            };
+            (r, Units::none())
+        })
+        .await;
     let out = lua.create_table()?;
     match r {
         Ok(()) => out.set("ok", true)?,
@@ -338,16 +323,17 @@ impl UserData for Stmt {
                         return error_table(&lua, &e);
                     }
                     wait(&st.conn.limiter, batch.len() as u32).await;
-                    let r = time(&scope, "phoenix.execute", async {
-                        let r = c.execute_batch(&st.sql, &batch).await;
-                        let units = match &r {
-                            Ok(counts) => Units::none()
-                                .with("rows", counts.iter().map(|&n| n.max(0) as u64).sum()),
-                            Err(_) => Units::none(),
-                        };
-                        (r, units)
-                    })
-                    .await;
+                    let r = scope
+                        .time("phoenix.execute", async {
+                            let r = c.execute_batch(&st.sql, &batch).await;
+                            let units = match &r {
+                                Ok(counts) => Units::none()
+                                    .with("rows", counts.iter().map(|&n| n.max(0) as u64).sum()),
+                                Err(_) => Units::none(),
+                            };
+                            (r, units)
+                        })
+                        .await;
                     let out = lua.create_table()?;
                     out.set("count", batch.len())?;
                     match r {
