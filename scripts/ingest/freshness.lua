@@ -11,6 +11,10 @@
 -- ts), pipeline_markers_seen (counter), pipeline_markers_visible and pipeline_newest_visible_age_ms
 -- (gauges: how many markers a query sees, and now - the newest one's ts).
 local lg = require("loadgen")
+-- The store evaluation's event definitions (scripts/suite/events.lua), beside this folder.
+local here = (package.searchpath("freshness", package.path) or ""):match("^(.*[/\\])") or "./"
+package.path = here .. "../suite/?.lua;" .. package.path
+local events = require("events")
 
 local M = {}
 
@@ -26,11 +30,7 @@ function M.store(store, name)
       c:delete_index(name)
       local r = c:create_index(name, {
         settings = { number_of_shards = 1, number_of_replicas = 0, refresh_interval = lg.env("REFRESH", "1s") },
-        mappings = { properties = {
-          ts = { type = "date", format = "epoch_millis" }, host = { type = "keyword" },
-          service = { type = "keyword" }, level = { type = "keyword" }, status = { type = "integer" },
-          latency_ms = { type = "double" }, bytes = { type = "long" }, trace_id = { type = "keyword" },
-          message = { type = "text" } } },
+        mappings = { properties = events.ES_PROPERTIES },
       })
       assert(not r.err, r.error)
     end

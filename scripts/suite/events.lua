@@ -10,6 +10,14 @@ M.HOUR = 3600000
 M.SPAN = 24 * M.HOUR          -- the data covers one day
 M.BUCKET = 300000             -- the dashboard histogram's bucket: 5 minutes
 
+-- An event's fields as Elasticsearch maps them (the evaluation's index and the ingest pipeline's).
+M.ES_PROPERTIES = {
+  ts = { type = "date", format = "epoch_millis" }, host = { type = "keyword" },
+  service = { type = "keyword" }, level = { type = "keyword" }, status = { type = "integer" },
+  latency_ms = { type = "double" }, bytes = { type = "long" }, trace_id = { type = "keyword" },
+  message = { type = "text" },
+}
+
 -- Event i of n (1-based): spread evenly over the day, in order.
 function M.ts_of(i, n) return M.BASE + (i - 1) * M.SPAN // n end
 -- Hive's partition of a timestamp: epoch hours.

@@ -77,11 +77,7 @@ function M.elasticsearch(name)
       settings = { number_of_shards = 1, number_of_replicas = 0, refresh_interval = "-1",
                    ["index.requests.cache.enable"] = false,
                    ["index.translog.durability"] = "async", ["index.translog.sync_interval"] = "5s" },
-      mappings = { properties = {
-        ts = { type = "date", format = "epoch_millis" }, host = { type = "keyword" },
-        service = { type = "keyword" }, level = { type = "keyword" }, status = { type = "integer" },
-        latency_ms = { type = "double" }, bytes = { type = "long" }, trace_id = { type = "keyword" },
-        message = { type = "text" } } },
+      mappings = { properties = events.ES_PROPERTIES },
     })
     assert(not r.err, r.error)
   end

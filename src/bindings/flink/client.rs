@@ -45,11 +45,11 @@ fn flink_errors(body: &[u8]) -> String {
         .flatten()
         .filter_map(Value::as_str)
     {
-        let mut it = e
+        if let Some(first) = e
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("at "));
-        if let Some(first) = it.next() {
+            .find(|l| !l.is_empty() && !l.starts_with("at "))
+        {
             lines.push(first.to_string());
         }
         if let Some(cause) = e
@@ -87,11 +87,9 @@ async fn call(
     .await;
     let r = r.and_then(|Response { status, body, .. }| {
         if !(200..300).contains(&status) {
-            let kind = if status >= 500 {
-                ErrorKind::Server
-            } else {
-                ErrorKind::Client
-            };
+            // (a redirect, which Flink's REST API does not send, would count as a protocol error)
+            let kind =
+                crate::bindings::http::client::status_error(status).unwrap_or(ErrorKind::Protocol);
             return Err(OpError::new(
                 kind,
                 format!(
