@@ -39,7 +39,7 @@ function setup()
 end
 function default()
   local key = lg.vu() .. "-" .. lg.iteration()
-  local r = p:send{ topic = topic, key = key, value = "v-" .. key }
+  local r = p:send{ topic = topic, key = key, value = "v-" .. key, headers = { h = "h-" .. key } }
   if r.err then error(r.error) end
 end
 function teardown()
@@ -50,12 +50,14 @@ function teardown()
     if #recs == 0 then idle = idle + 1 end
     for _, r in ipairs(recs) do
       if not seen[r.key] then seen[r.key] = true; n = n + 1 end
-      if r.value ~= "v-" .. r.key then bad = bad + 1 end
+      if r.value ~= "v-" .. r.key or r.headers.h ~= "h-" .. r.key or r.headers["loadgen-sent-us"] then
+        bad = bad + 1
+      end
     end
   end
   c:close()
   lg.check(n, { ["all 10000 distinct keys consumed"] = function(n) return n == 10000 end })
-  lg.check(bad, { ["every value matches its key"] = function(b) return b == 0 end })
+  lg.check(bad, { ["every value and header matches its key"] = function(b) return b == 0 end })
   admin:delete_topic(topic)
 end
 "#,

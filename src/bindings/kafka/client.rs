@@ -267,9 +267,9 @@ impl GroupState {
             return;
         };
         for c in last {
-            let key = (c.topic.clone(), c.partition);
+            let key = (c.topic.to_string(), c.partition);
             let e = m.entry(key).or_insert_with(|| PartitionLag {
-                topic: c.topic.clone(),
+                topic: c.topic.to_string(),
                 partition: c.partition,
                 position: -1,
                 committed: -1,
@@ -442,8 +442,9 @@ impl ConsumerConfig {
             .set("statistics.interval.ms", "1000")
             // librdkafka waits 1 s (its default) before fetching again for a partition whose
             // queue is over queued.min.messages: at 100 bytes a record that capped one consumer
-            // at about 119,000 records/s (docs/benchmarks.md, Kafka consume).
-            .set("fetch.queue.backoff.ms", "100");
+            // at about 119,000 records/s; 20 ms keeps a consumer that drains 800,000 records/s
+            // from emptying a partition's queue while it waits (docs/benchmarks.md, Kafka consume).
+            .set("fetch.queue.backoff.ms", "20");
         for (k, v) in &self.extra {
             c.set(k, v);
         }
@@ -573,12 +574,16 @@ pub async fn send(producer: &KafkaProducer, rec: Record) -> (Result<Delivery, Op
 /// A consumed record.
 #[derive(Debug, Clone)]
 pub struct Consumed {
-    pub topic: String,
+    /// Shared by the records of a poll that come from the same topic.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
+    /// Key and value, copied only when the records go to the script (`Batch::copy`).
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Bytes of its key and value (what `bytes` counts when consuming), copied or not.
+    pub bytes: usize,
     /// Record timestamp, epoch ms.
     pub timestamp_ms: Option<i64>,
     /// When the producer sent it (our header), epoch µs.
@@ -586,56 +591,101 @@ pub struct Consumed {
 }
 
 impl Consumed {
-    /// Bytes of its key and value (what `bytes` counts when consuming).
+    /// Bytes of its key and value.
     pub fn size(&self) -> usize {
-        self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len)
+        self.bytes
     }
 }
 
-/// Waits up to `timeout` for the next record (None when none came).
-pub async fn poll(
+/// What one `poll` read: up to `max` records, and the error that ended it early.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub records: Vec<Consumed>,
+    pub error: Option<OpError>,
+}
+
+/// Waits up to `timeout` for a first record, then takes whatever else is already queued, up to
+/// `max` records. With `copy` false a record's key, value and other headers are not copied out of
+/// librdkafka's buffer (a consumer that only counts records and bytes, as Kafka's
+/// ConsumerPerformance does); the sent-time header and the timestamp are read either way.
+///
+/// One message stream serves the whole batch: creating one per record (`recv()`) takes and frees a
+/// waker slot under a lock each time, which was a tenth of a consumer's CPU (docs/benchmarks.md).
+pub async fn poll_batch(
     consumer: &GroupConsumer,
     timeout: Duration,
-) -> (Result<Option<Consumed>, OpError>, Units) {
-    // With no time to wait (the rest of a batch), one look at the queue: no timer, no clock read.
-    let got = if timeout.is_zero() {
-        consumer.recv().now_or_never()
-    } else {
-        tokio::time::timeout(timeout, consumer.recv()).await.ok()
+    max: usize,
+    copy: bool,
+) -> Batch {
+    use futures_util::StreamExt;
+    let mut out = Batch {
+        records: Vec::with_capacity(max.min(1024)),
+        error: None,
     };
-    match got {
-        None => (Ok(None), Units::none()),
-        Some(Err(e)) => (Err(op_error(&e, "consume")), Units::none()),
-        Some(Ok(m)) => {
-            let mut headers = Vec::new();
-            let mut sent_us = None;
-            if let Some(hs) = m.headers() {
-                for h in hs.iter() {
-                    let v = h.value.map(<[u8]>::to_vec).unwrap_or_default();
-                    if h.key == SENT_HEADER {
-                        sent_us = std::str::from_utf8(&v).ok().and_then(|s| s.parse().ok());
-                    } else {
-                        headers.push((h.key.to_string(), v));
-                    }
+    let mut stream = consumer.stream();
+    let mut topic: Option<Arc<str>> = None;
+    while out.records.len() < max {
+        // The first record may be waited for; the rest only if already queued (no timer).
+        let got = if out.records.is_empty() {
+            tokio::time::timeout(timeout, stream.next())
+                .await
+                .ok()
+                .flatten()
+        } else {
+            stream.next().now_or_never().flatten()
+        };
+        let m = match got {
+            None => break,
+            Some(Err(e)) => {
+                out.error = Some(op_error(&e, "consume"));
+                break;
+            }
+            Some(Ok(m)) => m,
+        };
+        let mut headers = Vec::new();
+        let mut sent_us = None;
+        if let Some(hs) = m.headers() {
+            for h in hs.iter() {
+                if h.key == SENT_HEADER {
+                    sent_us = h
+                        .value
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .and_then(|s| s.parse().ok());
+                } else if copy {
+                    headers.push((
+                        h.key.to_string(),
+                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    ));
                 }
             }
-            let c = Consumed {
-                topic: m.topic().to_string(),
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers,
-                timestamp_ms: m.timestamp().to_millis(),
-                sent_us,
-            };
-            let bytes = c.size();
-            (
-                Ok(Some(c)),
-                Units::none().with("records", 1).with("bytes", bytes as u64),
-            )
         }
+        let (key, value) = (m.key(), m.payload());
+        let bytes = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
+        let t = match &topic {
+            Some(t) if **t == *m.topic() => t.clone(),
+            _ => {
+                let t: Arc<str> = Arc::from(m.topic());
+                topic = Some(t.clone());
+                t
+            }
+        };
+        out.records.push(Consumed {
+            topic: t,
+            partition: m.partition(),
+            offset: m.offset(),
+            key: if copy { key.map(<[u8]>::to_vec) } else { None },
+            value: if copy {
+                value.map(<[u8]>::to_vec)
+            } else {
+                None
+            },
+            headers,
+            bytes,
+            timestamp_ms: m.timestamp().to_millis(),
+            sent_us,
+        });
     }
+    out
 }
 
 pub fn admin(brokers: &str) -> Result<AdminClient<DefaultClientContext>, String> {

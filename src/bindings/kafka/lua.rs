@@ -414,13 +414,13 @@ fn count_per_partition(scope: &OpScope, group: &str, vu: u64, got: &[client::Con
         let bytes = c.size() as u64;
         match per
             .iter_mut()
-            .find(|p| p.1 == c.partition && p.0 == c.topic)
+            .find(|p| p.1 == c.partition && p.0 == &*c.topic)
         {
             Some(p) => {
                 p.2 += 1;
                 p.3 += bytes;
             }
-            None => per.push((c.topic.as_str(), c.partition, 1, bytes)),
+            None => per.push((&*c.topic, c.partition, 1, bytes)),
         }
     }
     if per.is_empty() {
@@ -501,7 +501,7 @@ impl RecordKeys {
 
 fn consumed_table(lua: &Lua, k: &RecordKeys, c: &client::Consumed) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 7)?;
-    t.raw_set(&k.topic, c.topic.as_str())?;
+    t.raw_set(&k.topic, &*c.topic)?;
     t.raw_set(&k.partition, c.partition)?;
     t.raw_set(&k.offset, c.offset)?;
     if let Some(key) = &c.key {
@@ -561,26 +561,14 @@ impl UserData for ConsumerHandle {
                         None => true,
                     };
                     let scope = OpScope::of(&lua);
-                    let mut got = Vec::new();
-                    let mut first_error = None;
                     let start = tokio::time::Instant::now();
+                    let batch = client::poll_batch(&consumer, timeout, max, want_records).await;
+                    let (got, mut first_error) = (batch.records, batch.error);
                     let mut units = Units::none();
-                    for i in 0..max {
-                        let wait = if i == 0 { timeout } else { Duration::ZERO };
-                        let (r, u) = client::poll(&consumer, wait).await;
-                        match r {
-                            Ok(Some(c)) => {
-                                for (k, n) in u.iter() {
-                                    units.add(k, n);
-                                }
-                                got.push(c);
-                            }
-                            Ok(None) => break,
-                            Err(e) => {
-                                first_error = Some(e);
-                                break;
-                            }
-                        }
+                    if !got.is_empty() {
+                        units = units
+                            .with("records", got.len() as u64)
+                            .with("bytes", got.iter().map(|c| c.size() as u64).sum());
                     }
                     let service = start.elapsed();
                     let state = consumer.context().0.clone();
@@ -659,9 +647,9 @@ impl UserData for ConsumerHandle {
                     };
                     let mut bytes = 0usize;
                     for (i, c) in got.iter().enumerate() {
-                        if topic != Some(c.topic.as_str()) {
+                        if topic != Some(&*c.topic) {
                             flush(topic, &mut e2e);
-                            topic = Some(c.topic.as_str());
+                            topic = Some(&*c.topic);
                         }
                         let sent_us = c.sent_us.or(c.timestamp_ms.map(|ms| ms * 1000));
                         if let Some(sent) = sent_us {
