@@ -1,5 +1,6 @@
 //! Kafka through librdkafka (rdkafka). Plain Rust, no Lua.
 
+use super::batch::{self, BatchQueue};
 use crate::metrics::recorder::Units;
 use crate::metrics::{ErrorKind, OpError};
 use futures_util::FutureExt;
@@ -8,7 +9,7 @@ use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -128,6 +129,8 @@ pub struct GroupState {
     rebalance_ms: AtomicU64,
     /// `auto.offset.reset` is earliest.
     from_earliest: bool,
+    /// The queue the assigned partitions' records are read from in batches (None once closing).
+    batch: Mutex<Option<Arc<BatchQueue>>>,
 }
 
 /// One assigned partition, as librdkafka's statistics (or, for `lag_now`, the brokers) report it.
@@ -187,7 +190,13 @@ impl GroupState {
             revoked_at_ms: AtomicU64::new(u64::MAX),
             rebalance_ms: AtomicU64::new(0),
             from_earliest,
+            batch: Mutex::new(None),
         }
+    }
+
+    /// The batch queue, while the consumer is open.
+    pub fn batch_queue(&self) -> Option<Arc<BatchQueue>> {
+        self.batch.lock().ok().and_then(|b| b.clone())
     }
 
     fn now_ms(&self) -> u64 {
@@ -410,16 +419,42 @@ pub fn lag_now(c: &GroupConsumer, timeout: Duration) -> Result<Vec<PartitionLag>
 }
 
 impl ConsumerContext for GroupContext {
-    fn post_rebalance(
-        &self,
-        _c: &rdkafka::consumer::BaseConsumer<Self>,
-        rebalance: &Rebalance<'_>,
-    ) {
+    fn post_rebalance(&self, c: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let (Rebalance::Assign(tpl), Some(b)) = (rebalance, self.0.batch_queue()) {
+            let parts: Vec<(String, i32)> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            // SAFETY: called by the consumer itself while it is open; the queue was made on it.
+            unsafe { b.forward(c.client().native_ptr(), &parts) };
+        }
         self.0.on_rebalance(rebalance);
     }
 }
 
-pub type GroupConsumer = StreamConsumer<GroupContext>;
+/// A group consumer: rdkafka's stream consumer, whose records are read in batches from a queue of
+/// our own (batch.rs).
+pub struct GroupConsumer {
+    inner: StreamConsumer<GroupContext>,
+}
+
+impl std::ops::Deref for GroupConsumer {
+    type Target = StreamConsumer<GroupContext>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl Drop for GroupConsumer {
+    /// Our queue goes before the consumer does (librdkafka's queues must not outlive their client);
+    /// a rebalance while closing then finds none to forward to.
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.inner.context().0.batch.lock() {
+            b.take();
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerConfig {
@@ -448,11 +483,18 @@ impl ConsumerConfig {
         for (k, v) in &self.extra {
             c.set(k, v);
         }
-        let consumer: GroupConsumer = c
+        let inner: StreamConsumer<GroupContext> = c
             .create_with_context(GroupContext(Arc::new(GroupState::new(
                 self.from == "earliest",
             ))))
             .map_err(|e| format!("kafka consumer ({}): {e}", self.brokers))?;
+        // SAFETY: the queue is dropped by GroupConsumer's drop, before the consumer.
+        let queue = unsafe { BatchQueue::new(inner.client().native_ptr()) }
+            .ok_or_else(|| format!("kafka consumer ({}): cannot make a queue", self.brokers))?;
+        if let Ok(mut b) = inner.context().0.batch.lock() {
+            *b = Some(Arc::new(queue));
+        }
+        let consumer = GroupConsumer { inner };
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&topics)
@@ -604,13 +646,83 @@ pub struct Batch {
     pub error: Option<OpError>,
 }
 
+/// Turns librdkafka's records into `Consumed`, sharing a topic's name between its records.
+struct Reader {
+    copy: bool,
+    topic: Option<(*const std::ffi::c_void, Arc<str>)>,
+}
+
+impl Reader {
+    /// Adds the record `m` to `out`, or returns its error.
+    ///
+    /// # Safety
+    /// `m` is a live record.
+    unsafe fn take(
+        &mut self,
+        m: *const rdkafka::bindings::rd_kafka_message_t,
+        out: &mut Vec<Consumed>,
+    ) -> Result<(), OpError> {
+        let r = unsafe { batch::read(m) };
+        if r.err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            let e = KafkaError::MessageConsumption(r.err.into());
+            return Err(op_error(&e, "consume"));
+        }
+        let mut headers = Vec::new();
+        let mut sent_us = None;
+        let copy = self.copy;
+        unsafe {
+            batch::each_header(r.headers, |name, value| {
+                if name == SENT_HEADER {
+                    sent_us = value
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .and_then(|s| s.parse().ok());
+                } else if copy {
+                    headers.push((
+                        name.to_string(),
+                        value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    ));
+                }
+            })
+        };
+        let topic = match &self.topic {
+            Some((h, t)) if *h == r.topic_handle => t.clone(),
+            _ => {
+                let t: Arc<str> = Arc::from(r.topic);
+                self.topic = Some((r.topic_handle, t.clone()));
+                t
+            }
+        };
+        out.push(Consumed {
+            topic,
+            partition: r.partition,
+            offset: r.offset,
+            key: if copy {
+                r.key.map(<[u8]>::to_vec)
+            } else {
+                None
+            },
+            value: if copy {
+                r.value.map(<[u8]>::to_vec)
+            } else {
+                None
+            },
+            headers,
+            bytes: r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len),
+            timestamp_ms: r.timestamp_ms,
+            sent_us,
+        });
+        Ok(())
+    }
+}
+
 /// Waits up to `timeout` for a first record, then takes whatever else is already queued, up to
 /// `max` records. With `copy` false a record's key, value and other headers are not copied out of
 /// librdkafka's buffer (a consumer that only counts records and bytes, as Kafka's
 /// ConsumerPerformance does); the sent-time header and the timestamp are read either way.
 ///
-/// One message stream serves the whole batch: creating one per record (`recv()`) takes and frees a
-/// waker slot under a lock each time, which was a tenth of a consumer's CPU (docs/benchmarks.md).
+/// The consumer's own queue is served first (rebalances, errors, and records fetched before their
+/// partition was forwarded), then the batch queue (batch.rs); while both are empty, it waits for
+/// either until the timeout.
 pub async fn poll_batch(
     consumer: &GroupConsumer,
     timeout: Duration,
@@ -622,70 +734,60 @@ pub async fn poll_batch(
         records: Vec::with_capacity(max.min(1024)),
         error: None,
     };
+    let queue = consumer.context().0.batch_queue();
+    let mut reader = Reader { copy, topic: None };
     let mut stream = consumer.stream();
-    let mut topic: Option<Arc<str>> = None;
-    while out.records.len() < max {
-        // The first record may be waited for; the rest only if already queued (no timer).
-        let got = if out.records.is_empty() {
-            tokio::time::timeout(timeout, stream.next())
-                .await
-                .ok()
-                .flatten()
-        } else {
-            stream.next().now_or_never().flatten()
-        };
-        let m = match got {
-            None => break,
-            Some(Err(e)) => {
-                out.error = Some(op_error(&e, "consume"));
-                break;
-            }
-            Some(Ok(m)) => m,
-        };
-        let mut headers = Vec::new();
-        let mut sent_us = None;
-        if let Some(hs) = m.headers() {
-            for h in hs.iter() {
-                if h.key == SENT_HEADER {
-                    sent_us = h
-                        .value
-                        .and_then(|v| std::str::from_utf8(v).ok())
-                        .and_then(|s| s.parse().ok());
-                } else if copy {
-                    headers.push((
-                        h.key.to_string(),
-                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    ));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        while out.records.len() < max && out.error.is_none() {
+            match stream.next().now_or_never() {
+                // SAFETY: m is alive for the call.
+                Some(Some(Ok(m))) => {
+                    if let Err(e) = unsafe { reader.take(m.ptr(), &mut out.records) } {
+                        out.error = Some(e);
+                    }
                 }
+                Some(Some(Err(e))) => out.error = Some(op_error(&e, "consume")),
+                _ => break,
             }
         }
-        let (key, value) = (m.key(), m.payload());
-        let bytes = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
-        let t = match &topic {
-            Some(t) if **t == *m.topic() => t.clone(),
-            _ => {
-                let t: Arc<str> = Arc::from(m.topic());
-                topic = Some(t.clone());
-                t
+        if let Some(q) = &queue {
+            let room = max - out.records.len();
+            if out.error.is_none() && room > 0 {
+                let mut first_error = None;
+                q.drain(room, |m| {
+                    // SAFETY: m is alive until drain's callback returns.
+                    if let Err(e) = unsafe { reader.take(m, &mut out.records) } {
+                        first_error.get_or_insert(e);
+                    }
+                });
+                out.error = first_error;
+            }
+        }
+        if !out.records.is_empty() || out.error.is_some() || timeout.is_zero() {
+            return out;
+        }
+        let not_empty = async {
+            match &queue {
+                Some(q) => q.notify.notified().await,
+                None => std::future::pending().await,
             }
         };
-        out.records.push(Consumed {
-            topic: t,
-            partition: m.partition(),
-            offset: m.offset(),
-            key: if copy { key.map(<[u8]>::to_vec) } else { None },
-            value: if copy {
-                value.map(<[u8]>::to_vec)
-            } else {
-                None
+        tokio::select! {
+            m = stream.next() => match m {
+                // SAFETY: m is alive for the call.
+                Some(Ok(m)) => {
+                    if let Err(e) = unsafe { reader.take(m.ptr(), &mut out.records) } {
+                        out.error = Some(e);
+                    }
+                }
+                Some(Err(e)) => out.error = Some(op_error(&e, "consume")),
+                None => return out,
             },
-            headers,
-            bytes,
-            timestamp_ms: m.timestamp().to_millis(),
-            sent_us,
-        });
+            _ = not_empty => {}
+            _ = tokio::time::sleep_until(deadline) => return out,
+        }
     }
-    out
 }
 
 pub fn admin(brokers: &str) -> Result<AdminClient<DefaultClientContext>, String> {
