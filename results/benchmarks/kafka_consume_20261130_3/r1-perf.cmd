@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-perf-2497-1796036864370642516 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796036850 --num-records 2000000 --group bench-perf-1-1796036864361607139 --timeout 60000 --command-config /tmp/kc-run3/consumer.properties 

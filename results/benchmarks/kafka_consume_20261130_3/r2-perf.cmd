@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-perf-3173-1796036884578505945 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796036850 --num-records 2000000 --group bench-perf-2-1796036884569593418 --timeout 60000 --command-config /tmp/kc-run3/consumer.properties 

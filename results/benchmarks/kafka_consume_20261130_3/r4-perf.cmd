@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-perf-3636-1796036902500892456 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796036850 --num-records 2000000 --group bench-perf-4-1796036902492358504 --timeout 60000 --command-config /tmp/kc-run3/consumer.properties 

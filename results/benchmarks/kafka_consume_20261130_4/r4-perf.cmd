@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-perf-10954-1796037566333369320 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796037507 --num-records 2000000 --group bench-perf-4-1796037566325258078 --timeout 60000 --command-config /tmp/kc-run4/consumer.properties 

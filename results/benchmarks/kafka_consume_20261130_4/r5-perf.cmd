@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r5-perf-11367-1796037586399605341 java -Xmx1g -cp /root/.cache/loadgen/kafka/lib/\* org.apache.kafka.tools.ConsumerPerformance --bootstrap-server 127.0.0.1:9092\,127.0.0.1:9094\,127.0.0.1:9096 --topic bench-consume-1796037507 --num-records 2000000 --group bench-perf-5-1796037586390792946 --timeout 60000 --command-config /tmp/kc-run4/consumer.properties 
