@@ -341,3 +341,27 @@ function teardown() c:execute("DROP TABLE IF EXISTS " .. st.name) end
 "#,
     );
 }
+
+#[test]
+fn the_freshness_probe_sees_a_row_written_straight_to_hive_s_newest_partition() {
+    common::stack::require_hive();
+    common::stack::require_hdfs();
+    probe_sees_a_row_written_straight_to(
+        "hive",
+        r#"
+local hdfs = require("loadgen.hdfs")
+local fs = hdfs.client{ url = "hdfs://127.0.0.1:8020" }
+local hive = require("loadgen.hive")
+function write_marker(ts, id)
+  -- A finished file in this hour's partition, as the pipeline's file sink leaves one at a checkpoint.
+  local line = table.concat({ string.format("%d", ts), "h", "s", "INFO", "200", "0", "0", id, "direct" }, "\t")
+  local r = fs:write(st.partition_dir(ts) .. "/part-direct.tsv", line .. "\n")
+  assert(not r.err, tostring(r.error))
+end
+function teardown()
+  hive.connect{ host = "127.0.0.1", port = 10000 }:execute("DROP TABLE IF EXISTS " .. st.name)
+  fs:delete("/loadgen/pipeline/" .. st.name, { recursive = true })
+end
+"#,
+    );
+}

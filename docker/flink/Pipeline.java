@@ -8,12 +8,14 @@
 //   sink=elasticsearch|phoenix|hdfs  the store
 //   topic=T  bootstrap=127.0.0.1:9092  group=G (default loadgen-pipeline-<sink>)  start=earliest|latest|committed
 //   target=  elasticsearch: http://127.0.0.1:9200; phoenix: the Query Server, http://127.0.0.1:8765;
-//            hdfs: the folder, hdfs://127.0.0.1:8020/loadgen/pipeline/<name> (a Hive external table's LOCATION)
+//            hdfs: the folder, hdfs://127.0.0.1:8020/loadgen/pipeline/<name> (a Hive external table's LOCATION),
+//            written in hourly partitions dt=yyyy-MM-dd/hr=HH by the time of writing (UTC)
 //   name=    the index (elasticsearch) or the table (phoenix); hdfs: the job's name only
 //   checkpoint-ms=1000  batch=1000 (rows per bulk / per JDBC batch)  flush-ms=200 (a partial batch's longest wait)
 // When rows become visible: Elasticsearch after a bulk (batch rows or flush-ms) plus its refresh interval;
 // Phoenix when a JDBC batch is executed (batch rows or flush-ms, and at each checkpoint; auto-commit); Hive when a
-// checkpoint completes (the in-progress file, hidden by its leading dot, becomes part-*.tsv).
+// checkpoint completes (the in-progress file, hidden by its leading dot, becomes part-*.tsv) in a partition the
+// metastore knows (the pipeline script adds the run's hours beforehand).
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -26,6 +28,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -64,7 +67,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.filesystem.OutputFileConfig;
-import org.apache.flink.streaming.api.functions.sink.filesystem.bucketassigners.BasePathBucketAssigner;
+import org.apache.flink.streaming.api.functions.sink.filesystem.bucketassigners.DateTimeBucketAssigner;
 import org.apache.flink.streaming.api.functions.sink.filesystem.rollingpolicies.OnCheckpointRollingPolicy;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
@@ -134,7 +137,9 @@ public final class Pipeline {
         events.map(e -> String.join("\t", e)).name("tsv")
             .sinkTo(FileSink.forRowFormat(new Path(target), new SimpleStringEncoder<String>("UTF-8"))
                 .withRollingPolicy(OnCheckpointRollingPolicy.build())
-                .withBucketAssigner(new BasePathBucketAssigner<>())
+                // Hourly partitions by the time a row is written (UTC), as the Hive table's dt/hr:
+                // hdfs://.../<name>/dt=2026-11-30/hr=11/part-*.tsv.
+                .withBucketAssigner(new DateTimeBucketAssigner<>("'dt='yyyy-MM-dd/'hr='HH", ZoneId.of("UTC")))
                 .withOutputFileConfig(OutputFileConfig.builder().withPartPrefix("part").withPartSuffix(".tsv").build())
                 .build())
             .name("hdfs " + target);

@@ -2,7 +2,7 @@
 -- tests/flink.rs's probe of a record written straight to a store):
 --   local fr = require("freshness")
 --   local st = fr.store(STORE, NAME)   -- elasticsearch | phoenix | hive
---   st.create()  st.count()  st.markers(since_ms) -> { { trace_id, ts }, ... } or nil (the query failed)
+--   st.create(span_s)  st.count()  st.markers(since_ms) -> { { trace_id, ts }, ... } or nil (the query failed)
 --   local probe = fr.prober(st)        -- probe(since_ms, age): one look; returns the markers seen for the
 --                                      -- first time, { { id, ms } }, their freshness recorded
 -- Markers are event rows whose ts is their scheduled produce time (epoch ms) and whose trace_id starts
@@ -69,18 +69,44 @@ function M.store(store, name)
     local h = hive.connect{ host = "127.0.0.1", port = tonumber(lg.env("HIVE_PORT", "10000")),
       session_conf = { ["hive.compute.query.using.stats"] = "false", ["hive.query.results.cache.enabled"] = "false" } }
     st.target = hdfs_url .. dir
-    function st.create()
+    -- Hourly partitions by the time a row was written (UTC): the pipeline job's file sink writes
+    -- <dir>/dt=yyyy-MM-dd/hr=HH (docker/flink/Pipeline.java).
+    local function hour(ms) return os.date("!%Y-%m-%d", ms // 1000), os.date("!%H", ms // 1000) end
+    function st.partition_dir(ms)
+      local dt, hr = hour(ms)
+      return dir .. "/dt=" .. dt .. "/hr=" .. hr
+    end
+    -- span_s: how long the run writes. The metastore learns of a partition only when told, so the run's
+    -- hours (from the one before now to the one after the span) are added beforehand, as a production
+    -- pipeline's partition commit or a scheduler would; a row in a later hour is not queryable.
+    function st.create(span_s)
       h:execute("DROP TABLE IF EXISTS " .. name)
       fs:delete(dir, { recursive = true })
       assert(not fs:mkdirs(dir).err)
       local r = h:execute("CREATE EXTERNAL TABLE " .. name .. " (ts BIGINT, host STRING, service STRING, " ..
         "level STRING, status INT, latency_ms DOUBLE, bytes BIGINT, trace_id STRING, message STRING) " ..
+        "PARTITIONED BY (dt STRING, hr STRING) " ..
         "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' STORED AS TEXTFILE LOCATION '" .. hdfs_url .. dir .. "'")
+      assert(not r.err, r.error)
+      local now, specs = lg.now(), {}
+      for k = -1, math.ceil((span_s or 3600) / 3600) + 1 do
+        local dt, hr = hour(now + k * 3600000)
+        specs[#specs + 1] = string.format("PARTITION (dt='%s', hr='%s')", dt, hr)
+      end
+      r = h:execute("ALTER TABLE " .. name .. " ADD IF NOT EXISTS " .. table.concat(specs, " "))
       assert(not r.err, r.error)
     end
     function st.count() local r = h:query("SELECT count(*) FROM " .. name); return r.rows and tonumber(r.rows[1][1]) end
+    -- The newest partition: this hour's, and the one before while a row written before the hour turned
+    -- may still be on its way (two minutes); Hive prunes the scan to them.
     function st.markers(since)
-      local r = h:query("SELECT trace_id, ts FROM " .. name .. " WHERE ts >= " .. string.format("%d", since))
+      local now = lg.now()
+      local dt, hr = hour(now)
+      local where = string.format("(dt = '%s' AND hr = '%s')", dt, hr)
+      local pdt, phr = hour(now - 120000)
+      if pdt ~= dt or phr ~= hr then where = where .. string.format(" OR (dt = '%s' AND hr = '%s')", pdt, phr) end
+      local r = h:query("SELECT trace_id, ts FROM " .. name .. " WHERE (" .. where .. ") AND ts >= " ..
+        string.format("%d", since))
       return r.rows
     end
   else

@@ -1,6 +1,7 @@
 -- Kafka -> Flink -> one store, deployed and measured from a script:
 --   setup()    creates the topic and the store's table (Elasticsearch index, Phoenix table, or a Hive
---              external table over the HDFS folder the job writes), builds nothing, and submits the
+--              external table partitioned by hour over the HDFS folder the job writes, with the run's
+--              hours added to the metastore), builds nothing, and submits the
 --              pipeline job (docker/flink/Pipeline.java; `scripts/stack flink-jar Pipeline` prints its jar)
 --              to the stack's Flink over REST; a failed submission stops the run with exit 4.
 --   produce    event lines (the store evaluation's TSV) at RATE/s for SECONDS.
@@ -9,7 +10,7 @@
 --              so "ts >= the run's start" finds exactly the markers.
 --   probe      every PROBE_MS (one VU; a probe that takes longer delays the next), for SECONDS +
 --              MARKER_TIMEOUT_S: the markers the store's query path sees (Elasticsearch _search on a ts
---              range, Phoenix a row-key range scan, Hive a scan of the external table). For each marker
+--              range, Phoenix a row-key range scan, Hive a query on the newest hourly partition). For each marker
 --              seen for the first time: pipeline_freshness_ms = the end of that probe - its scheduled
 --              time (resolution: the probe period plus one probe's duration). Each probe also records
 --              pipeline_newest_visible_age_ms (now - the newest visible marker's time: how far behind
@@ -71,7 +72,7 @@ function setup()
   admin:delete_topic(topic)
   local r = admin:create_topic{ name = topic, partitions = 3, replication = 3 }
   assert(not r.err, r.error)
-  st.create()
+  st.create(seconds + marker_timeout_s + drain_s)
   local jar = lg.env("JAR", "")
   if jar == "" then error("JAR is required: -e JAR=$(scripts/stack flink-jar Pipeline)") end
   local sub = cluster:submit{ jar = jar, args = {
