@@ -91,7 +91,7 @@ pub fn section(h: &mut String, runs: &[&ResultFile], chart: Chart) {
          or <code>flush_ms</code>) and then the index refresh (<code>refresh</code>); Phoenix, the JDBC \
          sink's batch (<code>batch</code> rows or <code>flush_ms</code>, auto-commit); Hive, a completed \
          Flink checkpoint (every <code>checkpoint_ms</code>), when the file sink's hidden in-progress file \
-         becomes a part file the external table reads. docs/ingest.md has the commands.</p>",
+         becomes a part file in the partition of its hour. docs/ingest.md has the commands.</p>",
         if settings.len() == keys.len() {
             esc(&settings.join(", "))
         } else {
@@ -108,8 +108,8 @@ fn table(h: &mut String, rows: &[Row], chart: Chart) {
     h.push_str(
         "<p>Records produced to Kafka at a fixed rate, carried by one Flink job per store into it; marker \
          records, two a second, carry their scheduled produce time, and a probe asks the store's query \
-         path for them (Elasticsearch <code>_search</code>, Phoenix a row-key range scan, Hive a scan of \
-         the external table) every 100 ms (Hive: 500 ms, or back to back when a probe takes longer). \
+         path for them (Elasticsearch <code>_search</code>, Phoenix a row-key range scan, Hive a query on \
+         the newest hourly partition) every 100 ms (Hive: 500 ms, or back to back when a probe takes longer). \
          Freshness: from a marker's scheduled produce time to the end of the first probe that saw it \
          (resolution: one probe period plus one probe). Newest visible age: now minus the newest marker a \
          probe saw, its maximum over the run.</p>\n<table><tr><th>store</th><th>records/s</th>\
