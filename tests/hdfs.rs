@@ -194,3 +194,26 @@ fn a_bad_writer_or_write_option_is_a_clear_error() {
         stderr(&o)
     );
 }
+
+/// A nameservice URL needs its NameNodes, and NameNodes need a nameservice URL: either mistake is a
+/// script error in init that names the URL, before anything is contacted.
+#[test]
+fn a_nameservice_without_namenodes_and_namenodes_without_one_are_clear_errors() {
+    for (client, want) in [
+        (
+            r#"hdfs.client{ url = "hdfs://loadgen" }"#,
+            "url 'hdfs://loadgen' names a nameservice: give its NameNodes",
+        ),
+        (
+            r#"hdfs.client{ url = "hdfs://127.0.0.1:8020", namenodes = { "127.0.0.1:8021" } }"#,
+            "namenodes are for a nameservice URL (hdfs://NAME), not 'hdfs://127.0.0.1:8020'",
+        ),
+    ] {
+        let case = Case::new(&format!(
+            "local hdfs = require('loadgen.hdfs')\nlocal c = {client}\nfunction default() end\n"
+        ));
+        let o = case.run(&[]);
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+    }
+}

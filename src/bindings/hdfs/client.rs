@@ -20,24 +20,43 @@ pub struct Settings {
     pub timeout: Duration,
     pub user: Option<String>,
     pub writer: Writer,
+    /// A nameservice's NameNodes (`hdfs://ns` with `namenodes = { ... }`), `host:port` each.
+    pub namenodes: Vec<String>,
     /// Where loadgen's own writer writes (None: hdfs-native writes).
     direct: Option<wire::Target>,
 }
 
 impl Settings {
-    /// Resolves the writer's NameNode and user once, not per write.
-    pub fn new(url: String, timeout: Duration, user: Option<String>, writer: Writer) -> Settings {
+    /// Resolves the writer's NameNodes and user once, not per write.
+    pub fn new(
+        url: String,
+        timeout: Duration,
+        user: Option<String>,
+        writer: Writer,
+        namenodes: Vec<String>,
+    ) -> Settings {
         let mut s = Settings {
             url,
             timeout,
             user,
             writer,
+            namenodes,
             direct: None,
         };
-        s.direct = namenode_addr(&s.url)
-            .filter(|_| writer == Writer::Loadgen)
-            .map(|addr| wire::Target::new(addr, effective_user(&s)));
+        let addrs = match namenode_addr(&s.url) {
+            Some(a) => vec![a],
+            None => s.namenodes.clone(),
+        };
+        s.direct = (writer == Writer::Loadgen && !addrs.is_empty())
+            .then(|| wire::Target::new(addrs, effective_user(&s)));
         s
+    }
+
+    /// The nameservice of an `hdfs://ns` URL that names no port.
+    pub fn nameservice(&self) -> Option<&str> {
+        let rest = self.url.strip_prefix("hdfs://")?;
+        let authority = rest.split('/').next().unwrap_or("");
+        (!authority.is_empty() && !authority.contains(':')).then_some(authority)
     }
 }
 
@@ -122,6 +141,14 @@ fn build(s: &Settings) -> Result<Client, OpError> {
         "dfs.client.failover.sleep.max.millis".to_string(),
         "500".to_string(),
     );
+    // A nameservice: its NameNodes nn1, nn2, ... in the given order; hdfs-native fails over between them.
+    if let (Some(ns), false) = (s.nameservice(), s.namenodes.is_empty()) {
+        let ids: Vec<String> = (1..=s.namenodes.len()).map(|i| format!("nn{i}")).collect();
+        config.insert(format!("dfs.ha.namenodes.{ns}"), ids.join(","));
+        for (id, addr) in ids.iter().zip(&s.namenodes) {
+            config.insert(format!("dfs.namenode.rpc-address.{ns}.{id}"), addr.clone());
+        }
+    }
     let mut b = ClientBuilder::new().with_url(&s.url).with_config(config);
     if let Some(u) = &s.user {
         b = b.with_user(u);
@@ -180,8 +207,14 @@ pub fn classify_write(e: &WriteError) -> ErrorKind {
         {
             ErrorKind::Client
         }
+        WriteError::Pipeline(
+            _,
+            PipelineError::BadNode {
+                unreachable: true, ..
+            },
+        ) => ErrorKind::Connect,
         WriteError::Rpc(_, RpcError::Remote { .. })
-        | WriteError::Pipeline(_, PipelineError::Refused(_))
+        | WriteError::Pipeline(_, PipelineError::Refused(_) | PipelineError::BadNode { .. })
         | WriteError::NotComplete(_) => ErrorKind::Server,
     }
 }

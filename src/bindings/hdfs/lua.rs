@@ -213,7 +213,14 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
         lua,
         "hdfs.client",
         &o,
-        &["healthcheck", "timeout", "url", "user", "writer"],
+        &[
+            "healthcheck",
+            "namenodes",
+            "timeout",
+            "url",
+            "user",
+            "writer",
+        ],
     )?;
     let url = o
         .get::<Option<String>>("url")?
@@ -237,7 +244,30 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
             )
         })?,
     };
-    let s = Settings::new(url, timeout, o.get("user")?, writer);
+    // namenodes = { "host:port", ... }: the NameNodes of a nameservice URL (hdfs://ns), which the
+    // client fails over between.
+    let namenodes: Vec<String> = o
+        .get::<Option<Vec<String>>>("namenodes")?
+        .unwrap_or_default();
+    let s = Settings::new(url, timeout, o.get("user")?, writer, namenodes);
+    if s.nameservice().is_some() && s.namenodes.is_empty() {
+        return Err(lua_error(
+            lua,
+            format!(
+                "hdfs.client: url '{}' names a nameservice: give its NameNodes, namenodes = {{ \"host:port\", ... }}",
+                s.url
+            ),
+        ));
+    }
+    if s.nameservice().is_none() && !s.namenodes.is_empty() {
+        return Err(lua_error(
+            lua,
+            format!(
+                "hdfs.client: namenodes are for a nameservice URL (hdfs://NAME), not '{}'",
+                s.url
+            ),
+        ));
+    }
     healthcheck_once(lua, &o, &format!("hdfs {}", s.url), || {
         client::healthcheck(&s)
     })?;

@@ -12,6 +12,10 @@ pub mod proto;
 pub mod rpc;
 
 use pipeline::{PipelineError, PipelineOptions};
+
+/// How many times a block is asked for again without a DataNode that failed its pipeline's setup
+/// (Hadoop's `dfs.client.block.write.retries`).
+const BLOCK_WRITE_RETRIES: usize = 3;
 use proto::*;
 use rpc::{RpcConnection, RpcError};
 use std::cell::RefCell;
@@ -67,41 +71,69 @@ struct Session {
     client_name: String,
 }
 
-/// Where files are written and as whom: a NameNode's `host:port` and the user, resolved once when
-/// the client is made.
+/// Where files are written and as whom: the NameNodes' `host:port` (one, or a nameservice's in its
+/// order) and the user, resolved once when the client is made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
-    pub addr: String,
+    pub addrs: Vec<String>,
     pub user: String,
     /// The session pool's key.
     key: String,
 }
 
 impl Target {
-    pub fn new(addr: String, user: String) -> Target {
-        let key = format!("{addr}|{user}");
-        Target { addr, user, key }
+    pub fn new(addrs: Vec<String>, user: String) -> Target {
+        let key = format!("{}|{user}", addrs.join(","));
+        Target { addrs, user, key }
     }
 }
 
 thread_local! {
-    /// Idle sessions per NameNode address and user, on this worker thread's runtime.
+    /// Idle sessions per target, on this worker thread's runtime.
     static POOL: RefCell<HashMap<String, Vec<Session>>> = RefCell::new(HashMap::new());
+    /// Per target, the NameNode that last answered as the active one (tried first).
+    static ACTIVE: RefCell<HashMap<String, usize>> = RefCell::new(HashMap::new());
 }
 
+/// A session with the active NameNode: a pooled one, else a new connection to each NameNode in turn,
+/// starting with the one that answered last, until one answers (a standby refuses with
+/// StandbyException, a dead one does not connect). A session whose NameNode turned standby fails its
+/// write and is not pooled again, so the next write looks for the active one.
 async fn session(t: &Target) -> Result<Session, WriteError> {
-    let (addr, user) = (t.addr.as_str(), t.user.as_str());
     while let Some(s) = POOL.with(|p| p.borrow_mut().get_mut(&t.key).and_then(Vec::pop)) {
         if s.rpc.is_open() {
             return Ok(s);
         }
     }
+    let first = ACTIVE
+        .with(|a| a.borrow().get(&t.key).copied())
+        .unwrap_or(0);
+    let mut last = None;
+    for k in 0..t.addrs.len() {
+        let i = (first + k) % t.addrs.len();
+        match open(&t.addrs[i], &t.user).await {
+            Ok(s) => {
+                ACTIVE.with(|a| a.borrow_mut().insert(t.key.clone(), i));
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        WriteError::Rpc(
+            "no NameNode".into(),
+            RpcError::Protocol("the client names no NameNode".into()),
+        )
+    }))
+}
+
+async fn open(addr: &str, user: &str) -> Result<Session, WriteError> {
     let connect = |e| WriteError::Rpc(format!("connect to the NameNode at {addr}"), e);
     let mut rpc = RpcConnection::connect(addr, user).await.map_err(connect)?;
     let d: GetServerDefaultsResponse = rpc
         .call("getServerDefaults", &GetServerDefaultsRequest {})
         .await
-        .map_err(|e| WriteError::Rpc("getServerDefaults".into(), e))?;
+        .map_err(|e| WriteError::Rpc(format!("getServerDefaults at {addr}"), e))?;
     let r = rpc::random_bytes();
     Ok(Session {
         rpc,
@@ -190,38 +222,56 @@ async fn write_with(
     };
     let mut last: Option<ExtendedBlock> = None;
     for chunk in data.chunks(block_size as usize) {
-        let added: AddBlockResponse = s
-            .rpc
-            .call(
-                "addBlock",
-                &AddBlockRequest {
-                    src: src.to_string(),
-                    client_name: s.client_name.clone(),
-                    previous: last.clone(),
-                    exclude_nodes: vec![],
-                    file_id,
-                },
-            )
-            .await
-            .map_err(rpc_err("addBlock"))?;
-        let lb = added.block;
-        if let Err(e) = pipeline::write_block(&lb, &s.client_name, chunk, &popts).await {
-            // Give the block back so the file does not keep a half-written one (best effort: the
-            // write has failed either way).
-            let _ = s
+        // A DataNode that fails the pipeline's setup is left out of the next request for the block
+        // (Hadoop's client: abandonBlock, then addBlock with excludeNodes, dfs.client.block.write.retries
+        // times). The NameNode notices a dead DataNode only after minutes, and until then it keeps
+        // naming it.
+        let mut exclude: Vec<DatanodeInfo> = Vec::new();
+        let mut tries = 0;
+        let lb = loop {
+            let added: AddBlockResponse = s
                 .rpc
-                .call::<_, Empty>(
-                    "abandonBlock",
-                    &AbandonBlockRequest {
-                        b: lb.b.clone(),
+                .call(
+                    "addBlock",
+                    &AddBlockRequest {
                         src: src.to_string(),
-                        holder: s.client_name.clone(),
+                        client_name: s.client_name.clone(),
+                        previous: last.clone(),
+                        exclude_nodes: exclude.clone(),
                         file_id,
                     },
                 )
-                .await;
-            return Err(WriteError::Pipeline(format!("write block of {src}"), e));
-        }
+                .await
+                .map_err(rpc_err("addBlock"))?;
+            let lb = added.block;
+            match pipeline::write_block(&lb, &s.client_name, chunk, &popts).await {
+                Ok(()) => break lb,
+                Err(e) => {
+                    // Give the block back so the file does not keep a half-written one.
+                    let _ = s
+                        .rpc
+                        .call::<_, Empty>(
+                            "abandonBlock",
+                            &AbandonBlockRequest {
+                                b: lb.b.clone(),
+                                src: src.to_string(),
+                                holder: s.client_name.clone(),
+                                file_id,
+                            },
+                        )
+                        .await;
+                    match e {
+                        PipelineError::BadNode { node, .. }
+                            if tries < BLOCK_WRITE_RETRIES && node < lb.locs.len() =>
+                        {
+                            tries += 1;
+                            exclude.push(lb.locs[node].clone());
+                        }
+                        e => return Err(WriteError::Pipeline(format!("write block of {src}"), e)),
+                    }
+                }
+            }
+        };
         let mut b = lb.b;
         b.num_bytes = Some(chunk.len() as u64);
         last = Some(b);

@@ -60,6 +60,15 @@ pub enum PipelineError {
     Protocol(String),
     /// A DataNode refused the block or a packet (its status, and the node it names).
     Refused(String),
+    /// Setting up the pipeline failed at one of its DataNodes (its index in the block's locations):
+    /// the first could not be reached, or a DataNode named another as its first bad link. The writer
+    /// asks for the block again without it, as Hadoop's client does.
+    BadNode {
+        node: usize,
+        message: String,
+        /// The DataNode could not be reached at all (no connection).
+        unreachable: bool,
+    },
 }
 
 impl std::fmt::Display for PipelineError {
@@ -67,6 +76,7 @@ impl std::fmt::Display for PipelineError {
         match self {
             PipelineError::Io(e) => write!(f, "{e}"),
             PipelineError::Protocol(m) | PipelineError::Refused(m) => f.write_str(m),
+            PipelineError::BadNode { message, .. } => f.write_str(message),
         }
     }
 }
@@ -218,22 +228,45 @@ pub async fn write_block(
     let first = nodes
         .first()
         .ok_or_else(|| PipelineError::Refused("the NameNode gave the block no DataNode".into()))?;
-    let stream = TcpStream::connect(first.as_str()).await?;
+    let stream = TcpStream::connect(first.as_str())
+        .await
+        .map_err(|e| PipelineError::BadNode {
+            node: 0,
+            message: format!("DataNode {first}: {e}"),
+            unreachable: true,
+        })?;
     stream.set_nodelay(true)?;
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::new(rd);
-    wr.write_all(&write_request(lb, client_name, opts)).await?;
-    let resp: BlockOpResponse = read_delimited(&mut rd).await?;
+    let setup = async {
+        wr.write_all(&write_request(lb, client_name, opts))
+            .await
+            .map_err(PipelineError::from)?;
+        read_delimited::<BlockOpResponse, _>(&mut rd).await
+    };
+    let resp: BlockOpResponse = setup.await.map_err(|e| PipelineError::BadNode {
+        node: 0,
+        message: format!("DataNode {first}: {e}"),
+        unreachable: false,
+    })?;
     if resp.status != STATUS_SUCCESS {
-        return Err(PipelineError::Refused(format!(
+        let bad = resp.first_bad_link.clone().filter(|l| !l.is_empty());
+        let message = format!(
             "DataNode {first} refused the block (status {}{}{})",
             resp.status,
-            resp.first_bad_link
-                .filter(|l| !l.is_empty())
+            bad.as_ref()
                 .map(|l| format!(", first bad link {l}"))
                 .unwrap_or_default(),
             resp.message.map(|m| format!(": {m}")).unwrap_or_default()
-        )));
+        );
+        return Err(match bad.and_then(|l| nodes.iter().position(|n| *n == l)) {
+            Some(node) => PipelineError::BadNode {
+                node,
+                message,
+                unreachable: false,
+            },
+            None => PipelineError::Refused(message),
+        });
     }
 
     let per = opts.data_per_packet();
@@ -371,12 +404,11 @@ mod tests {
         assert!(check_ack(&flags, 4, &nodes).is_ok());
     }
 
-    #[test]
-    fn the_write_request_names_the_rest_of_the_pipeline_as_targets() {
-        use super::super::proto::{DatanodeId, DatanodeInfo, ExtendedBlock, Token};
-        let dn = |p: u32| DatanodeInfo {
+    fn dn(ip: &str, p: u32) -> super::super::proto::DatanodeInfo {
+        use super::super::proto::{DatanodeId, DatanodeInfo};
+        DatanodeInfo {
             id: DatanodeId {
-                ip_addr: "127.0.0.1".into(),
+                ip_addr: ip.into(),
                 host_name: "h".into(),
                 datanode_uuid: format!("u{p}"),
                 xfer_port: p,
@@ -385,8 +417,13 @@ mod tests {
                 info_secure_port: None,
             },
             location: None,
-        };
-        let lb = LocatedBlock {
+        }
+    }
+
+    fn block(locs: Vec<super::super::proto::DatanodeInfo>) -> LocatedBlock {
+        use super::super::proto::{ExtendedBlock, Token};
+        let n = locs.len();
+        LocatedBlock {
             b: ExtendedBlock {
                 pool_id: "BP-1".into(),
                 block_id: 5,
@@ -394,12 +431,76 @@ mod tests {
                 num_bytes: Some(0),
             },
             offset: 0,
-            locs: vec![dn(1), dn(2), dn(3)],
+            locs,
             corrupt: false,
             block_token: Token::default(),
-            storage_types: vec![1, 1, 1],
-            storage_ids: vec!["s1".into(), "s2".into(), "s3".into()],
-        };
+            storage_types: vec![1; n],
+            storage_ids: (1..=n).map(|i| format!("s{i}")).collect(),
+        }
+    }
+
+    /// A port nothing listens on (bound, then let go).
+    fn closed_port() -> u32 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port() as u32
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_first_datanode_is_named_bad_and_unreachable() {
+        let lb = block(vec![dn("127.0.0.1", closed_port()), dn("127.0.0.1", 2)]);
+        match write_block(&lb, "c", b"x", &PipelineOptions::default()).await {
+            Err(PipelineError::BadNode {
+                node: 0,
+                unreachable: true,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_bad_link_a_datanode_names_is_the_bad_node() {
+        use tokio::io::AsyncWriteExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port() as u32;
+        let dead = closed_port();
+        // The first DataNode answers the write request: error, the second is its first bad link.
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let resp = BlockOpResponse {
+                status: 1,
+                first_bad_link: Some(format!("127.0.0.1:{dead}")),
+                message: Some("connect failed".into()),
+            };
+            s.write_all(&resp.encode_length_delimited_to_vec())
+                .await
+                .unwrap();
+            let mut sink = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut sink).await;
+        });
+        let lb = block(vec![
+            dn("127.0.0.1", port),
+            dn("127.0.0.1", dead),
+            dn("127.0.0.1", 3),
+        ]);
+        match write_block(&lb, "c", b"x", &PipelineOptions::default()).await {
+            Err(PipelineError::BadNode {
+                node: 1,
+                unreachable: false,
+                message,
+            }) => assert!(message.contains("first bad link"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        server.abort();
+    }
+
+    #[test]
+    fn the_write_request_names_the_rest_of_the_pipeline_as_targets() {
+        let lb = block(vec![
+            dn("127.0.0.1", 1),
+            dn("127.0.0.1", 2),
+            dn("127.0.0.1", 3),
+        ]);
         let r = write_request(&lb, "c", &PipelineOptions::default());
         assert_eq!(&r[0..3], &[0, 28, 80]);
         let op = OpWriteBlock::decode_length_delimited(&r[3..]).unwrap();
