@@ -62,7 +62,7 @@ smoke_elasticsearch() {
 # HDFS: put a 4 MiB file with FsShell, read it back, compare checksums.
 smoke_hdfs() {
   reachable hdfs 127.0.0.1:$HDFS_NAMENODE_PORT 127.0.0.1:$HDFS_DATANODE_PORT || return 0
-  local d f nn=hdfs://127.0.0.1:$HDFS_NAMENODE_PORT; d=$(smoke_tmp); f=/loadgen-smoke/file-$(date +%s)-$$
+  local d f nn=$HDFS_URI; d=$(smoke_tmp); f=/loadgen-smoke/file-$(date +%s)-$$
   head -c 4194304 /dev/urandom > "$d/hdfs-in"
   if ! hdfs_shell -mkdir -p "$nn/loadgen-smoke" > "$d/hdfs.out" 2>&1 ||
      ! hdfs_shell -put -f "$d/hdfs-in" "$nn$f" >> "$d/hdfs.out" 2>&1; then

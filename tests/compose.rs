@@ -718,7 +718,7 @@ fn ha_profile_has_the_ha_topology() {
         ("hdfs namenode", 2),
         ("hdfs journalnode", 3),
         ("hdfs zkfc", 2),
-        ("hdfs datanode", 2),
+        ("hdfs datanode", 3),
         ("hive hiveserver2", 2),
         ("kafka", 3),
     ] {
@@ -768,8 +768,14 @@ fn ha_profile_has_the_ha_topology() {
             .unwrap_or(n)
             .to_string()
     };
-    let hdfs_site = read(&docker().join("ha/hdfs/hdfs-site.xml.in"));
-    let core_site = read(&docker().join("ha/hdfs/core-site.xml.in"));
+    // As docker/hdfs/run renders them in a container of the profile.
+    let conf = render_ha_hdfs(
+        &[("LOADGEN_TEMPLATES", "ha"), ("HOSTNAME", "ha-datanode-1")],
+        "datanode",
+        "1",
+    );
+    let hdfs_site = read(&conf.join("hdfs-site.xml"));
+    let core_site = read(&conf.join("core-site.xml"));
     let hive_site = read(&docker().join("ha/hive/hive-site.xml.in"));
     let prop = |xml: &str, name: &str| -> String {
         let key = format!("<name>{name}</name><value>");
@@ -818,4 +824,102 @@ fn ha_profile_has_the_ha_topology() {
             host(n)
         );
     }
+}
+
+/// Renders docker/hdfs/run's configuration for one daemon (LOADGEN_RENDER_ONLY: nothing starts) into a
+/// state folder of its own and returns the configuration folder. `("LOADGEN_TEMPLATES", "ha")` stands
+/// for docker/ha/hdfs, as compose's ha profile sets it.
+fn render_ha_hdfs(env: &[(&str, &str)], role: &str, idx: &str) -> PathBuf {
+    let state = std::env::temp_dir().join(format!(
+        "loadgen-compose-render-{}-{role}-{idx}-{}",
+        std::process::id(),
+        env.len()
+    ));
+    let mut c = std::process::Command::new(docker().join("hdfs/run"));
+    c.args([role, idx])
+        .env("LOADGEN_STACK", &state)
+        .env("LOADGEN_RENDER_ONLY", "1")
+        .env_remove("LOADGEN_HA")
+        .env_remove("LOADGEN_TEMPLATES");
+    for (k, v) in env {
+        if *k == "LOADGEN_TEMPLATES" && *v == "ha" {
+            c.env(k, docker().join("ha/hdfs"));
+        } else {
+            c.env(k, v);
+        }
+    }
+    let o = c.output().expect("docker/hdfs/run");
+    assert!(
+        o.status.success(),
+        "docker/hdfs/run {role} {idx}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+}
+
+/// Every `<name>` of a Hadoop configuration file with its value.
+fn properties(xml: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for part in xml.split("<property>").skip(1) {
+        let field = |tag: &str| {
+            let open = format!("<{tag}>");
+            let at = part.find(&open).unwrap() + open.len();
+            part[at..at + part[at..].find(&format!("</{tag}>")).unwrap()].to_string()
+        };
+        out.insert(field("name"), field("value"));
+    }
+    out
+}
+
+/// scripts/stack's HA mode (LOADGEN_HA=local) and compose's ha profile render the same templates: the
+/// same properties with the same values, but for addresses (loopback and ports apart, or a host name
+/// per daemon) and each local NameNode's id.
+#[test]
+fn local_ha_mode_and_the_ha_profile_configure_hdfs_alike() {
+    let compose = render_ha_hdfs(
+        &[("LOADGEN_TEMPLATES", "ha"), ("HOSTNAME", "ha-namenode-2")],
+        "namenode",
+        "1",
+    );
+    let local = render_ha_hdfs(&[("LOADGEN_HA", "local")], "namenode", "2");
+    for file in ["hdfs-site.xml", "core-site.xml"] {
+        let c = properties(&read(&compose.join(file)));
+        let mut l = properties(&read(&local.join(file)));
+        if file == "hdfs-site.xml" {
+            assert_eq!(
+                l.remove("dfs.ha.namenode.id").as_deref(),
+                Some("nn2"),
+                "the second local NameNode is told its id"
+            );
+        }
+        assert_eq!(
+            c.keys().collect::<Vec<_>>(),
+            l.keys().collect::<Vec<_>>(),
+            "{file}: the same properties"
+        );
+        for (k, v) in &c {
+            let address = v.contains(':')
+                || k.ends_with("bind-host")
+                || k.contains(".dir")
+                || k.contains(".port.")
+                || k == "dfs.datanode.hostname"
+                || k == "hadoop.tmp.dir";
+            if !address {
+                assert_eq!(v, &l[k], "{file}: {k}");
+            }
+        }
+        let addresses: Vec<&String> = l.values().filter(|v| v.contains(':')).collect();
+        assert!(
+            addresses
+                .iter()
+                .all(|v| !v.contains("ha-") && !v.contains("0.0.0.0")),
+            "local HA stays on loopback: {addresses:?}"
+        );
+    }
+    let l = properties(&read(&local.join("hdfs-site.xml")));
+    assert_eq!(l["dfs.namenode.rpc-address.loadgen.nn2"], "127.0.0.1:8021");
+    assert_eq!(
+        l["dfs.namenode.shared.edits.dir"],
+        "qjournal://127.0.0.1:8485;127.0.0.1:8486;127.0.0.1:8487/loadgen"
+    );
 }

@@ -5,20 +5,10 @@
 
 mod common;
 
-use common::stack::{require_kafka, unique, KAFKA};
+use common::stack::{require_kafka, stack_state, unique, KAFKA};
 use common::*;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-fn stack_state() -> PathBuf {
-    let base = std::env::var("LOADGEN_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".local/state/loadgen")
-        });
-    base.join("stack")
-}
 
 /// Restarts whatever broker is down, even if the test failed.
 struct RestartKafka;

@@ -67,3 +67,13 @@ pub fn require_hive_http() {
     require("HiveServer2 (HTTP transport)", HIVE_HTTP);
     require_hdfs();
 }
+
+/// The stack's state folder (PID files, logs), as scripts/stack chooses it.
+pub fn stack_state() -> std::path::PathBuf {
+    let base = std::env::var("LOADGEN_STATE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".local/state/loadgen")
+        });
+    base.join("stack")
+}
