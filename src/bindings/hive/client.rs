@@ -44,11 +44,17 @@ pub struct Settings {
     pub session_conf: BTreeMap<String, String>,
     /// Some(path): Thrift over HTTP (`transport = "http"`) to this path; None: binary.
     pub http_path: Option<String>,
+    /// Some((quorum, namespace)): find the HiveServer2 instances in ZooKeeper (`zookeeper`,
+    /// `namespace`) instead of `host` and `port`, which then name the instance in use.
+    pub discovery: Option<(String, String)>,
 }
 
 impl Settings {
     pub fn addr(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        match &self.discovery {
+            Some((zk, ns)) if self.port == 0 => format!("zookeeper {zk} /{ns}"),
+            _ => format!("{}:{}", self.host, self.port),
+        }
     }
 
     fn endpoint(&self) -> Endpoint {
@@ -145,13 +151,61 @@ impl Session {
         self.open.is_some()
     }
 
-    /// Connects and opens a session unless one is open.
+    /// Connects and opens a session unless one is open. With service discovery, the instances
+    /// registered in ZooKeeper are tried in turn, starting with the next one after the last session
+    /// this process opened (sessions spread over the instances), until one accepts the connection: a
+    /// killed instance's znode outlives it until its ZooKeeper session expires.
     pub async fn open(&mut self) -> Result<(), HiveError> {
         if self.open.is_some() {
             return Ok(());
         }
+        let tr = match self.settings.discovery.clone() {
+            None => Transport::connect(&self.settings.endpoint()).await?,
+            Some((zk, ns)) => self.discover(&zk, &ns).await?,
+        };
+        self.open_on(tr).await
+    }
+
+    async fn discover(&mut self, zk: &str, ns: &str) -> Result<Transport, HiveError> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let path = format!("/{ns}");
+        let children = super::zookeeper::children(zk, &path, self.settings.timeout)
+            .await
+            .map_err(|e| HiveError::new(ErrorKind::Connect, format!("hive: discovery: {e}")))?;
+        let instances = super::zookeeper::hiveserver2_instances(&children.unwrap_or_default());
+        if instances.is_empty() {
+            return Err(HiveError::new(
+                ErrorKind::Connect,
+                format!("hive: no HiveServer2 registered under {path} in ZooKeeper {zk}"),
+            ));
+        }
+        let first = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut last = None;
+        for k in 0..instances.len() {
+            let uri = &instances[(first + k) % instances.len()];
+            let Some((host, port)) = uri
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h, p.parse().ok()?)))
+            else {
+                continue;
+            };
+            self.settings.host = host.to_string();
+            self.settings.port = port;
+            match Transport::connect(&self.settings.endpoint()).await {
+                Ok(tr) => return Ok(tr),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            HiveError::new(
+                ErrorKind::Connect,
+                format!("hive: no usable serverUri under {path}: {instances:?}"),
+            )
+        }))
+    }
+
+    async fn open_on(&mut self, mut tr: Transport) -> Result<(), HiveError> {
         let s = &self.settings;
-        let mut tr = Transport::connect(&s.endpoint()).await?;
         let creds = (s.auth == Auth::NoSasl).then_some((s.user.as_str(), s.password.as_str()));
         let config = s.open_config();
         let mut resp = tr

@@ -27,6 +27,7 @@ const CONNECT_KEYS: &[&str] = &[
     "healthcheck",
     "host",
     "http_path",
+    "namespace",
     "password",
     "poll_interval",
     "port",
@@ -35,6 +36,7 @@ const CONNECT_KEYS: &[&str] = &[
     "timeout",
     "transport",
     "user",
+    "zookeeper",
 ];
 const CALL_KEYS: &[&str] = &["conf", "name", "named", "tags"];
 
@@ -183,6 +185,16 @@ impl UserData for Handle {
             let h = this.clone();
             async move { statement(&lua, &h, sql, o, true).await }
         });
+        // server() -> "host:port" of the HiveServer2 the session is open on (nil while none is; with
+        // zookeeper discovery, the instance it found).
+        m.add_async_method("server", |_, this, ()| {
+            let h = this.clone();
+            async move {
+                let s = h.0.lock().await;
+                Ok(s.is_open()
+                    .then(|| format!("{}:{}", s.settings().host, s.settings().port)))
+            }
+        });
         // close() -> { ok }: closes the session; the next statement opens a new one.
         m.add_async_method("close", |lua, this, ()| {
             let h = this.clone();
@@ -255,11 +267,31 @@ fn settings(lua: &Lua, o: &Table) -> mlua::Result<Settings> {
         Some(v) => Some(duration_arg(lua, &v, "hive.connect query_timeout")?),
         None => None,
     };
+    // zookeeper = "host:port,...": HiveServer2 service discovery (namespace, default "hiveserver2"),
+    // instead of host and port.
+    let zookeeper: Option<String> = o.get("zookeeper")?;
+    let namespace: Option<String> = o.get("namespace")?;
+    if zookeeper.is_some() && (o.contains_key("host")? || o.contains_key("port")?) {
+        return Err(bad(
+            "zookeeper finds the instances: give it without host and port".into(),
+        ));
+    }
+    if zookeeper.is_some() && http {
+        return Err(bad(
+            "zookeeper discovery is for the binary transport here".into()
+        ));
+    }
+    if namespace.is_some() && zookeeper.is_none() {
+        return Err(bad("namespace needs zookeeper = \"host:port,...\"".into()));
+    }
+    let discovery = zookeeper.map(|z| (z, namespace.unwrap_or_else(|| "hiveserver2".into())));
+    let port = if discovery.is_some() { 0 } else { port };
     Ok(Settings {
         host: o
             .get::<Option<String>>("host")?
             .unwrap_or_else(|| "127.0.0.1".into()),
         port,
+        discovery,
         user: user.unwrap_or_else(|| "anonymous".into()),
         password: password.unwrap_or_else(|| "anonymous".into()),
         database: o.get("database")?,

@@ -20,7 +20,10 @@
 //! the statement ends or its long-polling timeout, 500 ms in Hive 4, passes, and a held poll is
 //! followed at once), `fetch_size` (10000 rows
 //! per fetch), `session_conf` (settings applied when the session opens, as `SET k=v`),
-//! `healthcheck` (true: a session is opened and closed before the run; exit 4 if it fails).
+//! `healthcheck` (true: a session is opened and closed before the run; exit 4 if it fails),
+//! `zookeeper` (`host:port,...`: find the HiveServer2 instances registered under `/namespace`,
+//! default `hiveserver2`, instead of `host` and `port`; each new session takes the next instance, and
+//! one that does not accept the connection is skipped). `h:server()` names the instance in use.
 //! Unknown keys are errors that list the valid ones.
 //!
 //! A handle is one session on one connection, opened on its first statement and timed as
@@ -55,3 +58,4 @@ pub mod rowset;
 pub mod tcli;
 pub mod thrift;
 pub mod transport;
+pub mod zookeeper;
