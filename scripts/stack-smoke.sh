@@ -112,7 +112,7 @@ smoke_hbase() {
 # Hive's own JDBC driver over HiveServer2's binary Thrift protocol.
 smoke_hive() {
   reachable hive 127.0.0.1:$HIVE_SERVER2_PORT 127.0.0.1:$HIVE_METASTORE_PORT || return 0
-  local d t=loadgen_smoke_$(date +%s) f nn=hdfs://127.0.0.1:$HDFS_NAMENODE_PORT out; d=$(smoke_tmp)
+  local d t=loadgen_smoke_$(date +%s) f nn=$HDFS_URI out; d=$(smoke_tmp)
   f=/loadgen-smoke/$t.csv
   seq 1 100 | awk '{print $1 ",name-" $1}' > "$d/hive.csv"
   if ! hdfs_shell -mkdir -p "$nn/loadgen-smoke" > "$d/hive-put.out" 2>&1 || ! hdfs_shell -put -f "$d/hive.csv" "$nn$f" >> "$d/hive-put.out" 2>&1; then

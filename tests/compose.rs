@@ -769,14 +769,24 @@ fn ha_profile_has_the_ha_topology() {
             .to_string()
     };
     // As docker/hdfs/run renders them in a container of the profile.
-    let conf = render_ha_hdfs(
+    let conf = render_ha(
+        "hdfs",
         &[("LOADGEN_TEMPLATES", "ha"), ("HOSTNAME", "ha-datanode-1")],
         "datanode",
         "1",
     );
     let hdfs_site = read(&conf.join("hdfs-site.xml"));
     let core_site = read(&conf.join("core-site.xml"));
-    let hive_site = read(&docker().join("ha/hive/hive-site.xml.in"));
+    let hive_conf = render_ha(
+        "hive",
+        &[
+            ("LOADGEN_TEMPLATES", "ha"),
+            ("HOSTNAME", "ha-hiveserver2-1"),
+        ],
+        "hiveserver2",
+        "1",
+    );
+    let hive_site = read(&hive_conf.join("hive-site.xml"));
     let prop = |xml: &str, name: &str| -> String {
         let key = format!("<name>{name}</name><value>");
         let at = xml
@@ -826,16 +836,16 @@ fn ha_profile_has_the_ha_topology() {
     }
 }
 
-/// Renders docker/hdfs/run's configuration for one daemon (LOADGEN_RENDER_ONLY: nothing starts) into a
-/// state folder of its own and returns the configuration folder. `("LOADGEN_TEMPLATES", "ha")` stands
-/// for docker/ha/hdfs, as compose's ha profile sets it.
-fn render_ha_hdfs(env: &[(&str, &str)], role: &str, idx: &str) -> PathBuf {
+/// Renders docker/<server>/run's configuration for one process (LOADGEN_RENDER_ONLY: nothing starts)
+/// into a state folder of its own and returns the configuration folder. `("LOADGEN_TEMPLATES", "ha")`
+/// stands for docker/ha/<server>, as compose's ha profile sets it.
+fn render_ha(server: &str, env: &[(&str, &str)], role: &str, idx: &str) -> PathBuf {
     let state = std::env::temp_dir().join(format!(
-        "loadgen-compose-render-{}-{role}-{idx}-{}",
+        "loadgen-compose-render-{}-{server}-{role}-{idx}-{}",
         std::process::id(),
         env.len()
     ));
-    let mut c = std::process::Command::new(docker().join("hdfs/run"));
+    let mut c = std::process::Command::new(docker().join(server).join("run"));
     c.args([role, idx])
         .env("LOADGEN_STACK", &state)
         .env("LOADGEN_RENDER_ONLY", "1")
@@ -843,7 +853,7 @@ fn render_ha_hdfs(env: &[(&str, &str)], role: &str, idx: &str) -> PathBuf {
         .env_remove("LOADGEN_TEMPLATES");
     for (k, v) in env {
         if *k == "LOADGEN_TEMPLATES" && *v == "ha" {
-            c.env(k, docker().join("ha/hdfs"));
+            c.env(k, docker().join("ha").join(server));
         } else {
             c.env(k, v);
         }
@@ -851,7 +861,7 @@ fn render_ha_hdfs(env: &[(&str, &str)], role: &str, idx: &str) -> PathBuf {
     let o = c.output().expect("docker/hdfs/run");
     assert!(
         o.status.success(),
-        "docker/hdfs/run {role} {idx}: {}",
+        "docker/{server}/run {role} {idx}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
@@ -871,17 +881,48 @@ fn properties(xml: &str) -> BTreeMap<String, String> {
     out
 }
 
+/// Properties of `compose` and `local` (two renderings of one template) must be the same, with the
+/// same values but for addresses: values with a host or port, bind hosts, ports, folders and paths.
+fn same_but_addresses(file: &str, c: &BTreeMap<String, String>, l: &BTreeMap<String, String>) {
+    assert_eq!(
+        c.keys().collect::<Vec<_>>(),
+        l.keys().collect::<Vec<_>>(),
+        "{file}: the same properties"
+    );
+    for (k, v) in c {
+        let address = v.contains(':')
+            || v.starts_with('/')
+            || k.ends_with("bind-host")
+            || k.ends_with("bind.host")
+            || k.contains(".dir")
+            || k.contains("port")
+            || k == "dfs.datanode.hostname"
+            || k == "hadoop.tmp.dir";
+        if !address {
+            assert_eq!(v, &l[k], "{file}: {k}");
+        }
+    }
+    let addresses: Vec<&String> = l.values().filter(|v| v.contains(':')).collect();
+    assert!(
+        addresses
+            .iter()
+            .all(|v| !v.contains("ha-") && !v.contains("0.0.0.0") && !v.contains("zookeeper:")),
+        "{file}: local HA stays on loopback: {addresses:?}"
+    );
+}
+
 /// scripts/stack's HA mode (LOADGEN_HA=local) and compose's ha profile render the same templates: the
 /// same properties with the same values, but for addresses (loopback and ports apart, or a host name
 /// per daemon) and each local NameNode's id.
 #[test]
-fn local_ha_mode_and_the_ha_profile_configure_hdfs_alike() {
-    let compose = render_ha_hdfs(
+fn local_ha_mode_and_the_ha_profile_configure_hdfs_and_hive_alike() {
+    let compose = render_ha(
+        "hdfs",
         &[("LOADGEN_TEMPLATES", "ha"), ("HOSTNAME", "ha-namenode-2")],
         "namenode",
         "1",
     );
-    let local = render_ha_hdfs(&[("LOADGEN_HA", "local")], "namenode", "2");
+    let local = render_ha("hdfs", &[("LOADGEN_HA", "local")], "namenode", "2");
     for file in ["hdfs-site.xml", "core-site.xml"] {
         let c = properties(&read(&compose.join(file)));
         let mut l = properties(&read(&local.join(file)));
@@ -892,29 +933,7 @@ fn local_ha_mode_and_the_ha_profile_configure_hdfs_alike() {
                 "the second local NameNode is told its id"
             );
         }
-        assert_eq!(
-            c.keys().collect::<Vec<_>>(),
-            l.keys().collect::<Vec<_>>(),
-            "{file}: the same properties"
-        );
-        for (k, v) in &c {
-            let address = v.contains(':')
-                || k.ends_with("bind-host")
-                || k.contains(".dir")
-                || k.contains(".port.")
-                || k == "dfs.datanode.hostname"
-                || k == "hadoop.tmp.dir";
-            if !address {
-                assert_eq!(v, &l[k], "{file}: {k}");
-            }
-        }
-        let addresses: Vec<&String> = l.values().filter(|v| v.contains(':')).collect();
-        assert!(
-            addresses
-                .iter()
-                .all(|v| !v.contains("ha-") && !v.contains("0.0.0.0")),
-            "local HA stays on loopback: {addresses:?}"
-        );
+        same_but_addresses(file, &c, &l);
     }
     let l = properties(&read(&local.join("hdfs-site.xml")));
     assert_eq!(l["dfs.namenode.rpc-address.loadgen.nn2"], "127.0.0.1:8021");
@@ -922,4 +941,21 @@ fn local_ha_mode_and_the_ha_profile_configure_hdfs_alike() {
         l["dfs.namenode.shared.edits.dir"],
         "qjournal://127.0.0.1:8485;127.0.0.1:8486;127.0.0.1:8487/loadgen"
     );
+
+    let compose = render_ha(
+        "hive",
+        &[
+            ("LOADGEN_TEMPLATES", "ha"),
+            ("HOSTNAME", "ha-hiveserver2-2"),
+        ],
+        "hiveserver2",
+        "1",
+    );
+    let local = render_ha("hive", &[("LOADGEN_HA", "local")], "hiveserver2", "2");
+    let c = properties(&read(&compose.join("hive-site.xml")));
+    let l = properties(&read(&local.join("hive-site.xml")));
+    same_but_addresses("hive-site.xml", &c, &l);
+    assert_eq!(l["hive.server2.thrift.port"], "10002");
+    assert_eq!(l["hive.zookeeper.quorum"], "127.0.0.1:2182");
+    assert_eq!(l["hive.server2.thrift.bind.host"], "127.0.0.1");
 }
