@@ -108,19 +108,24 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
         if !matches!(m.kind, MetricKind::Operation | MetricKind::Trend) {
             continue;
         }
-        let (count, p50, p99) = per_second(&r.series, name);
+        let (count, errors, p50, p99) = per_second(&r.series, name);
         if count.is_empty() {
             continue;
         }
-        let per = if m.kind == MetricKind::Operation {
-            "operations a second"
-        } else {
-            "values a second"
+        let failed = errors.iter().any(|(_, e)| *e > 0.0);
+        let per = match (m.kind == MetricKind::Operation, failed) {
+            (true, true) => "operations a second (green), of which failed (red)",
+            (true, false) => "operations a second",
+            _ => "values a second",
         };
         // Both charts span the whole run, so they line up.
         let span = count.last().map_or(1.0, |(x, _)| *x);
         let _ = writeln!(h, "<h3>{}</h3>\n<div class=\"charts\">", esc(name));
-        h.push_str(&chart(per, span, &[("#2a6", &count)]));
+        if failed {
+            h.push_str(&chart(per, span, &[("#2a6", &count), ("#c33", &errors)]));
+        } else {
+            h.push_str(&chart(per, span, &[("#2a6", &count)]));
+        }
         h.push_str(&chart(
             "ms: p50 (blue), p99 (red)",
             span,
@@ -132,17 +137,19 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
 
 type Points = Vec<(f64, f64)>;
 
-/// (seconds from the first second, value) of one metric: its count, p50 and p99 per second.
-fn per_second(series: &[Second], name: &str) -> (Points, Points, Points) {
+/// (seconds from the first second, value) of one metric: its count, errors, p50 and p99 per second.
+fn per_second(series: &[Second], name: &str) -> (Points, Points, Points, Points) {
     let Some(t0) = series.first().map(|s| s.t) else {
         return Default::default();
     };
-    let (mut count, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut count, mut errors, mut p50, mut p99) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for s in series {
         let x = (s.t - t0) as f64;
         match s.metrics.get(name) {
             Some(m) => {
                 count.push((x, m.count as f64));
+                errors.push((x, m.errors as f64));
                 if let Some(v) = m.p50 {
                     p50.push((x, v));
                 }
@@ -150,13 +157,16 @@ fn per_second(series: &[Second], name: &str) -> (Points, Points, Points) {
                     p99.push((x, v));
                 }
             }
-            None => count.push((x, 0.0)),
+            None => {
+                count.push((x, 0.0));
+                errors.push((x, 0.0));
+            }
         }
     }
     if count.iter().all(|(_, c)| *c == 0.0) {
         count.clear();
     }
-    (count, p50, p99)
+    (count, errors, p50, p99)
 }
 
 /// (seconds from the first second, highest value) of a gauge, for the seconds it was set in.
