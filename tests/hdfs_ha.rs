@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::stack::{require, stack_state, unique};
+use common::fault::{finish, kill_stack_process, spawn_run, RestartOnDrop};
+use common::stack::{require, unique};
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NAMENODES: [(&str, &str, &str); 2] = [
     ("nn1", "127.0.0.1:8020", "127.0.0.1:9870"),
@@ -62,33 +62,13 @@ fn the_nameservice_has_one_active_and_one_standby_namenode() {
     assert_eq!(s, ["active", "standby"], "nn1, nn2 states");
 }
 
-/// Starts whatever HDFS daemon is down again (the killed NameNode comes back as standby), even if
-/// the test failed.
-struct RestartHdfs;
-
-impl Drop for RestartHdfs {
-    fn drop(&mut self) {
-        let root = env!("CARGO_MANIFEST_DIR");
-        match Command::new(format!("{root}/scripts/stack"))
-            .args(["up", "hdfs"])
-            .output()
-        {
-            Ok(o) if !o.status.success() => eprintln!(
-                "restarting hdfs failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            _ => {}
-        }
-    }
-}
-
 /// One kill test at a time (the tests of a file run in parallel), for the whole test.
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     ONE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// What a run of scripts/ha/hdfs_failover.lua saw while `pid_file`'s process group was killed 8 s in.
+/// What a run of scripts/ha/hdfs_failover.lua saw while the stack's `process` was killed 8 s in.
 struct Killed {
     result: serde_json::Value,
     /// Epoch ms of each acknowledged write.
@@ -100,8 +80,8 @@ struct Killed {
 
 /// Writes of 100 KiB go through the nameservice at 10 files a second for 40 s
 /// (scripts/ha/hdfs_failover.lua, which reads every acknowledged write back in teardown); 8 s in, the
-/// process group of `pid_file` (a file under the stack's pids/) gets SIGKILL, checked dead.
-fn kill_under_writes(pid_file: &str) -> Killed {
+/// stack's `process` gets SIGKILL, checked dead.
+fn kill_under_writes(process: &str) -> Killed {
     let dir = format!("/loadgen-test/{}", unique("ha"));
     let root = env!("CARGO_MANIFEST_DIR");
     let case = Case::new(
@@ -109,53 +89,19 @@ fn kill_under_writes(pid_file: &str) -> Killed {
     );
     let acks = case.dir.path().join("acks.tsv");
     std::fs::write(&acks, "").unwrap();
-    let pid_file = stack_state().join("pids").join(pid_file);
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("PID file {}: {e}", pid_file.display()))
-        .trim()
-        .parse()
-        .unwrap();
-    let mut child = Command::new(bin())
-        .arg("run")
-        .arg(case.script())
-        .arg("--out")
-        .arg(case.out())
-        .arg("--quiet")
-        .args([
-            "-e",
-            &format!("DIR={dir}"),
-            "-e",
-            "RATE=10",
-            "-e",
-            "SIZE=102400",
-            "-e",
-            "SECONDS=40",
-        ])
-        .arg("-e")
-        .arg(format!("ACKS={}", acks.display()))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(
+        &case,
+        &[
+            format!("DIR={dir}"),
+            "RATE=10".into(),
+            "SIZE=102400".into(),
+            "SECONDS=40".into(),
+            format!("ACKS={}", acks.display()),
+        ],
+    );
     std::thread::sleep(Duration::from_secs(8));
-    let killed_at = loadgen::util::epoch_micros() / 1000;
-    // The stack starts each daemon in its own process group.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
-    let t = Instant::now();
-    while unsafe { libc::kill(pid, 0) } == 0 {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{pid} still alive after SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let killed_at = kill_stack_process(process, libc::SIGKILL, Duration::from_secs(10));
+    let (status, out) = finish(child);
     let acked = std::fs::read_to_string(&acks)
         .unwrap()
         .lines()
@@ -166,7 +112,7 @@ fn kill_under_writes(pid_file: &str) -> Killed {
         acked,
         killed_at,
         out,
-        status: status.code(),
+        status,
     }
 }
 
@@ -178,16 +124,16 @@ fn writes_fail_over_when_the_active_namenode_is_killed_and_nothing_acknowledged_
     require_ha();
     // Dropped in reverse: the killed daemon is started again before the next test may kill.
     let _one = one_at_a_time();
-    let _restart = RestartHdfs;
+    let _restart = RestartOnDrop("hdfs");
     let before = states();
     let active = before
         .iter()
         .position(|s| s.as_deref() == Some("active"))
         .unwrap_or_else(|| panic!("no active NameNode before the test: {before:?}"));
     let k = kill_under_writes(if active == 0 {
-        "hdfs-namenode.pid"
+        "hdfs-namenode"
     } else {
-        "hdfs-namenode-2.pid"
+        "hdfs-namenode-2"
     });
     let after = states();
     assert_eq!(
@@ -211,8 +157,8 @@ fn writes_go_on_when_a_datanode_is_killed_and_nothing_acknowledged_is_lost() {
     require_ha();
     // Dropped in reverse: the killed daemon is started again before the next test may kill.
     let _one = one_at_a_time();
-    let _restart = RestartHdfs;
-    let k = kill_under_writes("hdfs-datanode-3.pid");
+    let _restart = RestartOnDrop("hdfs");
+    let k = kill_under_writes("hdfs-datanode-3");
     check_run(&k);
     let writes = &k.result["metrics"]["hdfs.write"];
     let failed = writes["error_count"].as_u64().unwrap();

@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::stack::{require, stack_state};
+use common::fault::{finish, kill_stack_process, spawn_run, RestartOnDrop};
+use common::stack::require;
 use common::*;
-use std::io::Read;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ZOOKEEPER: &str = "127.0.0.1:2182";
 
@@ -60,25 +59,6 @@ end
     }
 }
 
-/// Starts whatever Hive process is down again, even if the test failed.
-struct RestartHive;
-
-impl Drop for RestartHive {
-    fn drop(&mut self) {
-        let root = env!("CARGO_MANIFEST_DIR");
-        match Command::new(format!("{root}/scripts/stack"))
-            .args(["up", "hive"])
-            .output()
-        {
-            Ok(o) if !o.status.success() => eprintln!(
-                "restarting hive failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            _ => {}
-        }
-    }
-}
-
 /// Queries through discovery at 4 a second for 30 s; 8 s in, the first HiveServer2 gets SIGKILL
 /// (checked dead). Its znode outlives it (until its ZooKeeper session expires), so the client must
 /// skip it: sessions it broke fail their statement and reconnect to the other, and every query from
@@ -88,7 +68,7 @@ impl Drop for RestartHive {
 fn queries_go_on_through_the_other_hiveserver2_when_one_is_killed() {
     require_ha();
     let _one = one_at_a_time();
-    let _restart = RestartHive;
+    let _restart = RestartOnDrop("hive");
     let case = Case::new(
         r#"
 local lg = require("loadgen")
@@ -105,43 +85,15 @@ function default()
 end
 "#,
     );
-    let pid_file = stack_state().join("pids/hive-server2.pid");
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("HiveServer2's PID file {}: {e}", pid_file.display()))
-        .trim()
-        .parse()
-        .unwrap();
-    let killed_at = loadgen::util::epoch_micros() / 1000 + 8_000;
-    let mut child = Command::new(bin())
-        .arg("run")
-        .arg(case.script())
-        .arg("--out")
-        .arg(case.out())
-        .arg("--quiet")
-        .args(["-e", &format!("ZK={ZOOKEEPER}")])
-        .args(["-e", &format!("LATE_MS={}", killed_at + 10_000)])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let late_from = loadgen::util::epoch_micros() / 1000 + 18_000;
+    let child = spawn_run(
+        &case,
+        &[format!("ZK={ZOOKEEPER}"), format!("LATE_MS={late_from}")],
+    );
     std::thread::sleep(Duration::from_secs(8));
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
-    let t = Instant::now();
-    while unsafe { libc::kill(pid, 0) } == 0 {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "HiveServer2 {pid} alive after SIGKILL"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{out}");
+    kill_stack_process("hive-server2", libc::SIGKILL, Duration::from_secs(10));
+    let (status, out) = finish(child);
+    assert_eq!(status, Some(0), "{out}");
     let r = case.result();
     assert_valid(&r);
     let late_ok = r["metrics"]["late_ok"]["sum"].as_f64().unwrap_or(0.0);

@@ -5,30 +5,10 @@
 
 mod common;
 
-use common::stack::{require_kafka, stack_state, unique, KAFKA};
+use common::fault::{finish, kill_stack_process, spawn_run, RestartOnDrop};
+use common::stack::{require_kafka, unique, KAFKA};
 use common::*;
-use std::process::Command;
 use std::time::Duration;
-
-/// Restarts whatever broker is down, even if the test failed.
-struct RestartKafka;
-
-impl Drop for RestartKafka {
-    fn drop(&mut self) {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let o = Command::new(format!("{root}/scripts/stack"))
-            .args(["up", "kafka"])
-            .output();
-        if let Ok(o) = o {
-            if !o.status.success() {
-                eprintln!(
-                    "restarting kafka failed: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                );
-            }
-        }
-    }
-}
 
 #[test]
 fn a_broker_stops_mid_run_and_no_acknowledged_record_is_lost() {
@@ -88,43 +68,20 @@ function teardown()
 end
 "#,
     );
-    let _restart = RestartKafka;
-    let pid_file = stack_state().join("pids/kafka-2.pid");
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap_or_else(|e| panic!("Kafka broker 2's PID file {}: {e}", pid_file.display()))
-        .trim()
-        .parse()
-        .unwrap();
-    let mut child = Command::new(bin())
-        .arg("run")
-        .arg(case.script())
-        .arg("--out")
-        .arg(case.out())
-        .arg("--quiet")
-        .args([
-            "-e",
-            &format!("BROKERS={KAFKA}"),
-            "-e",
-            &format!("TOPIC={topic}"),
-        ])
-        .arg("-e")
-        .arg(format!("DIR={}", case.dir.path().display()))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let _restart = RestartOnDrop("kafka");
+    let child = spawn_run(
+        &case,
+        &[
+            format!("BROKERS={KAFKA}"),
+            format!("TOPIC={topic}"),
+            format!("DIR={}", case.dir.path().display()),
+        ],
+    );
     std::thread::sleep(Duration::from_secs(4));
-    // The stack starts each server in its own process group: stop broker 2's group.
-    unsafe { libc::kill(-pid, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    use std::io::Read;
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{out}");
+    // Broker 2 shuts down (SIGTERM: a controlled shutdown), and is checked gone.
+    kill_stack_process("kafka-2", libc::SIGTERM, Duration::from_secs(60));
+    let (status, out) = finish(child);
+    assert_eq!(status, Some(0), "{out}");
     let r = case.result();
     assert_valid(&r);
     assert_eq!(r["status"], "completed");

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod fault;
 pub mod stack;
 
 use http_body_util::{BodyExt, Full};

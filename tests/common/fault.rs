@@ -1,0 +1,83 @@
+//! Fault tests: a server of the stack killed under a run, and started again afterwards.
+
+use super::stack::stack_state;
+use super::{bin, Case};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `scripts/stack up SERVER` when dropped, so that whatever a fault test killed comes back even
+/// when the test fails.
+pub struct RestartOnDrop(pub &'static str);
+
+impl Drop for RestartOnDrop {
+    fn drop(&mut self) {
+        let root = env!("CARGO_MANIFEST_DIR");
+        match Command::new(format!("{root}/scripts/stack"))
+            .args(["up", self.0])
+            .output()
+        {
+            Ok(o) if !o.status.success() => eprintln!(
+                "restarting {} failed: {}",
+                self.0,
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => eprintln!("restarting {}: {e}", self.0),
+            _ => {}
+        }
+    }
+}
+
+/// The PID of a process the stack started (`pids/<name>.pid`, the leader of its process group).
+pub fn stack_pid(name: &str) -> i32 {
+    let f = stack_state().join("pids").join(format!("{name}.pid"));
+    std::fs::read_to_string(&f)
+        .unwrap_or_else(|e| panic!("{name}'s PID file {}: {e}", f.display()))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}'s PID file {}: {e}", f.display()))
+}
+
+/// Sends `signal` to the process group of the stack's process `name` and waits until its leader is
+/// gone (a fault test checks that the fault happened); panics after `within`. Returns the epoch ms at
+/// which the signal was sent.
+pub fn kill_stack_process(name: &str, signal: i32, within: Duration) -> i64 {
+    let pid = stack_pid(name);
+    let at = loadgen::util::epoch_micros() / 1000;
+    // The stack starts each server in a process group of its own.
+    unsafe { libc::kill(-pid, signal) };
+    let t = Instant::now();
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            t.elapsed() < within,
+            "{name} ({pid}) still alive {within:?} after signal {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    at
+}
+
+/// `loadgen run` of the case in the background (`--quiet`, its result in the case's folder), with
+/// `-e` settings; stdout is piped for `finish`.
+pub fn spawn_run(case: &Case, env: &[String]) -> Child {
+    let mut c = Command::new(bin());
+    c.arg("run")
+        .arg(case.script())
+        .arg("--out")
+        .arg(case.out())
+        .arg("--quiet");
+    for e in env {
+        c.arg("-e").arg(e);
+    }
+    c.stdout(Stdio::piped()).spawn().unwrap()
+}
+
+/// Waits for a run from `spawn_run`: its exit code and what it printed.
+pub fn finish(mut child: Child) -> (Option<i32>, String) {
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        s.read_to_string(&mut out).unwrap();
+    }
+    (status.code(), out)
+}
