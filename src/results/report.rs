@@ -342,4 +342,36 @@ mod tests {
         assert!(svg.contains(&format!("{:.1},{:.1}", ML, H - MB)), "{svg}");
         assert!(svg.contains(">-50.0</text>"), "{svg}");
     }
+
+    #[test]
+    fn failed_operations_are_counted_per_second_beside_all_of_them() {
+        use crate::results::schema::{Second, SecondMetric};
+        let m = |count, errors| SecondMetric {
+            kind: MetricKind::Operation,
+            count,
+            errors,
+            units: Default::default(),
+            sum: 0.0,
+            p50: Some(1.0),
+            p90: None,
+            p99: Some(2.0),
+            max: None,
+            hist: None,
+        };
+        let second = |t, metrics: Vec<(&str, SecondMetric)>| Second {
+            t,
+            metrics: metrics
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        };
+        let series = vec![
+            second(100, vec![("op", m(10, 0))]),
+            second(101, vec![("op", m(10, 4))]),
+            second(102, vec![]),
+        ];
+        let (count, errors, _, _) = per_second(&series, "op");
+        assert_eq!(count, vec![(0.0, 10.0), (1.0, 10.0), (2.0, 0.0)]);
+        assert_eq!(errors, vec![(0.0, 0.0), (1.0, 4.0), (2.0, 0.0)]);
+    }
 }
