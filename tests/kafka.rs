@@ -645,12 +645,7 @@ end
 function teardown() admin:delete_topic(topic) end
 "#,
     );
-    let o = case.run(&[
-        "-e",
-        &format!("BROKERS={KAFKA}"),
-        "-e",
-        &format!("TOPIC={topic}"),
-    ]);
+    let o = run_on_kafka(&case, &topic);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     let r = case.result();
     let produced = r["metrics"]["produced"]["sum"].as_f64().unwrap();
