@@ -620,7 +620,7 @@ pub struct Consumed {
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
-    /// Key and value, copied only when the records go to the script (`Batch::copy`).
+    /// Key and value, copied only when the records go to the script (`poll_batch`'s `copy`).
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,

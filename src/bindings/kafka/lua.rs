@@ -565,10 +565,11 @@ impl UserData for ConsumerHandle {
                     let batch = client::poll_batch(&consumer, timeout, max, want_records).await;
                     let (got, mut first_error) = (batch.records, batch.error);
                     let mut units = Units::none();
+                    let bytes: usize = got.iter().map(client::Consumed::size).sum();
                     if !got.is_empty() {
                         units = units
                             .with("records", got.len() as u64)
-                            .with("bytes", got.iter().map(|c| c.size() as u64).sum());
+                            .with("bytes", bytes as u64);
                     }
                     let service = start.elapsed();
                     let state = consumer.context().0.clone();
@@ -645,7 +646,6 @@ impl UserData for ConsumerHandle {
                     } else {
                         None
                     };
-                    let mut bytes = 0usize;
                     for (i, c) in got.iter().enumerate() {
                         if topic != Some(&*c.topic) {
                             flush(topic, &mut e2e);
@@ -655,7 +655,6 @@ impl UserData for ConsumerHandle {
                         if let Some(sent) = sent_us {
                             e2e.push((now_us - sent).max(0) as f64 / 1000.0);
                         }
-                        bytes += c.size();
                         if let Some(k) = &keys {
                             out.raw_set(i + 1, consumed_table(&lua, k, c)?)?;
                         }
