@@ -17,7 +17,6 @@
 pub mod bindings;
 pub mod cli;
 pub mod engine;
-pub mod exit;
 pub mod metrics;
 pub mod plan;
 pub mod results;

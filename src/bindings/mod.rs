@@ -17,7 +17,26 @@ pub mod kafka;
 pub mod phoenix;
 pub mod timing;
 
+/// The Lua modules of the bindings built into this binary, for [`crate::script::Shared::new`].
+pub const MODULES: &[crate::script::Module] = &[
+    #[cfg(feature = "elasticsearch")]
+    ("loadgen.elasticsearch", elasticsearch::lua::module),
+    #[cfg(feature = "flink")]
+    ("loadgen.flink", flink::lua::module),
+    #[cfg(feature = "hdfs")]
+    ("loadgen.hdfs", hdfs::lua::module),
+    #[cfg(feature = "kafka")]
+    ("loadgen.kafka", kafka::lua::module),
+    #[cfg(feature = "hive")]
+    ("loadgen.hive", hive::lua::module),
+    #[cfg(feature = "phoenix")]
+    ("loadgen.phoenix", phoenix::lua::module),
+    #[cfg(feature = "http")]
+    ("loadgen.http", http::lua::module),
+];
+
 use crate::metrics::OpError;
+pub use crate::script::core::check_keys;
 use crate::script::{lua_error, state, Phase};
 use mlua::{Lua, Table};
 use std::collections::BTreeMap;
@@ -84,28 +103,6 @@ pub fn healthcheck_once(
         shared.set_connect_error(msg.clone());
         lua_error(lua, msg)
     })
-}
-
-/// Refuses any key of an options table that is not in `valid`, naming it and listing the valid ones
-/// (`kafka.producer: unknown option 'ack'; valid: acks, ...`): a typo is an error, not a default.
-pub fn check_keys(lua: &Lua, what: &str, t: &Table, valid: &[&str]) -> mlua::Result<()> {
-    for pair in t.clone().pairs::<mlua::Value, mlua::Value>() {
-        let (k, _) = pair?;
-        let key = match &k {
-            mlua::Value::String(s) => s.to_string_lossy(),
-            other => format!("{other:?}"),
-        };
-        if !valid.contains(&key.as_str()) {
-            return Err(lua_error(
-                lua,
-                format!(
-                    "{what}: unknown option '{key}'; valid: {}",
-                    valid.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// A table of settings as strings (`config = { ["linger.ms"] = 5 }`).

@@ -1,8 +1,8 @@
 //! `loadgen check`: load the script, validate the options, print the plan. Sends nothing: the
 //! bindings' health checks are listed, not run, and no client that would connect is made.
 
+use super::exit::{ExitCode, Failure};
 use super::run::{load_with, ScriptArgs};
-use crate::exit::{ExitCode, Failure};
 use crate::plan::Executor;
 use crate::util::format_duration as d;
 

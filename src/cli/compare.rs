@@ -1,6 +1,6 @@
 //! `loadgen compare`.
 
-use crate::exit::{ExitCode, Failure};
+use super::exit::{ExitCode, Failure};
 use clap::Args;
 use std::path::PathBuf;
 

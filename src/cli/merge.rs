@@ -1,6 +1,6 @@
 //! `loadgen merge`.
 
-use crate::exit::{ExitCode, Failure};
+use super::exit::{ExitCode, Failure};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -21,14 +21,18 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode, Failure> {
         let r = crate::results::read(p).map_err(|e| Failure::new(ExitCode::Usage, e))?;
         files.push((p.display().to_string(), r));
     }
-    let merged =
+    let mut merged =
         crate::results::merge::merge(&files).map_err(|e| Failure::new(ExitCode::Usage, e))?;
+    let crossed = merged.thresholds.iter().any(|t| !t.ok);
+    if crossed && merged.status == crate::results::outcome::Status::Completed {
+        merged.exit_code = ExitCode::ThresholdsCrossed.code();
+    }
     crate::results::write(&args.out, &merged)?;
     print!(
         "{}",
         crate::results::summary::render(&merged, Some(&args.out.display().to_string()))
     );
-    Ok(if merged.thresholds.iter().any(|t| !t.ok) {
+    Ok(if crossed {
         ExitCode::ThresholdsCrossed
     } else {
         ExitCode::Ok

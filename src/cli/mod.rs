@@ -3,12 +3,13 @@
 
 mod check;
 mod compare;
+pub mod exit;
 mod merge;
 mod report;
 mod run;
 
-use crate::exit::{ExitCode, Failure};
 use clap::{Parser, Subcommand};
+use exit::{ExitCode, Failure};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]

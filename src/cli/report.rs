@@ -1,6 +1,6 @@
 //! `loadgen report`.
 
-use crate::exit::{ExitCode, Failure};
+use super::exit::{ExitCode, Failure};
 use clap::Args;
 use std::path::PathBuf;
 

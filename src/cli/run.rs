@@ -1,8 +1,9 @@
 //! `loadgen run` and the script loading shared with `loadgen check`.
 
-use crate::exit::{ExitCode, Failure};
+use super::exit::{ExitCode, Failure};
 use crate::metrics::Recorder;
 use crate::plan::{Overrides, RunPlan, ScriptSource};
+use crate::results::outcome::{FailureKind, RunOutcome};
 use crate::results::schema::{ResultFile, RunInfo};
 use crate::script::{Shared, Vu, VuSpec};
 use clap::Args;
@@ -82,7 +83,12 @@ pub fn load_with(args: &ScriptArgs, offline: bool) -> Result<Loaded, Failure> {
         hash,
     };
     let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
-    let shared = Shared::new(script, env, args.seed.unwrap_or(0));
+    let shared = Shared::new(
+        script,
+        env,
+        args.seed.unwrap_or(0),
+        crate::bindings::MODULES,
+    );
     if offline {
         shared.set_offline();
     }
@@ -172,8 +178,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         Ok(l) => l,
         // The script or a server failed before any load: the result file still says so.
         Err(f) if matches!(f.code, ExitCode::Script | ExitCode::Connect) => {
-            let outcome = crate::engine::RunOutcome::not_started(
-                f.code,
+            let kind = if f.code == ExitCode::Connect {
+                FailureKind::Connect
+            } else {
+                FailureKind::Script
+            };
+            let outcome = RunOutcome::not_started(
+                kind,
                 format!("{:#}", f.error),
                 args.script.workers.unwrap_or_else(crate::util::cores),
             );
@@ -193,7 +204,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let plan = Arc::new(plan);
     let outcome = crate::engine::run(plan.clone(), shared.clone(), vu0, recorder0, args.quiet);
     let code = match &outcome.failure {
-        Some((code, _)) => *code,
+        Some((kind, _)) => ExitCode::from(*kind),
         None if outcome.thresholds.iter().any(|t| !t.ok) => ExitCode::ThresholdsCrossed,
         None => ExitCode::Ok,
     };

@@ -10,12 +10,11 @@ pub mod stop;
 pub mod timer;
 pub mod worker;
 
-use crate::exit::ExitCode;
 use crate::metrics::thresholds::{self, Outcome};
 use crate::metrics::{MetricStore, Recorder, Summary};
 use crate::plan::RunPlan;
+use crate::results::outcome::{FailureKind, GeneratorReport, RunOutcome, ScenarioStats, Status};
 use crate::script::{describe, Phase, ScriptError, Shared, Vu};
-use executors::ScenarioStats;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
@@ -24,66 +23,6 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use worker::{Msg, Worker};
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Completed,
-    Interrupted,
-    Aborted,
-    Failed,
-}
-
-/// The generator's view of itself.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct GeneratorReport {
-    pub workers: usize,
-    /// How late the open-model scheduler woke up against the due times (ms), when a VU was free.
-    pub scheduler_lateness: Option<Summary>,
-    pub cpu_seconds: f64,
-    /// CPU used / (elapsed x cores), 0..1.
-    pub cpu_share: f64,
-    pub peak_rss_bytes: u64,
-}
-
-pub struct RunOutcome {
-    pub status: Status,
-    /// Why the run failed or was aborted; with the exit code it maps to.
-    pub failure: Option<(ExitCode, String)>,
-    pub started: SystemTime,
-    pub ended: SystemTime,
-    /// From t0 to the end of the last worker.
-    pub elapsed: Duration,
-    pub store: MetricStore,
-    pub scenarios: Vec<ScenarioStats>,
-    pub generator: GeneratorReport,
-    pub thresholds: Vec<Outcome>,
-    pub warnings: Vec<String>,
-}
-
-impl RunOutcome {
-    /// A run that failed before any load was sent (the script or a server health check).
-    pub fn not_started(code: ExitCode, failure: String, workers: usize) -> RunOutcome {
-        let now = SystemTime::now();
-        RunOutcome {
-            status: Status::Failed,
-            failure: Some((code, failure)),
-            started: now,
-            ended: now,
-            elapsed: Duration::ZERO,
-            store: MetricStore::default(),
-            scenarios: Vec::new(),
-            generator: GeneratorReport {
-                workers,
-                peak_rss_bytes: crate::util::peak_rss_bytes(),
-                ..Default::default()
-            },
-            thresholds: Vec::new(),
-            warnings: Vec::new(),
-        }
-    }
-}
 
 /// Above this wake-up lateness (p99) the scheduler, not the target, is said to be the limit.
 pub const LATENESS_BOUND_MS: f64 = 2.0;
@@ -185,7 +124,7 @@ async fn coordinate(
         r = setup => r,
         _ = signal(&mut sigint, &mut sigterm) => {
             out.status = Status::Interrupted;
-            out.failure = Some((ExitCode::Interrupted, "interrupted during setup()".into()));
+            out.failure = Some((FailureKind::Interrupted, "interrupted during setup()".into()));
             return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
         }
     };
@@ -195,7 +134,7 @@ async fn coordinate(
             Err(e) => {
                 out.status = Status::Failed;
                 out.failure = Some((
-                    ExitCode::Script,
+                    FailureKind::Script,
                     format!("script error in setup: the returned data {e}"),
                 ));
                 return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
@@ -206,8 +145,8 @@ async fn coordinate(
             // A binding that could not reach or deploy to a server in setup() (a Flink job whose
             // submission failed) says so: exit 4, as for a server unreachable in init.
             let code = match vu0.shared().connect_error() {
-                Some(_) => ExitCode::Connect,
-                None => ExitCode::Script,
+                Some(_) => FailureKind::Connect,
+                None => FailureKind::Script,
             };
             out.failure = Some((code, e.to_string()));
             return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
@@ -244,7 +183,7 @@ async fn coordinate(
                 hard_stop(&stop_tx, &shared);
                 out.status = Status::Failed;
                 out.failure = Some((
-                    ExitCode::Failure,
+                    FailureKind::Internal,
                     format!("cannot start a worker thread: {e}"),
                 ));
                 return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
@@ -260,20 +199,20 @@ async fn coordinate(
                 Some(Msg::InitFailed(e)) => {
                     hard_stop(&stop_tx, &shared);
                     out.status = Status::Failed;
-                    out.failure = Some((ExitCode::Script, e.to_string()));
+                    out.failure = Some((FailureKind::Script, e.to_string()));
                     return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
                 }
                 Some(_) => {}
                 None => {
                     out.status = Status::Failed;
-                    out.failure = Some((ExitCode::Failure, "a worker thread ended before the start".into()));
+                    out.failure = Some((FailureKind::Internal, "a worker thread ended before the start".into()));
                     return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
                 }
             },
             _ = signal(&mut sigint, &mut sigterm) => {
                 hard_stop(&stop_tx, &shared);
                 out.status = Status::Interrupted;
-                out.failure = Some((ExitCode::Interrupted, "interrupted while the VUs were initialised".into()));
+                out.failure = Some((FailureKind::Interrupted, "interrupted while the VUs were initialised".into()));
                 return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
             }
         }
@@ -415,11 +354,11 @@ async fn coordinate(
     }
     if out.status == Status::Aborted {
         out.failure = Some((
-            ExitCode::Aborted,
+            FailureKind::Aborted,
             shared.abort_reason().unwrap_or_else(|| "aborted".into()),
         ));
     } else if out.status == Status::Interrupted {
-        out.failure = Some((ExitCode::Interrupted, "interrupted".into()));
+        out.failure = Some((FailureKind::Interrupted, "interrupted".into()));
     }
 
     // teardown(data), unless the user asked to stop at once.
@@ -442,7 +381,7 @@ async fn coordinate(
         if let Err(e) = r {
             if out.failure.is_none() {
                 out.status = Status::Failed;
-                out.failure = Some((ExitCode::Script, e.to_string()));
+                out.failure = Some((FailureKind::Script, e.to_string()));
             } else {
                 out.warnings.push(e.to_string());
             }

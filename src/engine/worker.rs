@@ -1,11 +1,12 @@
 //! A worker: one OS thread, a current-thread tokio runtime and a local task set. Its VUs are local
 //! tasks that own their Lua states, so nothing on the hot path takes a lock.
 
-use super::executors::{self, make_runner, scenario_tags, Ctx, ScenarioStats};
+use super::executors::{self, make_runner, scenario_tags, Ctx};
 use super::stop::StopSignal;
 use crate::metrics::recorder::Snapshot;
 use crate::metrics::Recorder;
 use crate::plan::RunPlan;
+use crate::results::outcome::ScenarioStats;
 use crate::script::{ScriptError, Shared};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;

@@ -2,6 +2,7 @@
 //! evaluation against a metric.
 
 use super::entry::{Entry, MetricKind};
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -298,6 +299,53 @@ mod tests {
     }
 }
 
+/// Thresholds on one metric (optionally a tagged sub-metric).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdSpec {
+    /// As written: `http.request` or `http.request{name:get}`.
+    pub key: String,
+    pub metric: String,
+    pub tags: BTreeMap<String, String>,
+    pub rules: Vec<ThresholdRule>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdRule {
+    pub expression: Expression,
+    pub source: String,
+    pub abort_on_fail: bool,
+    pub delay_abort_eval: std::time::Duration,
+}
+
+/// Splits `http.request{name:get,phase:load}` into the metric name and its tag filter.
+pub fn parse_metric_selector(key: &str) -> Result<(String, BTreeMap<String, String>), String> {
+    let key = key.trim();
+    let Some(open) = key.find('{') else {
+        if key.is_empty() {
+            return Err("empty metric name".into());
+        }
+        return Ok((key.to_string(), BTreeMap::new()));
+    };
+    if !key.ends_with('}') {
+        return Err(format!("'{key}': a tag filter must end with '}}'"));
+    }
+    let name = key[..open].trim().to_string();
+    let mut tags = BTreeMap::new();
+    for pair in key[open + 1..key.len() - 1]
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+    {
+        let (k, v) = pair
+            .split_once(':')
+            .ok_or_else(|| format!("'{key}': tag filter '{pair}' is not key:value"))?;
+        tags.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if name.is_empty() {
+        return Err(format!("'{key}': no metric name before '{{'"));
+    }
+    Ok((name, tags))
+}
+
 /// The result of one threshold rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
@@ -312,7 +360,7 @@ pub struct Outcome {
 
 /// Evaluates every rule against the store's totals.
 pub fn evaluate(
-    specs: &[crate::plan::ThresholdSpec],
+    specs: &[ThresholdSpec],
     store: &super::MetricStore,
     elapsed_secs: f64,
 ) -> Vec<Outcome> {

@@ -3,6 +3,7 @@
 
 pub mod options;
 
+use crate::metrics::thresholds::ThresholdSpec;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,7 +20,7 @@ pub struct RunPlan {
     pub setup_timeout: Duration,
     pub teardown_timeout: Duration,
     /// How long one VU's init code may run, and how much memory its Lua state may hold.
-    pub vu_limits: crate::script::VuLimits,
+    pub vu_limits: VuLimits,
     /// Seed of the random source of `loadgen.gen`.
     pub seed: u64,
     /// Worker threads (default: one per core).
@@ -185,22 +186,22 @@ impl Executor {
     }
 }
 
-/// Thresholds on one metric (optionally a tagged sub-metric).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ThresholdSpec {
-    /// As written: `http.request` or `http.request{name:get}`.
-    pub key: String,
-    pub metric: String,
-    pub tags: BTreeMap<String, String>,
-    pub rules: Vec<ThresholdRule>,
+/// What one VU's Lua code may use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VuLimits {
+    /// How long a VU's init code may run.
+    pub init_timeout: Duration,
+    /// How many bytes the VU's Lua state may hold (0: no limit).
+    pub memory: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ThresholdRule {
-    pub expression: crate::metrics::thresholds::Expression,
-    pub source: String,
-    pub abort_on_fail: bool,
-    pub delay_abort_eval: Duration,
+impl Default for VuLimits {
+    fn default() -> Self {
+        VuLimits {
+            init_timeout: Duration::from_secs(60),
+            memory: 1 << 30,
+        }
+    }
 }
 
 /// Where the script came from.

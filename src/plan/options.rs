@@ -5,7 +5,7 @@
 //! Lua types and is unit-tested with plain JSON.
 
 use super::*;
-use crate::metrics::thresholds::Expression;
+use crate::metrics::thresholds::{parse_metric_selector, Expression, ThresholdRule, ThresholdSpec};
 use crate::util::parse_duration;
 use serde_json::{Map, Value};
 
@@ -389,35 +389,6 @@ fn scenario(name: &str, value: &Value) -> R<Scenario> {
     })
 }
 
-/// Splits `http.request{name:get,phase:load}` into the metric name and its tag filter.
-pub fn parse_metric_selector(key: &str) -> R<(String, BTreeMap<String, String>)> {
-    let key = key.trim();
-    let Some(open) = key.find('{') else {
-        if key.is_empty() {
-            return Err("empty metric name".into());
-        }
-        return Ok((key.to_string(), BTreeMap::new()));
-    };
-    if !key.ends_with('}') {
-        return Err(format!("'{key}': a tag filter must end with '}}'"));
-    }
-    let name = key[..open].trim().to_string();
-    let mut tags = BTreeMap::new();
-    for pair in key[open + 1..key.len() - 1]
-        .split(',')
-        .filter(|p| !p.trim().is_empty())
-    {
-        let (k, v) = pair
-            .split_once(':')
-            .ok_or_else(|| format!("'{key}': tag filter '{pair}' is not key:value"))?;
-        tags.insert(k.trim().to_string(), v.trim().to_string());
-    }
-    if name.is_empty() {
-        return Err(format!("'{key}': no metric name before '{{'"));
-    }
-    Ok((name, tags))
-}
-
 fn thresholds(value: Option<&Value>) -> R<Vec<ThresholdSpec>> {
     let Some(value) = value else {
         return Ok(Vec::new());
@@ -493,8 +464,8 @@ pub fn build(options: &Value, o: &Overrides) -> R<RunPlan> {
         .duration("teardown_timeout")?
         .unwrap_or(Duration::from_secs(60));
     let seed = f.u64("seed")?;
-    let defaults = crate::script::VuLimits::default();
-    let vu_limits = crate::script::VuLimits {
+    let defaults = VuLimits::default();
+    let vu_limits = VuLimits {
         init_timeout: f.duration("init_timeout")?.unwrap_or(defaults.init_timeout),
         memory: f
             .u64("lua_memory_mib")?

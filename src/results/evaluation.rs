@@ -411,7 +411,7 @@ fn sweep_section(h: &mut String, files: &[&File], stores: &[String]) {
             || (sc.iterations as f64) < 0.9 * due as f64
             || achieved < 0.8 * rate
             || f.checks_ok().is_some_and(|c| c < 1.0)
-            || f.r.status != crate::engine::Status::Completed;
+            || f.r.status != super::outcome::Status::Completed;
         by.entry((f.tag("query").to_string(), f.tag("store").to_string()))
             .or_default()
             .push(Step {

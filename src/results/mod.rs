@@ -6,6 +6,7 @@ pub mod evaluation;
 pub mod freshness;
 pub use crate::metrics::hist;
 pub mod merge;
+pub mod outcome;
 pub mod report;
 pub mod schema;
 pub mod summary;

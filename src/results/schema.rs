@@ -2,8 +2,8 @@
 //! constrained by docs/result.schema.json (checked against real output in the tests).
 
 use super::hist;
-use crate::engine::executors::ScenarioStats;
-use crate::engine::{GeneratorReport, RunOutcome, Status};
+
+use super::outcome::{GeneratorReport, RunOutcome, ScenarioStats, Status};
 use crate::metrics::entry::{Entry, Gauge, MetricKind, Summary};
 use crate::metrics::thresholds::Outcome;
 use crate::metrics::MetricStore;
@@ -289,10 +289,14 @@ pub struct RunInfo {
     pub exit_code: u8,
 }
 
+/// A run's id: the start time in microseconds and 32 random bits (from the standard library's
+/// randomly keyed hasher, not the script's seeded generator, so that two runs with one seed differ).
 pub fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
     let t = crate::util::epoch_micros() as u64;
-    let mut r = crate::script::rng::Rng::new(t ^ (std::process::id() as u64) << 32);
-    format!("{:016x}{:08x}", t, r.next_u64() as u32)
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(t ^ (std::process::id() as u64) << 32);
+    format!("{:016x}{:08x}", t, h.finish() as u32)
 }
 
 impl ResultFile {

@@ -368,7 +368,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
             let rate: f64 = opts
                 .get::<Option<f64>>("rate")?
                 .ok_or_else(|| lua_error(lua, "limiter: 'rate' (per second) is required"))?;
-            crate::bindings::check_keys(lua, "lg.limiter", &opts, &["burst", "name", "rate"])?;
+            check_keys(lua, "lg.limiter", &opts, &["burst", "name", "rate"])?;
             let burst: Option<u32> = opts.get("burst")?;
             let name: Option<String> = opts.get("name")?;
             Ok(Limiter(make_limiter(
@@ -413,6 +413,28 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
 
     Ok(m)
+}
+
+/// Refuses any key of an options table that is not in `valid`, naming it and listing the valid ones
+/// (`kafka.producer: unknown option 'ack'; valid: acks, ...`): a typo is an error, not a default.
+pub fn check_keys(lua: &Lua, what: &str, t: &Table, valid: &[&str]) -> mlua::Result<()> {
+    for pair in t.clone().pairs::<mlua::Value, mlua::Value>() {
+        let (k, _) = pair?;
+        let key = match &k {
+            mlua::Value::String(s) => s.to_string_lossy(),
+            other => format!("{other:?}"),
+        };
+        if !valid.contains(&key.as_str()) {
+            return Err(lua_error(
+                lua,
+                format!(
+                    "{what}: unknown option '{key}'; valid: {}",
+                    valid.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

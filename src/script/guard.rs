@@ -9,25 +9,7 @@ use super::Shared;
 use mlua::Lua;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// What one VU's Lua code may use.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct VuLimits {
-    /// How long a VU's init code may run.
-    pub init_timeout: Duration,
-    /// How many bytes the VU's Lua state may hold (0: no limit).
-    pub memory: usize,
-}
-
-impl Default for VuLimits {
-    fn default() -> Self {
-        VuLimits {
-            init_timeout: Duration::from_secs(60),
-            memory: 1 << 30,
-        }
-    }
-}
+use std::time::Instant;
 
 /// How often (in Lua VM instructions) running Lua code checks its limits. Any count hook makes Lua
 /// trap every instruction (that is the hook's cost); the check itself, every 1,000, adds little.
@@ -153,6 +135,7 @@ pub fn install(lua: &Lua, shared: Arc<Shared>) -> mlua::Result<Arc<Guard>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_guard_fires_only_past_its_deadline() {

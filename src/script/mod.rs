@@ -20,9 +20,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use guard::is_stopped;
 use guard::Guard;
-pub use guard::{is_stopped, VuLimits};
 pub use shared::Shared;
+
+/// A Lua module a binding adds: its `require` name and the function that builds it.
+pub type Module = (&'static str, fn(&Lua) -> mlua::Result<mlua::Table>);
 
 /// The life-cycle phase a Lua state is in; named in every script error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,41 +364,10 @@ fn register_modules(lua: &Lua) -> mlua::Result<()> {
         "loadgen.gen",
         lua.create_function(|lua, ()| gen::module(lua))?,
     )?;
-    #[cfg(feature = "elasticsearch")]
-    preload.set(
-        "loadgen.elasticsearch",
-        lua.create_function(|lua, ()| crate::bindings::elasticsearch::lua::module(lua))?,
-    )?;
-    #[cfg(feature = "flink")]
-    preload.set(
-        "loadgen.flink",
-        lua.create_function(|lua, ()| crate::bindings::flink::lua::module(lua))?,
-    )?;
-    #[cfg(feature = "hdfs")]
-    preload.set(
-        "loadgen.hdfs",
-        lua.create_function(|lua, ()| crate::bindings::hdfs::lua::module(lua))?,
-    )?;
-    #[cfg(feature = "kafka")]
-    preload.set(
-        "loadgen.kafka",
-        lua.create_function(|lua, ()| crate::bindings::kafka::lua::module(lua))?,
-    )?;
-    #[cfg(feature = "hive")]
-    preload.set(
-        "loadgen.hive",
-        lua.create_function(|lua, ()| crate::bindings::hive::lua::module(lua))?,
-    )?;
-    #[cfg(feature = "phoenix")]
-    preload.set(
-        "loadgen.phoenix",
-        lua.create_function(|lua, ()| crate::bindings::phoenix::lua::module(lua))?,
-    )?;
-    #[cfg(feature = "http")]
-    preload.set(
-        "loadgen.http",
-        lua.create_function(|lua, ()| crate::bindings::http::lua::module(lua))?,
-    )?;
+    // The bindings built into this binary (`Shared::new` was given them): loaded on `require`.
+    for &(name, load) in state(lua).shared.modules {
+        preload.set(name, lua.create_function(move |lua, ()| load(lua))?)?;
+    }
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 //! data sets, shared instances, the abort and stop flags, the VU limits.
 
 use super::data;
-use super::VuLimits;
 use crate::plan::ScriptSource;
+use crate::plan::VuLimits;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -39,10 +39,17 @@ pub struct Shared {
     stop_lua_at_ns: std::sync::atomic::AtomicU64,
     /// The limits of a VU (set from the options before the VUs beyond VU 0 are made).
     limits: Mutex<VuLimits>,
+    /// The modules scripts may `require` besides `loadgen` and `loadgen.gen` (the bindings).
+    pub modules: &'static [super::Module],
 }
 
 impl Shared {
-    pub fn new(script: ScriptSource, env: BTreeMap<String, String>, seed: u64) -> Arc<Shared> {
+    pub fn new(
+        script: ScriptSource,
+        env: BTreeMap<String, String>,
+        seed: u64,
+        modules: &'static [super::Module],
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             script,
             env,
@@ -58,6 +65,7 @@ impl Shared {
             stop_lua: AtomicBool::new(false),
             stop_lua_at_ns: Default::default(),
             limits: Mutex::default(),
+            modules,
         })
     }
 

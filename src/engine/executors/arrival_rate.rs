@@ -149,10 +149,11 @@ fn share(n: u64, k: u64, w: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::executors::{make_runner, scenario_tags, ScenarioStats};
+    use crate::engine::executors::{make_runner, scenario_tags};
     use crate::engine::stop;
     use crate::metrics::Recorder;
     use crate::plan::{Executor, Scenario, ScriptSource};
+    use crate::results::outcome::ScenarioStats;
     use crate::script::Shared;
     use std::sync::atomic::AtomicU64;
     use std::sync::Arc;
@@ -187,6 +188,7 @@ mod tests {
             },
             Default::default(),
             1,
+            &[],
         );
         let scenario = Scenario {
             name: "open".into(),

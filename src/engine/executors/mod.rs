@@ -12,10 +12,10 @@ pub mod shared_iterations;
 use crate::engine::stop::{StopSignal, HARD};
 use crate::metrics::{Recorder, Tags};
 use crate::plan::{Executor, Scenario};
+use crate::results::outcome::ScenarioStats;
 use crate::script::{describe, ScriptError, Shared, Vu, VuSpec};
 use hdrhistogram::Histogram;
 use mlua::{Function, Value};
-use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -24,46 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-
-/// What one scenario did (summed over workers by the coordinator).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct ScenarioStats {
-    pub name: String,
-    pub executor: String,
-    /// Iterations that ran to the end (including those whose script raised an error).
-    pub iterations: u64,
-    /// Iterations whose script raised an error.
-    pub failed_iterations: u64,
-    /// Iterations cancelled by a stop (graceful stop ran out, second Ctrl-C, abort).
-    pub interrupted_iterations: u64,
-    /// Open model with `drop_late`: iterations dropped because no VU was free.
-    pub dropped_iterations: u64,
-    /// Open model: iterations due before the end that never started (every VU was busy).
-    pub unstarted_iterations: u64,
-    /// Open model: most iterations due but not yet started at one time.
-    pub max_backlog: u64,
-    /// Largest lateness of an iteration start against its schedule, in ms.
-    pub max_lateness_ms: f64,
-    /// Most VUs initialised at once.
-    pub vus_max: u64,
-}
-
-impl ScenarioStats {
-    pub fn merge(&mut self, o: &ScenarioStats) {
-        if self.name.is_empty() {
-            self.name = o.name.clone();
-            self.executor = o.executor.clone();
-        }
-        self.iterations += o.iterations;
-        self.failed_iterations += o.failed_iterations;
-        self.interrupted_iterations += o.interrupted_iterations;
-        self.dropped_iterations += o.dropped_iterations;
-        self.unstarted_iterations += o.unstarted_iterations;
-        self.max_backlog += o.max_backlog;
-        self.max_lateness_ms = self.max_lateness_ms.max(o.max_lateness_ms);
-        self.vus_max += o.vus_max;
-    }
-}
 
 /// Everything an executor on one worker needs.
 pub struct Ctx {

@@ -30,6 +30,19 @@ impl ExitCode {
     }
 }
 
+impl From<crate::results::outcome::FailureKind> for ExitCode {
+    fn from(kind: crate::results::outcome::FailureKind) -> ExitCode {
+        use crate::results::outcome::FailureKind;
+        match kind {
+            FailureKind::Internal => ExitCode::Failure,
+            FailureKind::Script => ExitCode::Script,
+            FailureKind::Connect => ExitCode::Connect,
+            FailureKind::Aborted => ExitCode::Aborted,
+            FailureKind::Interrupted => ExitCode::Interrupted,
+        }
+    }
+}
+
 /// An error that knows which exit code it maps to.
 #[derive(Debug)]
 pub struct Failure {
