@@ -599,6 +599,37 @@ end
     assert_eq!(metric(&r, "checks")["rate"].as_f64().unwrap(), 1.0);
 }
 
+/// Health checks are a stage of their own, after init and before `setup()` (issue 12): the init
+/// code after the client is made still runs, `setup()` never does, and the run fails with exit 4
+/// naming the server. Before, the check ran inside the client's constructor, so init stopped there.
+#[test]
+fn health_checks_run_after_init_and_before_setup() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let case = Case::new(&format!(
+        r#"
+local es = require("loadgen.elasticsearch")
+local c = es.client{{ url = "http://127.0.0.1:{port}" }}
+io.stdout:write("init went on\n")
+options = {{ iterations = 1 }}
+function setup() io.stdout:write("setup ran\n") end
+function default() c:count("x") end
+"#
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 4, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("init went on"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("setup ran"), "{}", stdout(&o));
+    let r = case.result();
+    assert_valid(&r);
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["exit_code"], 4);
+    let failure = r["failure"].as_str().unwrap();
+    assert!(failure.contains(&format!("127.0.0.1:{port}")), "{failure}");
+}
+
 #[test]
 fn timeouts_are_their_own_kind() {
     let srv = server();

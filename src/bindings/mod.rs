@@ -37,7 +37,7 @@ pub const MODULES: &[crate::script::Module] = &[
 
 use crate::metrics::OpError;
 pub use crate::script::core::check_keys;
-use crate::script::{lua_error, state, Phase};
+use crate::script::{state, Phase};
 use mlua::{Lua, Table};
 use std::collections::BTreeMap;
 
@@ -75,34 +75,25 @@ pub fn result_error(t: &Table, e: &OpError) -> mlua::Result<()> {
     t.set("error", e.message.as_str())
 }
 
-/// Runs a binding's health check once per target, in VU 0's init (before any load): a server that
-/// cannot be reached stops the run with exit code 4, naming the server and its address.
-/// `healthcheck = false` in the client's options turns it off: failures are then counted per
-/// operation (`connect`, `timeout`) instead.
-pub fn healthcheck_once(
+/// Asks for a binding's health check of `target`, once per target: VU 0's init hands it to the
+/// engine, which runs every check after init and before `setup()` (its own stage); a server that
+/// cannot be reached stops the run with exit code 4, naming the server and its address. `loadgen
+/// check` lists the targets and contacts none. `healthcheck = false` in the client's options
+/// turns it off: failures are then counted per operation (`connect`, `timeout`) instead.
+pub fn healthcheck(
     lua: &Lua,
     opts: &Table,
     target: &str,
-    check: impl FnOnce() -> Result<(), String>,
+    check: impl FnOnce() -> Result<(), String> + Send + 'static,
 ) -> mlua::Result<()> {
     if opts.get::<Option<bool>>("healthcheck")? == Some(false) {
         return Ok(());
     }
-    let (vu, phase, shared) = {
-        let st = state(lua);
-        (st.vu_id, st.phase, st.shared.clone())
-    };
-    if vu != 0 || phase != Phase::Init || !shared.first_healthcheck(target) {
-        return Ok(());
+    let st = state(lua);
+    if st.vu_id == 0 && st.phase == Phase::Init {
+        st.shared.add_healthcheck(target, Box::new(check));
     }
-    // `loadgen check`: the target is listed, not contacted.
-    if shared.offline() {
-        return Ok(());
-    }
-    check().map_err(|msg| {
-        shared.set_connect_error(msg.clone());
-        lua_error(lua, msg)
-    })
+    Ok(())
 }
 
 /// A table of settings as strings (`config = { ["linger.ms"] = 5 }`).

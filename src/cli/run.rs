@@ -100,9 +100,10 @@ pub fn load_with(args: &ScriptArgs, offline: bool) -> Result<Loaded, Failure> {
         env: Rc::new(BTreeMap::new()),
     };
     let vu0 = Vu::new(shared.clone(), spec, recorder0.clone()).map_err(|e| {
-        match shared.connect_error() {
-            Some(msg) => Failure::new(ExitCode::Connect, anyhow::anyhow!("{msg}")),
-            None => Failure::script(e),
+        if e.unreachable {
+            Failure::new(ExitCode::Connect, anyhow::anyhow!("{}", e.message))
+        } else {
+            Failure::script(e)
         }
     })?;
     let options = vu0

@@ -14,7 +14,7 @@ use crate::metrics::thresholds::{self, Outcome};
 use crate::metrics::{MetricStore, Recorder, Summary};
 use crate::plan::RunPlan;
 use crate::results::outcome::{FailureKind, GeneratorReport, RunOutcome, ScenarioStats, Status};
-use crate::script::{describe, Phase, ScriptError, Shared, Vu};
+use crate::script::{Phase, ScriptError, Shared, Vu};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
@@ -67,21 +67,42 @@ async fn call_with_timeout(
         std::time::Instant::now() + timeout,
         &format!("{name}_timeout ({})", crate::util::format_duration(timeout)),
     );
-    let err = |message| ScriptError {
-        phase,
-        vu: 0,
-        message,
-    };
     let r = tokio::time::timeout(timeout, f.call_async::<mlua::Value>(data)).await;
     vu.unlimit();
     match r {
         Ok(Ok(v)) => Ok(Some(v)),
-        Ok(Err(e)) => Err(err(describe(&e))),
-        Err(_) => Err(err(format!(
-            "{name}() did not finish within {} ({name}_timeout)",
-            crate::util::format_duration(timeout)
-        ))),
+        Ok(Err(e)) => Err(ScriptError::new(phase, 0, &e)),
+        Err(_) => Err(ScriptError {
+            phase,
+            vu: 0,
+            unreachable: false,
+            message: format!(
+                "{name}() did not finish within {} ({name}_timeout)",
+                crate::util::format_duration(timeout)
+            ),
+        }),
     }
+}
+
+/// The health stage: runs the bindings' health checks (blocking, each with its own runtime) on a
+/// thread of their own, in the order init asked for them. The targets that passed and how long
+/// each took; or the first failure, which names its server.
+pub fn health(shared: &Shared) -> Result<Vec<(String, Duration)>, String> {
+    let checks = shared.take_healthchecks();
+    if checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::thread::spawn(move || {
+        let mut passed = Vec::new();
+        for (target, check) in checks {
+            let start = std::time::Instant::now();
+            check()?;
+            passed.push((target, start.elapsed()));
+        }
+        Ok(passed)
+    })
+    .join()
+    .unwrap_or_else(|_| Err("a server health check panicked".into()))
 }
 
 async fn coordinate(
@@ -111,6 +132,21 @@ async fn coordinate(
     let mut sigterm =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let cpu0 = crate::util::process_cpu_time();
+
+    // Health: the servers VU 0's init named, each checked once before anything is sent.
+    match health(&shared) {
+        Ok(passed) if !quiet => {
+            for (target, took) in passed {
+                println!("health check {target}: ok in {} ms", took.as_millis());
+            }
+        }
+        Ok(_) => {}
+        Err(msg) => {
+            out.status = Status::Failed;
+            out.failure = Some((FailureKind::Connect, msg));
+            return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);
+        }
+    }
 
     // setup()
     let setup = call_with_timeout(
@@ -144,9 +180,10 @@ async fn coordinate(
             out.status = Status::Failed;
             // A binding that could not reach or deploy to a server in setup() (a Flink job whose
             // submission failed) says so: exit 4, as for a server unreachable in init.
-            let code = match vu0.shared().connect_error() {
-                Some(_) => FailureKind::Connect,
-                None => FailureKind::Script,
+            let code = if e.unreachable {
+                FailureKind::Connect
+            } else {
+                FailureKind::Script
             };
             out.failure = Some((code, e.to_string()));
             return finish(out, &plan, &recorder0, Instant::now(), Instant::now(), cpu0);

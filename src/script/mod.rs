@@ -54,6 +54,41 @@ pub struct ScriptError {
     pub phase: Phase,
     pub vu: u64,
     pub message: String,
+    /// The error was a server the run needs failing before the load ([`Unreachable`]): exit 4.
+    pub unreachable: bool,
+}
+
+impl ScriptError {
+    pub fn new(phase: Phase, vu: u64, e: &mlua::Error) -> ScriptError {
+        ScriptError {
+            phase,
+            vu,
+            message: describe(e),
+            unreachable: is_unreachable(e),
+        }
+    }
+}
+
+/// A server the run needs failed before the load (a Flink job that could not be deployed in
+/// `setup()`). Raised as a Lua error with [`unreachable_error`]; the run then ends as one whose
+/// server health check failed (exit 4), not as a script error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
+/// A Lua error carrying [`Unreachable`], with the script's file and line as [`lua_error`] gives.
+pub fn unreachable_error(lua: &Lua, msg: impl fmt::Display) -> mlua::Error {
+    mlua::Error::external(Unreachable(format!("{}{msg}", caller(lua))))
+}
+
+fn is_unreachable(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+            is_unreachable(cause)
+        }
+        mlua::Error::ExternalError(err) => err.downcast_ref::<Unreachable>().is_some(),
+        _ => false,
+    }
 }
 
 /// Per-Lua-state context, stored as mlua app data. Never borrowed across an await.
@@ -211,11 +246,7 @@ impl Vu {
         recorder: Rc<RefCell<Recorder>>,
     ) -> Result<Vu, ScriptError> {
         let id = spec.vu_id;
-        let err = |phase, e: &mlua::Error| ScriptError {
-            phase,
-            vu: id,
-            message: describe(e),
-        };
+        let err = |phase, e: &mlua::Error| ScriptError::new(phase, id, e);
         let lua = Lua::new();
         let limits = shared.limits();
         let guard = guard::install(&lua, shared.clone()).map_err(|e| err(Phase::Init, &e))?;

@@ -12,6 +12,10 @@ use std::sync::{Arc, Mutex};
 
 type SharedInstance = Arc<dyn Any + Send + Sync>;
 
+/// A binding's health check of one server: blocking, run once before the load (see
+/// [`Shared::add_healthcheck`]); its error names the server and its address.
+pub type HealthCheck = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
 /// Process-wide state every VU on every worker may read.
 pub struct Shared {
     pub script: ScriptSource,
@@ -27,8 +31,8 @@ pub struct Shared {
     pub zeta: Mutex<HashMap<(u64, u64), f64>>,
     abort: Mutex<Option<String>>,
     abort_flag: AtomicBool,
-    healthchecked: Mutex<std::collections::HashSet<String>>,
-    connect_error: Mutex<Option<String>>,
+    /// The health checks VU 0's init asked for, by target, in the order asked; `None` once taken.
+    healthchecks: Mutex<Vec<(String, Option<HealthCheck>)>>,
     /// `loadgen check`: bindings contact no server (health checks are listed, not run; clients that
     /// would connect at once are not made).
     offline: AtomicBool,
@@ -59,8 +63,7 @@ impl Shared {
             zeta: Mutex::default(),
             abort: Mutex::default(),
             abort_flag: AtomicBool::new(false),
-            healthchecked: Mutex::default(),
-            connect_error: Mutex::default(),
+            healthchecks: Mutex::default(),
             offline: AtomicBool::new(false),
             stop_lua: AtomicBool::new(false),
             stop_lua_at_ns: Default::default(),
@@ -146,34 +149,36 @@ impl Shared {
         self.offline.load(Ordering::Relaxed)
     }
 
-    /// The targets whose health check ran (or, offline, would run), sorted.
+    /// The targets of the health checks asked for, sorted (what `loadgen check` lists).
     pub fn healthcheck_targets(&self) -> Vec<String> {
         let mut v: Vec<String> = self
-            .healthchecked
+            .healthchecks
             .lock()
             .expect("healthcheck lock")
             .iter()
-            .cloned()
+            .map(|(t, _)| t.clone())
             .collect();
         v.sort();
         v
     }
 
-    /// True the first time a health check of `target` is asked for.
-    pub fn first_healthcheck(&self, target: &str) -> bool {
-        self.healthchecked
+    /// Keeps the health check of `target` for the engine's health stage, the first time one is
+    /// asked for (the same server named by two clients is checked once).
+    pub fn add_healthcheck(&self, target: &str, check: HealthCheck) {
+        let mut checks = self.healthchecks.lock().expect("healthcheck lock");
+        if !checks.iter().any(|(t, _)| t == target) {
+            checks.push((target.to_string(), Some(check)));
+        }
+    }
+
+    /// The health checks not yet run, in the order they were asked for.
+    pub fn take_healthchecks(&self) -> Vec<(String, HealthCheck)> {
+        self.healthchecks
             .lock()
             .expect("healthcheck lock")
-            .insert(target.to_string())
-    }
-
-    pub fn set_connect_error(&self, msg: String) {
-        *self.connect_error.lock().expect("connect lock") = Some(msg);
-    }
-
-    /// The failed health check, if any (exit code 4).
-    pub fn connect_error(&self) -> Option<String> {
-        self.connect_error.lock().expect("connect lock").clone()
+            .iter_mut()
+            .filter_map(|(t, c)| c.take().map(|c| (t.clone(), c)))
+            .collect()
     }
 
     /// `lg.abort()` was called, or a threshold asked to abort.

@@ -3,7 +3,7 @@
 
 use super::client::{self, segment, Settings};
 use crate::bindings::timing::timed;
-use crate::bindings::{check_keys, healthcheck_once, result_error};
+use crate::bindings::{check_keys, healthcheck, result_error};
 use crate::metrics::recorder::Units;
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{json, lua_error, OpScope};
@@ -460,11 +460,14 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
     };
     let settings = Settings { urls, timeout };
     settings.validate().map_err(|e| lua_error(lua, e))?;
-    healthcheck_once(
+    healthcheck(
         lua,
         &o,
         &format!("elasticsearch {}", settings.urls.join(",")),
-        || client::healthcheck(&settings),
+        {
+            let s = settings.clone();
+            move || client::healthcheck(&s)
+        },
     )?;
     let limiter = match o.get::<Option<f64>>("rate_limit")? {
         Some(r) => Some(make_limiter(

@@ -4,11 +4,11 @@
 //! with exit code 4 and the cluster's answer, as an unreachable server does.
 
 use super::client::{self, is_terminal, Job, RunSpec, Settings};
-use crate::bindings::{check_keys, healthcheck_once, result_error};
+use crate::bindings::{check_keys, healthcheck, result_error};
 use crate::metrics::recorder::{Tags, Units};
 use crate::metrics::{ErrorKind, OpError};
 use crate::script::core::{duration_arg, tags_arg};
-use crate::script::{lua_error, state, OpScope, Phase};
+use crate::script::{lua_error, state, unreachable_error, OpScope, Phase};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -39,13 +39,8 @@ async fn op<T>(
 
 /// In setup, a failed deployment is a server the run needs that is not there: exit 4.
 fn fail_before_load(lua: &Lua, out: &Table, e: &OpError) -> mlua::Result<()> {
-    let (phase, shared) = {
-        let st = state(lua);
-        (st.phase, st.shared.clone())
-    };
-    if phase == Phase::Setup {
-        shared.set_connect_error(e.message.clone());
-        return Err(lua_error(lua, e.message.clone()));
+    if state(lua).phase == Phase::Setup {
+        return Err(unreachable_error(lua, &e.message));
     }
     result_error(out, e)
 }
@@ -431,8 +426,9 @@ fn cluster_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Cluster> {
         None => Duration::from_secs(30),
     };
     let settings = Settings::new(&url, timeout).map_err(|e| lua_error(lua, e))?;
-    healthcheck_once(lua, &o, &format!("flink {}", settings.url), || {
-        client::healthcheck(&settings)
+    let check = settings.clone();
+    healthcheck(lua, &o, &format!("flink {}", settings.url), move || {
+        client::healthcheck(&check)
     })?;
     Ok(Cluster {
         settings,

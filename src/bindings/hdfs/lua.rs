@@ -3,7 +3,7 @@
 
 use super::client::{self, Settings, Writer};
 use super::wire::WriteOptions;
-use crate::bindings::{check_keys, healthcheck_once, result_error};
+use crate::bindings::{check_keys, healthcheck, result_error};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, tags_arg};
@@ -268,8 +268,9 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
             ),
         ));
     }
-    healthcheck_once(lua, &o, &format!("hdfs {}", s.url), || {
-        client::healthcheck(&s)
+    let check = s.clone();
+    healthcheck(lua, &o, &format!("hdfs {}", s.url), move || {
+        client::healthcheck(&check)
     })?;
     Ok(Client(s))
 }

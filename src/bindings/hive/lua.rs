@@ -5,7 +5,7 @@ use super::client::{self, Auth, Outcome, Session, Settings};
 use super::error::HiveError;
 use super::rowset::Cell;
 use crate::bindings::timing::{record_failed, timed};
-use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, tags_arg};
@@ -311,8 +311,9 @@ fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Handle> {
         None => lua.create_table()?,
     };
     let s = settings(lua, &o)?;
-    healthcheck_once(lua, &o, &format!("hive {}", s.addr()), || {
-        client::healthcheck(&s)
+    let check = s.clone();
+    healthcheck(lua, &o, &format!("hive {}", s.addr()), move || {
+        client::healthcheck(&check)
     })?;
     Ok(Handle(Rc::new(tokio::sync::Mutex::new(Session::new(s)))))
 }

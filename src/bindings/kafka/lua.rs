@@ -2,7 +2,7 @@
 //! kind) and `error` (a message) set and never raises.
 
 use super::client::{self, ConsumerConfig, ProducerConfig, Record};
-use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck, result_error, string_map};
 use crate::metrics::lag::LagHistory;
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
@@ -277,8 +277,9 @@ fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
     };
     // The shared producer is made by the first VU to get here (VU 0, in init), so a bad setting in
     // `config` fails there, before any load; other VUs reuse it.
-    healthcheck_once(lua, &o, &format!("kafka {}", cfg.brokers), || {
-        client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
+    let brokers = cfg.brokers.clone();
+    healthcheck(lua, &o, &format!("kafka {brokers}"), move || {
+        client::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
     let name: Option<String> = o.get("name")?;
     let rate_limit: Option<f64> = o.get("rate_limit")?;
@@ -756,8 +757,9 @@ fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
         from,
         extra: string_map(lua, o.get("config")?, "kafka.consumer config")?,
     };
-    healthcheck_once(lua, &o, &format!("kafka {}", cfg.brokers), || {
-        client::healthcheck(&cfg.brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
+    let brokers = cfg.brokers.clone();
+    healthcheck(lua, &o, &format!("kafka {brokers}"), move || {
+        client::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
     let join_timeout = match o.get::<Option<Value>>("join_timeout")? {
         Some(v) => duration_arg(lua, &v, "kafka.consumer join_timeout")?,
@@ -881,8 +883,9 @@ fn admin(lua: &Lua, o: Option<Table>) -> mlua::Result<Admin> {
     };
     check_keys(lua, "kafka.admin", &o, &["brokers", "healthcheck"])?;
     let brokers = brokers_arg(&o)?;
-    healthcheck_once(lua, &o, &format!("kafka {brokers}"), || {
-        client::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
+    let b = brokers.clone();
+    healthcheck(lua, &o, &format!("kafka {brokers}"), move || {
+        client::healthcheck(&b, HEALTHCHECK_TIMEOUT).map(|_| ())
     })?;
     let inner = if state(lua).shared.offline() {
         None

@@ -4,7 +4,7 @@
 
 use super::client::{self, Connection, Outcome, Settings};
 use super::wire::{Serialization, Value as Cell};
-use crate::bindings::{check_keys, healthcheck_once, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
@@ -398,11 +398,14 @@ fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Conn> {
     }
     s.info = string_map(lua, o.get("info")?, "phoenix.connect info")?;
     s.validate().map_err(|e| lua_error(lua, e))?;
-    healthcheck_once(
+    healthcheck(
         lua,
         &o,
         &format!("phoenix {} ({})", s.url, s.serialization.name()),
-        || client::healthcheck(&s),
+        {
+            let s = s.clone();
+            move || client::healthcheck(&s)
+        },
     )?;
     let limiter = match o.get::<Option<f64>>("rate_limit")? {
         Some(r) => Some(make_limiter(

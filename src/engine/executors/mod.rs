@@ -103,12 +103,11 @@ pub fn make_runner(ctx: &Ctx, index: u64) -> Result<Runner, ScriptError> {
             "scenario '{}': function '{}' is not defined",
             ctx.scenario.name, ctx.scenario.exec
         ),
+        unreachable: false,
     })?;
-    let data = vu.data(&ctx.data).map_err(|e| ScriptError {
-        phase: crate::script::Phase::Init,
-        vu: id,
-        message: describe(&e),
-    })?;
+    let data = vu
+        .data(&ctx.data)
+        .map_err(|e| ScriptError::new(crate::script::Phase::Init, id, &e))?;
     Ok(Runner {
         vu,
         func,
