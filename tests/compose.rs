@@ -1,6 +1,6 @@
 //! Checks docker/compose.yaml and docker/*/Dockerfile, which no Docker engine here can build or run,
-//! against the local stack's own definitions: the SERVERS, PROCS, CMD, PORTS and TIMEOUT tables of
-//! scripts/stack, docker/ports.env, and the run scripts and templates under docker/.
+//! against the local stack's own definitions: the server table docker/servers.txt (which scripts/stack
+//! reads), docker/ports.env, and the run scripts and templates under docker/; and that table itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,54 +22,302 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The tables of scripts/stack, and the ports of docker/ports.env.
+/// `KEY=value` lines of a ports.env file (docker/ports.env, docker/ha/ports.env) as variable -> port.
+fn ports_env(rel: &str) -> BTreeMap<String, u16> {
+    read(&docker().join(rel))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("KEY=value");
+            (
+                k.to_string(),
+                v.parse()
+                    .unwrap_or_else(|_| panic!("docker/{rel}: port {l}")),
+            )
+        })
+        .collect()
+}
+
+/// Where a row of docker/servers.txt applies (its MODES column, comma-separated).
+#[derive(Debug, Clone, PartialEq)]
+enum When {
+    Both,
+    Default,
+    Ha,
+    /// `default:VAR>=N`: the default mode when VAR >= N (or the process's PID file exists: never here).
+    DefaultIf(String, u32),
+}
+
+/// A port of a process row: a variable of ports.env, plus a number (`VAR` or `VAR+N`).
+#[derive(Debug)]
+struct PortExpr {
+    var: String,
+    plus: u16,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Server {
+        needs: Option<String>,
+        timeout: u32,
+    },
+    Proc {
+        server: String,
+        ports: Vec<PortExpr>,
+        command: String,
+    },
+}
+
+/// One row of docker/servers.txt.
+#[derive(Debug)]
+struct Row {
+    line: usize,
+    name: String,
+    when: Vec<When>,
+    kind: Kind,
+}
+
+impl Row {
+    fn applies(&self, mode: Mode) -> bool {
+        self.when.iter().any(|w| match w {
+            When::Both => true,
+            When::Default => !mode.ha,
+            When::Ha => mode.ha,
+            When::DefaultIf(var, n) => !mode.ha && mode.var(var, self.line) >= *n,
+        })
+    }
+
+    /// Whether the row can apply in the default mode, or in the ha mode (whatever the variables say).
+    fn modes(&self) -> (bool, bool) {
+        let default = self
+            .when
+            .iter()
+            .any(|w| matches!(w, When::Both | When::Default | When::DefaultIf(..)));
+        let ha = self.when.iter().any(|w| matches!(w, When::Both | When::Ha));
+        (default, ha)
+    }
+}
+
+/// docker/servers.txt, the server table that scripts/stack reads; its header describes the format.
+struct Table {
+    rows: Vec<Row>,
+}
+
+impl Table {
+    fn load() -> Table {
+        let text = read(&docker().join("servers.txt"));
+        let mut rows = Vec::new();
+        for (i, l) in text.lines().enumerate() {
+            let line = i + 1;
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.is_empty() || w[0].starts_with('#') {
+                continue;
+            }
+            let at = |what: &str| format!("docker/servers.txt:{line}: {what}: {l}");
+            let kind = match w[0] {
+                "server" => {
+                    assert_eq!(w.len(), 5, "{}", at("server NAME MODES NEEDS TIMEOUT"));
+                    let timeout: u32 = w[4].parse().unwrap_or_else(|_| panic!("{}", at("TIMEOUT")));
+                    assert!(timeout > 0, "{}", at("TIMEOUT"));
+                    Kind::Server {
+                        needs: (w[3] != "-").then(|| w[3].to_string()),
+                        timeout,
+                    }
+                }
+                "proc" => {
+                    assert!(
+                        w.len() >= 6,
+                        "{}",
+                        at("proc SERVER NAME MODES PORTS COMMAND...")
+                    );
+                    let ports = w[4]
+                        .split(',')
+                        .map(|e| {
+                            let (var, plus) = e.split_once('+').unwrap_or((e, "0"));
+                            let ok = !var.is_empty()
+                                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                            assert!(ok, "{}", at(&format!("port {e} is not VAR or VAR+N")));
+                            let plus = plus
+                                .parse()
+                                .unwrap_or_else(|_| panic!("{}", at(&format!("port {e}"))));
+                            PortExpr {
+                                var: var.to_string(),
+                                plus,
+                            }
+                        })
+                        .collect();
+                    Kind::Proc {
+                        server: w[1].to_string(),
+                        ports,
+                        command: w[5..].join(" "),
+                    }
+                }
+                other => panic!("{}", at(&format!("a row is server or proc, not {other}"))),
+            };
+            let (name, modes) = match kind {
+                Kind::Server { .. } => (w[1], w[2]),
+                Kind::Proc { .. } => (w[2], w[3]),
+            };
+            let when = modes
+                .split(',')
+                .map(|m| match m {
+                    "both" => When::Both,
+                    "default" => When::Default,
+                    "ha" => When::Ha,
+                    _ => {
+                        let cond = m.strip_prefix("default:").and_then(|c| c.split_once(">="));
+                        let (var, n) =
+                            cond.unwrap_or_else(|| panic!("{}", at(&format!("mode {m}"))));
+                        assert!(
+                            matches!(kind, Kind::Proc { .. }),
+                            "{}",
+                            at("only a proc row depends on a variable")
+                        );
+                        let n = n
+                            .parse()
+                            .unwrap_or_else(|_| panic!("{}", at(&format!("mode {m}"))));
+                        When::DefaultIf(var.to_string(), n)
+                    }
+                })
+                .collect();
+            rows.push(Row {
+                line,
+                name: name.to_string(),
+                when,
+                kind,
+            });
+        }
+        assert!(!rows.is_empty(), "docker/servers.txt has no rows");
+        Table { rows }
+    }
+}
+
+/// A mode of scripts/stack: `up` (with HDFS_DATANODES) or `up --ha`; no PID files (nothing runs).
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    ha: bool,
+    datanodes: u32,
+}
+
+impl Mode {
+    const DEFAULT: Mode = Mode {
+        ha: false,
+        datanodes: 1,
+    };
+    const HA: Mode = Mode {
+        ha: true,
+        datanodes: 1,
+    };
+    /// Every mode scripts/stack accepts (HDFS_DATANODES is 1, 2 or 3; the ha mode ignores it).
+    const ALL: [Mode; 6] = [
+        Mode::DEFAULT,
+        Mode {
+            ha: false,
+            datanodes: 2,
+        },
+        Mode {
+            ha: false,
+            datanodes: 3,
+        },
+        Mode::HA,
+        Mode {
+            ha: true,
+            datanodes: 2,
+        },
+        Mode {
+            ha: true,
+            datanodes: 3,
+        },
+    ];
+
+    /// The variables a `default:VAR>=N` row may name.
+    fn var(&self, var: &str, line: usize) -> u32 {
+        match var {
+            "HDFS_DATANODES" => self.datanodes,
+            _ => panic!("docker/servers.txt:{line}: {var} is no variable scripts/stack sets"),
+        }
+    }
+}
+
+/// The local stack's tables in one mode, as scripts/stack fills them from docker/servers.txt, and the
+/// ports of docker/ports.env.
 struct Local {
     servers: Vec<String>,
+    needs: BTreeMap<String, String>,
     procs: BTreeMap<String, Vec<String>>,
     cmd: BTreeMap<String, String>,
     ports: BTreeMap<String, Vec<u16>>,
-    timeout: BTreeMap<String, String>,
+    timeout: BTreeMap<String, u32>,
+    /// docker/ports.env (the default mode's ports; the ha mode adds docker/ha/ports.env).
     env: BTreeMap<String, u16>,
 }
 
 impl Local {
+    /// `scripts/stack up`: the default mode with one DataNode, as compose's default profile runs it.
     fn load() -> Local {
-        let env: BTreeMap<String, u16> = read(&docker().join("ports.env"))
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| {
-                let (k, v) = l.split_once('=').expect("KEY=value");
-                (
-                    k.to_string(),
-                    v.parse().unwrap_or_else(|_| panic!("port {l}")),
-                )
-            })
-            .collect();
-        let script = read(&root().join("scripts/stack"));
-        let servers = bash_array(&script, "SERVERS=(");
-        let procs = bash_assoc(&script, "PROCS")
-            .into_iter()
-            .map(|(k, v)| (k, v.split_whitespace().map(String::from).collect()))
-            .collect();
-        let ports = bash_assoc(&script, "PORTS")
-            .into_iter()
-            .map(|(k, v)| {
-                let nums = v
-                    .split_whitespace()
-                    .map(|var| env[var.trim_start_matches('$')])
-                    .collect();
-                (k, nums)
-            })
-            .collect();
-        Local {
-            servers,
-            procs,
-            cmd: bash_assoc(&script, "CMD"),
-            ports,
-            timeout: bash_assoc(&script, "TIMEOUT"),
-            env,
+        Local::resolve(&Table::load(), Mode::DEFAULT)
+    }
+
+    /// The rows of `table` that apply in `mode`, checked as scripts/stack checks them.
+    fn resolve(table: &Table, mode: Mode) -> Local {
+        let env = ports_env("ports.env");
+        let mut vars = env.clone();
+        if mode.ha {
+            vars.extend(ports_env("ha/ports.env"));
         }
+        let mut local = Local {
+            servers: Vec::new(),
+            needs: BTreeMap::new(),
+            procs: BTreeMap::new(),
+            cmd: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            timeout: BTreeMap::new(),
+            env,
+        };
+        for row in table.rows.iter().filter(|r| r.applies(mode)) {
+            let at = format!("docker/servers.txt:{} ({mode:?})", row.line);
+            match &row.kind {
+                Kind::Server { needs, timeout } => {
+                    let twice = local.timeout.insert(row.name.clone(), *timeout);
+                    assert!(twice.is_none(), "{at}: server {} twice", row.name);
+                    local.servers.push(row.name.clone());
+                    local.procs.insert(row.name.clone(), Vec::new());
+                    if let Some(n) = needs {
+                        local.needs.insert(row.name.clone(), n.clone());
+                    }
+                }
+                Kind::Proc {
+                    server,
+                    ports,
+                    command,
+                } => {
+                    let procs = local.procs.get_mut(server).unwrap_or_else(|| {
+                        panic!("{at}: {}: no row of server {server} above it", row.name)
+                    });
+                    procs.push(row.name.clone());
+                    let twice = local.cmd.insert(row.name.clone(), command.clone());
+                    assert!(twice.is_none(), "{at}: process {} twice", row.name);
+                    let nums = ports
+                        .iter()
+                        .map(|p| {
+                            let base = vars.get(&p.var).unwrap_or_else(|| {
+                                panic!(
+                                    "{at}: {}: {} is in no ports.env of this mode",
+                                    row.name, p.var
+                                )
+                            });
+                            base + p.plus
+                        })
+                        .collect();
+                    local.ports.insert(row.name.clone(), nums);
+                }
+            }
+        }
+        for (s, procs) in &local.procs {
+            assert!(!procs.is_empty(), "{mode:?}: server {s} has no process");
+        }
+        local
     }
 
     /// Every process in start order, with its server.
@@ -82,53 +330,6 @@ impl Local {
         }
         out
     }
-}
-
-/// The text between `start` and the closing parenthesis (outside quotes).
-fn paren_body<'a>(script: &'a str, start: &str) -> &'a str {
-    let at = script
-        .find(start)
-        .unwrap_or_else(|| panic!("scripts/stack has no {start}"))
-        + start.len();
-    let mut quoted = false;
-    for (i, c) in script[at..].char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ')' if !quoted => return &script[at..at + i],
-            _ => {}
-        }
-    }
-    panic!("{start}: no closing parenthesis");
-}
-
-fn bash_array(script: &str, start: &str) -> Vec<String> {
-    paren_body(script, start)
-        .split_whitespace()
-        .map(String::from)
-        .collect()
-}
-
-/// `declare -A NAME=([key]="value" [key]=value ...)`
-fn bash_assoc(script: &str, name: &str) -> BTreeMap<String, String> {
-    let body = paren_body(script, &format!("declare -A {name}=("));
-    let mut out = BTreeMap::new();
-    let mut rest = body;
-    while let Some(open) = rest.find('[') {
-        let close = rest[open..].find("]=").expect("[key]=") + open;
-        let key = rest[open + 1..close].to_string();
-        let after = &rest[close + 2..];
-        let (value, next) = if let Some(q) = after.strip_prefix('"') {
-            let end = q.find('"').expect("closing quote");
-            (q[..end].to_string(), &q[end + 1..])
-        } else {
-            let end = after.find(char::is_whitespace).unwrap_or(after.len());
-            (after[..end].to_string(), &after[end..])
-        };
-        out.insert(key, value);
-        rest = next;
-    }
-    assert!(!out.is_empty(), "declare -A {name} is empty");
-    out
 }
 
 /// Resolves YAML merge keys (`<<: *anchor`), which compose supports and plain YAML 1.2 does not.
@@ -283,6 +484,133 @@ fn run_script(command: &[String], service: &str) -> PathBuf {
     path
 }
 
+/// docker/servers.txt on its own: every command a run script (with a role it knows), no process twice,
+/// every port a variable of a ports.env the row's mode reads, and every mode resolvable.
+#[test]
+fn server_table_is_well_formed() {
+    let table = Table::load();
+    let env = ports_env("ports.env");
+    let ha_env = ports_env("ha/ports.env");
+    for k in ha_env.keys() {
+        assert!(
+            !env.contains_key(k),
+            "docker/ha/ports.env redefines {k} of docker/ports.env"
+        );
+    }
+    let mut server_of: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut used = BTreeSet::new();
+    for row in &table.rows {
+        let at = format!("docker/servers.txt:{}: {}", row.line, row.name);
+        let (in_default, in_ha) = row.modes();
+        let Kind::Proc {
+            server,
+            ports,
+            command,
+        } = &row.kind
+        else {
+            continue;
+        };
+        if let Some(other) = server_of.insert(&row.name, server) {
+            assert_eq!(other, server, "{at}: a process of two servers");
+        }
+        // docker/<server>/run, executable, and a role it knows (a number is an index).
+        let words: Vec<String> = command.split_whitespace().map(String::from).collect();
+        let script = run_script(&words, &at);
+        assert_eq!(
+            words[0],
+            format!("{server}/run"),
+            "{at}: not the run script of {server}"
+        );
+        for arg in &words[1..] {
+            if !arg.chars().all(|c| c.is_ascii_digit()) {
+                assert!(
+                    read(&script).contains(&format!("  {arg})")),
+                    "{at}: docker/{server}/run has no role {arg}"
+                );
+            }
+        }
+        for p in ports {
+            used.insert(p.var.clone());
+            if in_default {
+                assert!(
+                    env.contains_key(&p.var),
+                    "{at}: {} is not in docker/ports.env (the row applies in the default mode)",
+                    p.var
+                );
+            } else {
+                assert!(in_ha);
+                assert!(
+                    env.contains_key(&p.var) || ha_env.contains_key(&p.var),
+                    "{at}: {} is in neither docker/ports.env nor docker/ha/ports.env",
+                    p.var
+                );
+            }
+        }
+    }
+    for k in env.keys().chain(ha_env.keys()) {
+        assert!(used.contains(k), "{k} (ports.env) is no process's port");
+    }
+    // Two rows of one name never apply in the same mode, whatever the variables say.
+    for (i, a) in table.rows.iter().enumerate() {
+        for b in &table.rows[i + 1..] {
+            let same_kind = matches!(
+                (&a.kind, &b.kind),
+                (Kind::Server { .. }, Kind::Server { .. }) | (Kind::Proc { .. }, Kind::Proc { .. })
+            );
+            if same_kind && a.name == b.name {
+                let ((ad, ah), (bd, bh)) = (a.modes(), b.modes());
+                let both_default = ad && bd;
+                let both_ha = ah && bh;
+                assert!(
+                    !both_default && !both_ha,
+                    "docker/servers.txt:{} and {}: two rows of {} in one mode",
+                    a.line,
+                    b.line,
+                    a.name
+                );
+            }
+        }
+    }
+    for mode in Mode::ALL {
+        let local = Local::resolve(&table, mode);
+        let position = |s: &str| local.servers.iter().position(|x| x == s);
+        for (s, need) in &local.needs {
+            let (i, j) = (position(s).unwrap(), position(need));
+            assert!(
+                j.is_some_and(|j| j < i),
+                "{mode:?}: {s} needs {need}, which does not start before it"
+            );
+        }
+        let mut seen = BTreeMap::new();
+        for (p, ports) in &local.ports {
+            for port in ports {
+                if let Some(other) = seen.insert(*port, p) {
+                    panic!("{mode:?}: port {port} is of {other} and of {p}");
+                }
+            }
+        }
+        // HDFS_DATANODES DataNodes (three in the ha mode): DataNode N has the first one's ports plus
+        // 10000 x (N - 1) and runs `hdfs/run datanode N`.
+        let datanodes: Vec<&String> = local.procs["hdfs"]
+            .iter()
+            .filter(|p| local.cmd[*p].starts_with("hdfs/run datanode"))
+            .collect();
+        let want = if mode.ha { 3 } else { mode.datanodes };
+        assert_eq!(datanodes.len(), want as usize, "{mode:?}: {datanodes:?}");
+        let first = &local.ports[datanodes[0]];
+        for (i, dn) in datanodes.iter().enumerate().skip(1) {
+            let n = i + 1;
+            let shifted: Vec<u16> = first.iter().map(|p| p + 10000 * i as u16).collect();
+            assert_eq!(local.ports[*dn], shifted, "{mode:?}: {dn}'s ports");
+            assert_eq!(
+                local.cmd[*dn],
+                format!("hdfs/run datanode {n}"),
+                "{mode:?}: {dn}"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_local_process_is_a_service_running_the_same_command() {
     let local = Local::load();
@@ -299,7 +627,7 @@ fn every_local_process_is_a_service_running_the_same_command() {
         assert_eq!(
             command.join(" "),
             local.cmd[&proc],
-            "{proc}: command differs from scripts/stack's CMD"
+            "{proc}: command differs from docker/servers.txt's"
         );
         assert!(
             command[0].starts_with(&format!("{server}/")),
@@ -384,13 +712,18 @@ fn published_ports_are_those_of_ports_env_on_127_0_0_1() {
         for port in &local.ports[&proc] {
             assert!(
                 have.contains(port),
-                "{proc}: port {port} (scripts/stack PORTS) is not published by {owner}"
+                "{proc}: port {port} (docker/servers.txt) is not published by {owner}"
             );
         }
     }
     assert_eq!(
         unique, known,
         "published ports differ from docker/ports.env"
+    );
+    let local_ports: BTreeSet<u16> = local.ports.values().flatten().copied().collect();
+    assert_eq!(
+        local_ports, known,
+        "the default mode's ports (docker/servers.txt) differ from docker/ports.env"
     );
 }
 
@@ -430,7 +763,7 @@ fn default_services_start_in_local_order_with_health_checks() {
         assert_eq!(
             start,
             format!("{}s", local.timeout[server]),
-            "{proc}: start_period != scripts/stack TIMEOUT"
+            "{proc}: start_period != its server's TIMEOUT in docker/servers.txt"
         );
         // Same network namespace as the others (127.0.0.1 between servers), listening on 0.0.0.0 in it.
         assert_eq!(
@@ -649,13 +982,36 @@ fn dockerfiles_fetch_the_poms_and_run_the_run_scripts() {
         let joined = args.join(" ");
         assert!(
             local.procs[server].iter().any(|p| local.cmd[p] == joined),
-            "{rel}: CMD {joined} is none of scripts/stack's commands for {server}"
+            "{rel}: CMD {joined} is none of docker/servers.txt's commands for {server}"
         );
         assert!(
             ins.iter()
                 .any(|(op, a)| op == "WORKDIR" && a == IMAGE_DOCKER_DIR),
             "{rel}: WORKDIR {IMAGE_DOCKER_DIR}"
         );
+    }
+}
+
+/// What a command runs: "hdfs namenode" for `hdfs/run namenode 2`, "kafka" for any Kafka node, "zookeeper"
+/// for `zookeeper/run`.
+fn role_of(command: &[String]) -> String {
+    let server = command[0].split('/').next().unwrap();
+    match (server, command.get(1).map(String::as_str)) {
+        ("kafka", _) => "kafka".to_string(),
+        (srv, Some(r)) => format!("{srv} {r}"),
+        (srv, None) => srv.to_string(),
+    }
+}
+
+/// The role of a service of compose's ha profile (its ZooKeeper is an image: "zookeeper").
+fn compose_role(s: &Yaml) -> String {
+    if s["image"]
+        .as_str()
+        .is_some_and(|i| i.starts_with("zookeeper:"))
+    {
+        "zookeeper".to_string()
+    } else {
+        role_of(&strings(&s["command"]))
     }
 }
 
@@ -669,12 +1025,8 @@ fn ha_profile_has_the_ha_topology() {
         .collect();
     let mut roles: BTreeMap<String, Vec<&String>> = BTreeMap::new();
     for (name, s) in &ha {
-        let role = if s["image"]
-            .as_str()
-            .is_some_and(|i| i.starts_with("zookeeper:"))
-        {
-            "zookeeper".to_string()
-        } else {
+        let role = compose_role(s);
+        if role != "zookeeper" {
             let command = strings(&s["command"]);
             let script = run_script(&command, name);
             let server = command[0].split('/').next().unwrap().to_string();
@@ -700,12 +1052,7 @@ fn ha_profile_has_the_ha_topology() {
                 docker().join("ha").join(&server).is_dir(),
                 "docker/ha/{server}"
             );
-            match (server.as_str(), command.get(1).map(String::as_str)) {
-                ("kafka", _) => "kafka".to_string(),
-                (srv, Some(r)) => format!("{srv} {r}"),
-                (srv, None) => srv.to_string(),
-            }
-        };
+        }
         assert_ne!(
             s["network_mode"].as_str(),
             Some("service:net"),
@@ -769,7 +1116,7 @@ fn ha_profile_has_the_ha_topology() {
             .to_string()
     };
     // As docker/hdfs/run renders them in a container of the profile.
-    let conf = render_ha(
+    let conf = render_config(
         "hdfs",
         &[("LOADGEN_TEMPLATES", "ha"), ("HOSTNAME", "ha-datanode-1")],
         "datanode",
@@ -777,7 +1124,7 @@ fn ha_profile_has_the_ha_topology() {
     );
     let hdfs_site = read(&conf.join("hdfs-site.xml"));
     let core_site = read(&conf.join("core-site.xml"));
-    let hive_conf = render_ha(
+    let hive_conf = render_config(
         "hive",
         &[
             ("LOADGEN_TEMPLATES", "ha"),
@@ -836,14 +1183,65 @@ fn ha_profile_has_the_ha_topology() {
     }
 }
 
+/// scripts/stack's ha mode (docker/servers.txt) runs the daemons of compose's ha profile: as many of each
+/// role, in a start order that keeps the profile's depends_on.
+#[test]
+fn local_ha_mode_runs_the_ha_profiles_daemons() {
+    let compose = Compose::load();
+    let local = Local::resolve(&Table::load(), Mode::HA);
+    let ha: Vec<(&String, &Yaml)> = compose
+        .services
+        .iter()
+        .filter(|(n, _)| compose.in_ha(n))
+        .collect();
+    let mut want: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, s) in &ha {
+        *want.entry(compose_role(s)).or_default() += 1;
+    }
+    let server = |role: &str| role.split(' ').next().unwrap().to_string();
+    let servers: BTreeSet<String> = want.keys().map(|r| server(r)).collect();
+    // The local processes of the profile's servers, in start order, by role.
+    let order: Vec<String> = local
+        .ordered_procs()
+        .iter()
+        .map(|(_, p)| {
+            let command: Vec<String> = local.cmd[p].split_whitespace().map(String::from).collect();
+            role_of(&command)
+        })
+        .filter(|r| servers.contains(&server(r)))
+        .collect();
+    let mut have: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &order {
+        *have.entry(r.clone()).or_default() += 1;
+    }
+    assert_eq!(
+        have, want,
+        "daemons of the local ha mode (docker/servers.txt) and of compose's ha profile"
+    );
+    for (name, s) in &ha {
+        let role = compose_role(s);
+        for dep in depends_on(s).keys() {
+            let dep_role = compose_role(compose.service(dep));
+            let first = order.iter().position(|r| *r == dep_role).unwrap();
+            let last = order.iter().rposition(|r| *r == role).unwrap();
+            assert!(
+                first < last,
+                "{name} depends on {dep}, but the local ha mode starts every {role} before the first {dep_role}"
+            );
+        }
+    }
+}
+
 /// Renders docker/<server>/run's configuration for one process (LOADGEN_RENDER_ONLY: nothing starts)
 /// into a state folder of its own and returns the configuration folder. `("LOADGEN_TEMPLATES", "ha")`
 /// stands for docker/ha/<server>, as compose's ha profile sets it.
-fn render_ha(server: &str, env: &[(&str, &str)], role: &str, idx: &str) -> PathBuf {
+fn render_config(server: &str, env: &[(&str, &str)], role: &str, idx: &str) -> PathBuf {
+    // A folder per call: tests run in parallel and may render the same process.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let state = std::env::temp_dir().join(format!(
-        "loadgen-compose-render-{}-{server}-{role}-{idx}-{}",
+        "loadgen-compose-render-{}-{call}-{server}-{role}-{idx}",
         std::process::id(),
-        env.len()
     ));
     let mut c = std::process::Command::new(docker().join(server).join("run"));
     c.args([role, idx])
@@ -858,7 +1256,9 @@ fn render_ha(server: &str, env: &[(&str, &str)], role: &str, idx: &str) -> PathB
             c.env(k, v);
         }
     }
-    let o = c.output().expect("docker/hdfs/run");
+    let o = c
+        .output()
+        .unwrap_or_else(|e| panic!("docker/{server}/run: {e}"));
     assert!(
         o.status.success(),
         "docker/{server}/run {role} {idx}: {}",
@@ -916,13 +1316,13 @@ fn same_but_addresses(file: &str, c: &BTreeMap<String, String>, l: &BTreeMap<Str
 /// per daemon) and each local NameNode's id.
 #[test]
 fn local_ha_mode_and_the_ha_profile_configure_hdfs_and_hive_alike() {
-    let compose = render_ha(
+    let compose = render_config(
         "hdfs",
         &[("LOADGEN_TEMPLATES", "ha"), ("HOSTNAME", "ha-namenode-2")],
         "namenode",
         "1",
     );
-    let local = render_ha("hdfs", &[("LOADGEN_HA", "local")], "namenode", "2");
+    let local = render_config("hdfs", &[("LOADGEN_HA", "local")], "namenode", "2");
     for file in ["hdfs-site.xml", "core-site.xml"] {
         let c = properties(&read(&compose.join(file)));
         let mut l = properties(&read(&local.join(file)));
@@ -942,7 +1342,7 @@ fn local_ha_mode_and_the_ha_profile_configure_hdfs_and_hive_alike() {
         "qjournal://127.0.0.1:8485;127.0.0.1:8486;127.0.0.1:8487/loadgen"
     );
 
-    let compose = render_ha(
+    let compose = render_config(
         "hive",
         &[
             ("LOADGEN_TEMPLATES", "ha"),
@@ -951,11 +1351,98 @@ fn local_ha_mode_and_the_ha_profile_configure_hdfs_and_hive_alike() {
         "hiveserver2",
         "1",
     );
-    let local = render_ha("hive", &[("LOADGEN_HA", "local")], "hiveserver2", "2");
+    let local = render_config("hive", &[("LOADGEN_HA", "local")], "hiveserver2", "2");
     let c = properties(&read(&compose.join("hive-site.xml")));
     let l = properties(&read(&local.join("hive-site.xml")));
     same_but_addresses("hive-site.xml", &c, &l);
     assert_eq!(l["hive.server2.thrift.port"], "10002");
     assert_eq!(l["hive.zookeeper.quorum"], "127.0.0.1:2182");
     assert_eq!(l["hive.server2.thrift.bind.host"], "127.0.0.1");
+}
+
+/// The ports of docker/servers.txt are those the run scripts configure: every HDFS and Hive process of
+/// the default mode (three DataNodes) and of the ha mode renders its configuration, whose listen
+/// addresses must be the table's ports, in the table's order.
+#[test]
+fn hdfs_and_hive_processes_listen_on_their_table_ports() {
+    let table = Table::load();
+    for mode in [
+        Mode {
+            ha: false,
+            datanodes: 3,
+        },
+        Mode::HA,
+    ] {
+        let local = Local::resolve(&table, mode);
+        let env: &[(&str, &str)] = if mode.ha {
+            &[("LOADGEN_HA", "local")]
+        } else {
+            &[]
+        };
+        for p in local.procs["hdfs"].iter().chain(&local.procs["hive"]) {
+            let words: Vec<&str> = local.cmd[p].split_whitespace().collect();
+            let server = words[0].trim_end_matches("/run");
+            let (role, idx) = (words[1], words.get(2).copied().unwrap_or("1"));
+            let conf = render_config(server, env, role, idx);
+            let file = format!("{server}-site.xml");
+            let props = properties(&read(&conf.join(&file)));
+            let nn = format!("loadgen.nn{idx}");
+            let names: Vec<String> = match (role, mode.ha) {
+                ("namenode", false) => vec![
+                    "dfs.namenode.rpc-address".into(),
+                    "dfs.namenode.http-address".into(),
+                ],
+                ("namenode", true) => vec![
+                    format!("dfs.namenode.rpc-address.{nn}"),
+                    format!("dfs.namenode.http-address.{nn}"),
+                ],
+                ("zkfc", _) => vec![format!("dfs.ha.zkfc.port.{nn}")],
+                ("journalnode", _) => vec![
+                    "dfs.journalnode.rpc-address".into(),
+                    "dfs.journalnode.http-address".into(),
+                ],
+                ("datanode", _) => vec![
+                    "dfs.datanode.address".into(),
+                    "dfs.datanode.http.address".into(),
+                    "dfs.datanode.ipc.address".into(),
+                ],
+                ("metastore", _) => vec!["metastore.thrift.port".into()],
+                ("hiveserver2", false) => vec![
+                    "hive.server2.thrift.port".into(),
+                    "hive.server2.thrift.http.port".into(),
+                ],
+                ("hiveserver2", true) => vec!["hive.server2.thrift.port".into()],
+                _ => panic!("{p}: which properties hold the ports of role {role}?"),
+            };
+            let port = |name: &str| -> u16 {
+                let v = props
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{mode:?}: {p}: {file} has no {name}"));
+                let n = v.rsplit(':').next().unwrap();
+                n.parse()
+                    .unwrap_or_else(|_| panic!("{mode:?}: {p}: {name} = {v}"))
+            };
+            let rendered: Vec<u16> = names.iter().map(|n| port(n)).collect();
+            assert_eq!(
+                rendered, local.ports[p],
+                "{mode:?}: {p}: {names:?} of its {file} against docker/servers.txt"
+            );
+            // The ha mode's ZooKeeper (its run script renders nothing): where HDFS and Hive look for it.
+            if mode.ha {
+                let zk = format!("127.0.0.1:{}", local.ports["zookeeper"][0]);
+                let (file, name) = match server {
+                    "hdfs" => ("core-site.xml", "ha.zookeeper.quorum"),
+                    _ => ("hive-site.xml", "hive.zookeeper.quorum"),
+                };
+                let props = properties(&read(&conf.join(file)));
+                assert_eq!(props.get(name), Some(&zk), "{p}: {file} {name}");
+            }
+            // The rendering's state folder (render_config makes one per call).
+            let state = conf
+                .ancestors()
+                .find(|a| a.parent() == Some(std::env::temp_dir().as_path()))
+                .unwrap();
+            std::fs::remove_dir_all(state).unwrap();
+        }
+    }
 }
