@@ -1,7 +1,9 @@
 //! The validated plan of a run: what the engine executes. Built from the script's `options` and the
 //! command line in one place ([`options::build`]); nothing here knows about clap or Lua.
 
+mod fields;
 pub mod options;
+mod scenario;
 
 use crate::metrics::thresholds::ThresholdSpec;
 use std::collections::BTreeMap;
