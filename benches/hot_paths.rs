@@ -2,12 +2,12 @@
 //! async, as bindings are), and one schedule step. `cargo bench --bench hot_paths`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use loadgen::metrics::recorder::{Recorder, Tags, Units};
+use loadgen::bench::{Recorder, Tags, Units};
 use std::hint::black_box;
 use std::time::Duration;
 
 fn histogram(c: &mut Criterion) {
-    let mut h = loadgen::metrics::new_histogram();
+    let mut h = loadgen::bench::new_histogram();
     let mut v = 1u64;
     c.bench_function("histogram record", |b| {
         b.iter(|| {
@@ -68,10 +68,10 @@ fn lua_calls(c: &mut Criterion) {
 }
 
 fn schedule(c: &mut Criterion) {
-    let s = loadgen::engine::schedule::Schedule::ramping(
+    let s = loadgen::bench::Schedule::ramping(
         0.0,
         Duration::from_secs(1),
-        &[loadgen::plan::Stage {
+        &[loadgen::bench::Stage {
             duration: Duration::from_secs(60),
             target: 20_000.0,
         }],

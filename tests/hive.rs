@@ -7,10 +7,10 @@ mod common;
 
 use common::stack::{require_hive, require_hive_http, unique, HDFS, HIVE, HIVE_HTTP};
 use common::*;
-use loadgen::bindings::hive::rowset::{self, Cell};
-use loadgen::bindings::hive::tcli::{self, Status};
-use loadgen::bindings::hive::thrift::{self, Value};
-use loadgen::bindings::hive::transport::{encode_call, reply, sasl_plain_hello};
+use loadgen::wire::hive::rowset::{self, Cell};
+use loadgen::wire::hive::tcli::{self, Status};
+use loadgen::wire::hive::thrift::{self, Value};
+use loadgen::wire::hive::transport::{encode_call, reply, sasl_plain_hello};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -85,7 +85,7 @@ function default()
 end
 "#,
     );
-    let late_from = loadgen::util::epoch_micros() / 1000 + 18_000;
+    let late_from = loadgen::epoch_micros() / 1000 + 18_000;
     let child = spawn_run(
         &case,
         &[format!("ZK={ZOOKEEPER}"), format!("LATE_MS={late_from}")],

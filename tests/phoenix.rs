@@ -10,7 +10,7 @@ mod common;
 
 use common::stack::{require_phoenix, PHOENIX, PHOENIX_JSON};
 use common::*;
-use loadgen::bindings::phoenix::wire::{
+use loadgen::wire::phoenix::{
     jdbc, rep, typed, Cell, Param, Request, Response, Serialization, Value,
 };
 use std::collections::BTreeMap;
@@ -48,7 +48,7 @@ fn table(prefix: &str) -> String {
     format!(
         "LG_{prefix}_{}_{}",
         std::process::id(),
-        loadgen::util::epoch_micros()
+        loadgen::epoch_micros()
     )
 }
 

@@ -123,10 +123,6 @@ impl Schedule {
         }
         None
     }
-
-    pub fn length(&self) -> Duration {
-        Duration::from_secs_f64(self.total_len)
-    }
 }
 
 #[cfg(test)]

@@ -115,11 +115,6 @@ impl Entry {
         }
     }
 
-    /// An empty entry of the same name, tags and kind.
-    pub fn empty_like(&self) -> Entry {
-        Entry::new(&self.name, self.tags.clone(), self.kind)
-    }
-
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }
@@ -155,6 +150,7 @@ impl Entry {
         self.hist.as_ref().map(Summary::of)
     }
 
+    #[cfg(test)]
     pub fn service_time(&self) -> Option<Summary> {
         self.service.as_ref().map(Summary::of)
     }
@@ -248,7 +244,7 @@ mod tests {
             max: 5.0,
             at_us: 10,
         });
-        let mut b = a.empty_like();
+        let mut b = Entry::new("g", BTreeMap::new(), MetricKind::Gauge);
         b.gauge = Some(Gauge {
             value: 3.0,
             min: 3.0,

@@ -8,7 +8,7 @@ pub mod recorder;
 pub mod store;
 pub mod thresholds;
 
-pub use entry::{Entry, MetricKind, Summary};
+pub use entry::{MetricKind, Summary};
 pub use recorder::{Recorder, Tags};
 pub use store::MetricStore;
 

@@ -179,13 +179,6 @@ impl Executor {
             other => other.max_vus(),
         }
     }
-
-    pub fn is_open_model(&self) -> bool {
-        matches!(
-            self,
-            Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. }
-        )
-    }
 }
 
 /// What one VU's Lua code may use.

@@ -2,7 +2,7 @@
 
 use super::{json, lua_error, state};
 use mlua::{Lua, MetaMethod, UserData, UserDataMethods, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,7 +17,6 @@ enum Format {
 /// script reads it.
 #[derive(Debug)]
 pub struct DataSet {
-    pub path: PathBuf,
     format: Format,
     /// CSV with a header: rows come to Lua as tables keyed by column name.
     header: Option<Vec<String>>,
@@ -142,7 +141,6 @@ fn load(path: &Path, format: &str, header: bool, sep: char) -> Result<DataSet, S
     }
     spans.shrink_to_fit();
     Ok(DataSet {
-        path: path.to_path_buf(),
         format,
         header: head,
         text,
@@ -213,7 +211,7 @@ mod tests {
         assert!(split_csv("\"open", ',').is_err());
     }
 
-    fn file(name: &str, text: &str) -> PathBuf {
+    fn file(name: &str, text: &str) -> std::path::PathBuf {
         let p = std::env::temp_dir().join(format!("loadgen-data-{}-{name}", std::process::id()));
         std::fs::write(&p, text).unwrap();
         p

@@ -234,7 +234,6 @@ pub struct VuSpec {
 /// One virtual user: a Lua state that has run the script's init code.
 pub struct Vu {
     pub lua: Lua,
-    pub id: u64,
     guard: Arc<Guard>,
 }
 
@@ -270,7 +269,7 @@ impl Vu {
         });
         register_modules(&lua).map_err(|e| err(Phase::Init, &e))?;
         script_relative_require(&lua, &shared.script_dir()).map_err(|e| err(Phase::Init, &e))?;
-        let vu = Vu { lua, id, guard };
+        let vu = Vu { lua, guard };
         vu.limit_until(
             std::time::Instant::now() + limits.init_timeout,
             &format!(
@@ -295,11 +294,6 @@ impl Vu {
     /// Lifts the time limit of [`Vu::limit_until`].
     pub fn unlimit(&self) {
         self.guard.clear();
-    }
-
-    /// What every VU of the run shares.
-    pub fn shared(&self) -> Arc<Shared> {
-        state(&self.lua).shared.clone()
     }
 
     /// Applies the memory limit of the options (VU 0 was made before they were read).
@@ -400,9 +394,4 @@ fn register_modules(lua: &Lua) -> mlua::Result<()> {
         preload.set(name, lua.create_function(move |lua, ()| load(lua))?)?;
     }
     Ok(())
-}
-
-/// Runs a function and turns a Lua error into a message with file and line.
-pub async fn call(f: &Function, args: impl mlua::IntoLuaMulti) -> Result<Value, String> {
-    f.call_async::<Value>(args).await.map_err(|e| describe(&e))
 }

@@ -84,7 +84,6 @@ impl Rng {
 #[derive(Debug, Clone)]
 pub struct Zipf {
     n: u64,
-    theta: f64,
     alpha: f64,
     zetan: f64,
     eta: f64,
@@ -101,7 +100,6 @@ impl Zipf {
         let zeta2 = zeta(2, theta);
         Zipf {
             n,
-            theta,
             alpha: 1.0 / (1.0 - theta),
             zetan,
             eta: (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan),
@@ -120,10 +118,6 @@ impl Zipf {
         }
         let v = (self.n as f64 * (self.eta * u - self.eta + 1.0).powf(self.alpha)) as u64;
         v.min(self.n - 1)
-    }
-
-    pub fn theta(&self) -> f64 {
-        self.theta
     }
 
     pub fn n(&self) -> u64 {

@@ -43,7 +43,7 @@ pub fn stack_pid(name: &str) -> i32 {
 /// which the signal was sent.
 pub fn kill_stack_process(name: &str, signal: i32, within: Duration) -> i64 {
     let pid = stack_pid(name);
-    let at = loadgen::util::epoch_micros() / 1000;
+    let at = loadgen::epoch_micros() / 1000;
     // The stack starts each server in a process group of its own.
     unsafe { libc::kill(-pid, signal) };
     let t = Instant::now();

@@ -48,7 +48,7 @@ pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{}",
         std::process::id(),
-        loadgen::util::epoch_micros()
+        loadgen::epoch_micros()
     )
 }
 

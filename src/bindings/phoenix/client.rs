@@ -229,10 +229,6 @@ impl Connection {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     pub fn id(&self) -> &str {
         &self.id
     }

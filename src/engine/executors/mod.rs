@@ -17,7 +17,6 @@ use crate::script::{describe, ScriptError, Shared, Vu, VuSpec};
 use hdrhistogram::Histogram;
 use mlua::{Function, Value};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -264,13 +263,4 @@ pub async fn closed_loop(ctx: Rc<Ctx>, runners: Vec<Runner>, next: NextFn, grace
     let deadline = ctx.end() + grace;
     let interrupted = drain(&mut set, deadline, &ctx).await;
     ctx.stats.borrow_mut().interrupted_iterations += interrupted;
-}
-
-/// Per-executor VU counts as a map, for the plan printout.
-pub fn describe_plan(e: &Executor) -> BTreeMap<&'static str, String> {
-    let mut m = BTreeMap::new();
-    m.insert("executor", e.name().to_string());
-    m.insert("max_vus", e.max_vus().to_string());
-    m.insert("duration", crate::util::format_duration(e.max_duration()));
-    m
 }

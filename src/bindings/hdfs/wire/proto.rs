@@ -265,13 +265,7 @@ pub struct CompleteResponse {
     pub result: bool,
 }
 
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct RenewLeaseRequest {
-    #[prost(string, required, tag = "1")]
-    pub client_name: String,
-}
-
-/// Answers that carry nothing this client reads (abandonBlock, renewLease).
+/// Answers that carry nothing this client reads (abandonBlock).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Empty {}
 
