@@ -13,6 +13,7 @@ pub mod hive;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod op;
 #[cfg(feature = "phoenix")]
 pub mod phoenix;
 pub mod timing;
@@ -35,7 +36,7 @@ pub const MODULES: &[crate::script::Module] = &[
     ("loadgen.http", http::lua::module),
 ];
 
-use crate::metrics::OpError;
+use crate::metrics::{Detail, OpError};
 pub use crate::script::core::check_keys;
 use crate::script::{state, Phase};
 use mlua::{Lua, Table};
@@ -68,11 +69,18 @@ pub fn reqwest_kind(e: &reqwest::Error) -> crate::metrics::ErrorKind {
     }
 }
 
-/// Sets `err` (the kind) and `error` (the message) on a result table: how every binding reports a
-/// failed operation to the script.
+/// Sets `err` (the kind), `error` (the message) and the error's details on a result table: how
+/// every binding reports a failed operation to the script.
 pub fn result_error(t: &Table, e: &OpError) -> mlua::Result<()> {
     t.set("err", e.kind.as_str())?;
-    t.set("error", e.message.as_str())
+    t.set("error", e.message.as_str())?;
+    for (key, value) in &e.details {
+        match value {
+            Detail::Int(n) => t.set(*key, *n)?,
+            Detail::Text(s) => t.set(*key, s.as_str())?,
+        }
+    }
+    Ok(())
 }
 
 /// Asks for a binding's health check of `target`, once per target: VU 0's init hands it to the

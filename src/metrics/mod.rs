@@ -48,12 +48,22 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// A failed operation: its kind and a message for humans.
+/// A failed operation: its kind, a message for humans, and what the server said about it in
+/// fields a script can test (an HTTP status, Hive's SQL state and error code), which reach the
+/// script's reply table beside `err` and `error`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{kind}: {message}")]
 pub struct OpError {
     pub kind: ErrorKind,
     pub message: String,
+    pub details: Vec<(&'static str, Detail)>,
+}
+
+/// One field of an [`OpError`]'s details.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Int(i64),
+    Text(String),
 }
 
 impl OpError {
@@ -61,7 +71,14 @@ impl OpError {
         OpError {
             kind,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// The error with one more detail.
+    pub fn with(mut self, key: &'static str, value: Detail) -> Self {
+        self.details.push((key, value));
+        self
     }
 }
 

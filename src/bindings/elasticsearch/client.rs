@@ -2,7 +2,7 @@
 //! and settings (its connection pool belongs to that thread's runtime, as for HTTP).
 
 use crate::metrics::recorder::Units;
-use crate::metrics::{ErrorKind, OpError};
+use crate::metrics::{Detail, ErrorKind, OpError};
 use elasticsearch::http::transport::{MultiNodeConnectionPool, TransportBuilder};
 use elasticsearch::http::{Method, Url};
 use elasticsearch::Elasticsearch;
@@ -159,10 +159,10 @@ async fn send(
                     .map(str::to_string)
             })
             .unwrap_or_else(|| String::from_utf8_lossy(&raw).chars().take(300).collect());
-        return Err(OpError::new(
-            kind,
-            format!("{what}: HTTP {status}: {reason}"),
-        ));
+        return Err(
+            OpError::new(kind, format!("{what}: HTTP {status}: {reason}"))
+                .with("status", Detail::Int(status.into())),
+        );
     }
     Ok(raw)
 }
@@ -301,7 +301,9 @@ pub async fn bulk(
                         "bulk into {index}: {} of {} items failed; first: HTTP {status}: {reason}",
                         out.failed, out.items
                     ),
-                )),
+                )
+                .with("items", Detail::Int(out.items as i64))
+                .with("failed", Detail::Int(out.failed as i64))),
                 units,
             )
         }

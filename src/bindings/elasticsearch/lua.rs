@@ -2,11 +2,11 @@
 //! `error` set and never raises.
 
 use super::client::{self, segment, Settings};
-use crate::bindings::timing::timed;
-use crate::bindings::{check_keys, healthcheck, result_error};
+use crate::bindings::op::reply;
+use crate::bindings::{check_keys, healthcheck};
 use crate::metrics::recorder::Units;
-use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
-use crate::script::{json, lua_error, OpScope};
+use crate::script::core::{duration_arg, make_limiter, tags_arg};
+use crate::script::{json, lua_error};
 use elasticsearch::http::Method;
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use serde_json::Value as Json;
@@ -55,10 +55,12 @@ impl Req {
     }
 }
 
-/// Runs one timed request and turns the answer into a Lua table with `shape`.
+/// Runs one request through [`reply`] and turns the answer into a Lua table with `shape`; `docs`
+/// documents wait for the client's rate limit first (0: the request is not limited).
 async fn call(
     lua: &Lua,
     c: &Client,
+    docs: u32,
     req: Req,
     shape: impl FnOnce(&Lua, &Json, &Table) -> mlua::Result<()>,
 ) -> mlua::Result<Table> {
@@ -70,26 +72,18 @@ async fn call(
         path,
         body,
     } = req;
-    let scope = OpScope::of(lua).with_tags(tags_arg(lua, tags)?);
     let s = c.settings.clone();
-    let r = scope
-        .time(metric, async move {
-            let r = client::request(&s, method, &path, body, false).await;
-            (r, units)
-        })
-        .await;
-    let out = lua.create_table()?;
-    match r {
-        Ok(j) => shape(lua, &j, &out)?,
-        Err(e) => result_error(&out, &e)?,
-    }
-    Ok(out)
+    let request = async move { (client::request(&s, method, &path, body, false).await, units) };
+    let tags = tags_arg(lua, tags)?;
+    reply(lua, metric, tags, limit(c, docs), request, |lua, j, out| {
+        shape(lua, &j, out)
+    })
+    .await
 }
 
-async fn wait(c: &Client, n: u32) {
-    if let Some(l) = &c.limiter {
-        wait_units(l, n).await;
-    }
+/// The client's rate limit for `docs` documents, if it has one and they are limited.
+fn limit(c: &Client, docs: u32) -> Option<(&governor::DefaultDirectRateLimiter, u32)> {
+    c.limiter.as_deref().filter(|_| docs > 0).map(|l| (l, docs))
 }
 
 /// NDJSON for a bulk request from a list of documents (`_id` in a document becomes its id) or from
@@ -157,7 +151,6 @@ impl UserData for Client {
                     if refresh {
                         path.push_str("?refresh=true");
                     }
-                    wait(&c, 1).await;
                     let units = Units::none()
                         .with("docs", 1)
                         .with("bytes", body.len() as u64);
@@ -169,7 +162,7 @@ impl UserData for Client {
                         path,
                         body: Some(body),
                     };
-                    call(&lua, &c, req, |_, j, out| {
+                    call(&lua, &c, 1, req, |_, j, out| {
                         out.set("id", j.get("_id").and_then(Json::as_str))?;
                         out.set("result", j.get("result").and_then(Json::as_str))?;
                         out.set("version", j.get("_version").and_then(Json::as_i64))?;
@@ -188,36 +181,20 @@ impl UserData for Client {
                     let o = opt_table(&lua, o)?;
                     let (body, n) = bulk_body(&lua, &docs)?;
                     let refresh = o.get::<Option<bool>>("refresh")?.unwrap_or(false);
-                    wait(&c, n).await;
-                    let scope = OpScope::of(&lua).with_tags(tags_arg(&lua, o.get("tags")?)?);
-                    let meta = scope.meta("es.bulk");
                     let s = c.settings.clone();
-                    let outcome = std::rc::Rc::new(std::cell::RefCell::new(None));
-                    let keep = outcome.clone();
-                    let r = timed(meta, async move {
-                        let (r, units) = client::bulk(&s, &index, body, refresh).await;
-                        // Keep the item counts also when some items failed.
-                        let counts = units.iter().collect::<Vec<_>>();
-                        *keep.borrow_mut() = Some(counts);
-                        (r, units)
+                    let request = client::bulk(&s, &index, body, refresh);
+                    let tags = tags_arg(&lua, o.get("tags")?)?;
+                    let out = reply(&lua, "es.bulk", tags, limit(&c, n), request, |_, b, out| {
+                        out.set("items", b.items)?;
+                        out.set("failed", b.failed)?;
+                        out.set("took", b.took_ms)
                     })
-                    .await;
-                    let out = lua.create_table()?;
-                    let counts = outcome.borrow().clone().unwrap_or_default();
-                    let get = |k: &str| {
-                        counts
-                            .iter()
-                            .find(|(u, _)| *u == k)
-                            .map(|(_, v)| *v)
-                            .unwrap_or(0)
-                    };
-                    out.set("items", get("docs") + get("failed_docs"))?;
-                    out.set("failed", get("failed_docs"))?;
-                    match r {
-                        Ok(b) => {
-                            out.set("took", b.took_ms)?;
+                    .await?;
+                    // A request that failed as a whole counted no items.
+                    for key in ["items", "failed"] {
+                        if out.get::<Option<u64>>(key)?.is_none() {
+                            out.set(key, 0)?;
                         }
-                        Err(e) => result_error(&out, &e)?,
                     }
                     Ok(out)
                 }
@@ -238,6 +215,7 @@ impl UserData for Client {
                     call(
                         &lua,
                         &c,
+                        0,
                         Req {
                             metric: "es.search",
                             tags: o.get("tags")?,
@@ -293,6 +271,7 @@ impl UserData for Client {
                     call(
                         &lua,
                         &c,
+                        0,
                         Req {
                             metric: "es.count",
                             tags: o.get("tags")?,
@@ -317,6 +296,7 @@ impl UserData for Client {
                     let out = call(
                         &lua,
                         &c,
+                        0,
                         Req {
                             metric: "es.get",
                             tags: o.get("tags")?,
@@ -338,9 +318,8 @@ impl UserData for Client {
                     )
                     .await?;
                     // A missing document is an answer, not a failure of the call.
-                    if out.get::<Option<String>>("err")?.as_deref() == Some("client")
-                        && out.get::<String>("error")?.contains("HTTP 404")
-                    {
+                    if out.get::<Option<i64>>("status")? == Some(404) {
+                        out.set("status", Value::Nil)?;
                         out.set("err", Value::Nil)?;
                         out.set("error", Value::Nil)?;
                         out.set("found", false)?;
@@ -365,6 +344,7 @@ impl UserData for Client {
                     call(
                         &lua,
                         &c,
+                        0,
                         Req::admin(Method::Put, format!("/{}", segment(&index)), body),
                         |_, _, out| out.set("ok", true),
                     )
@@ -378,6 +358,7 @@ impl UserData for Client {
                 call(
                     &lua,
                     &c,
+                    0,
                     Req::admin(Method::Delete, format!("/{}", segment(&index)), None),
                     |_, _, out| out.set("ok", true),
                 )
@@ -390,6 +371,7 @@ impl UserData for Client {
                 call(
                     &lua,
                     &c,
+                    0,
                     Req::admin(Method::Post, format!("/{}/_refresh", segment(&index)), None),
                     |_, _, out| out.set("ok", true),
                 )
@@ -404,6 +386,7 @@ impl UserData for Client {
                 call(
                     &lua,
                     &c,
+                    0,
                     Req {
                         metric: "es.admin",
                         tags: None,

@@ -3,35 +3,15 @@
 
 use super::client::{self, Settings, Writer};
 use super::wire::WriteOptions;
-use crate::bindings::{check_keys, healthcheck, result_error};
-use crate::metrics::recorder::Units;
-use crate::metrics::OpError;
+use crate::bindings::op::reply;
+use crate::bindings::{check_keys, healthcheck};
 use crate::script::core::{duration_arg, tags_arg};
-use crate::script::{lua_error, OpScope};
+use crate::script::lua_error;
 use mlua::{Lua, LuaString, Table, UserData, UserDataMethods, Value};
-use std::future::Future;
 use std::time::Duration;
 
 #[derive(Clone)]
 struct Client(Settings);
-
-/// Times `op` under `metric` and builds the result table with `shape`.
-async fn run<T>(
-    lua: &Lua,
-    metric: &'static str,
-    tags: Option<Table>,
-    op: impl Future<Output = (Result<T, OpError>, Units)>,
-    shape: impl FnOnce(&Lua, T, &Table) -> mlua::Result<()>,
-) -> mlua::Result<Table> {
-    let scope = OpScope::of(lua).with_tags(tags_arg(lua, tags)?);
-    let r = scope.time(metric, op).await;
-    let out = lua.create_table()?;
-    match r {
-        Ok(v) => shape(lua, v, &out)?,
-        Err(e) => result_error(&out, &e)?,
-    }
-    Ok(out)
-}
 
 fn opt(lua: &Lua, o: Option<Table>) -> mlua::Result<Table> {
     o.map(Ok).unwrap_or_else(|| lua.create_table())
@@ -82,10 +62,11 @@ impl UserData for Client {
                         block_size: positive(&lua, &o, "block_size", u64::MAX)?,
                     };
                     let data = data.as_bytes().to_vec();
-                    run(
+                    reply(
                         &lua,
                         "hdfs.write",
-                        o.get("tags")?,
+                        tags_arg(&lua, o.get("tags")?)?,
+                        None,
                         client::write(&s, &path, data, wo),
                         |_, (), out| out.set("ok", true),
                     )
@@ -100,10 +81,11 @@ impl UserData for Client {
                 async move {
                     let o = opt(&lua, o)?;
                     let data = data.as_bytes().to_vec();
-                    run(
+                    reply(
                         &lua,
                         "hdfs.append",
-                        o.get("tags")?,
+                        tags_arg(&lua, o.get("tags")?)?,
+                        None,
                         client::append(&s, &path, data),
                         |_, (), out| out.set("ok", true),
                     )
@@ -116,10 +98,11 @@ impl UserData for Client {
             let s = this.0.clone();
             async move {
                 let o = opt(&lua, o)?;
-                run(
+                reply(
                     &lua,
                     "hdfs.read",
-                    o.get("tags")?,
+                    tags_arg(&lua, o.get("tags")?)?,
+                    None,
                     client::read(&s, &path),
                     |lua, data, out| {
                         out.set("size", data.len())?;
@@ -135,10 +118,11 @@ impl UserData for Client {
             async move {
                 let o = opt(&lua, o)?;
                 let recursive = o.get::<Option<bool>>("recursive")?.unwrap_or(false);
-                run(
+                reply(
                     &lua,
                     "hdfs.list",
-                    o.get("tags")?,
+                    tags_arg(&lua, o.get("tags")?)?,
+                    None,
                     client::list(&s, &path, recursive),
                     |lua, entries, out| {
                         let t = lua.create_table()?;
@@ -158,9 +142,10 @@ impl UserData for Client {
         m.add_async_method("mkdirs", |lua, this, path: String| {
             let s = this.0.clone();
             async move {
-                run(
+                reply(
                     &lua,
                     "hdfs.mkdirs",
+                    None,
                     None,
                     client::mkdirs(&s, &path),
                     |_, (), out| out.set("ok", true),
@@ -173,9 +158,10 @@ impl UserData for Client {
             async move {
                 let o = opt(&lua, o)?;
                 let recursive = o.get::<Option<bool>>("recursive")?.unwrap_or(false);
-                run(
+                reply(
                     &lua,
                     "hdfs.delete",
+                    None,
                     None,
                     client::delete(&s, &path, recursive),
                     |_, deleted, out| {
@@ -190,9 +176,10 @@ impl UserData for Client {
         m.add_async_method("du", |lua, this, path: String| {
             let s = this.0.clone();
             async move {
-                run(
+                reply(
                     &lua,
                     "hdfs.du",
+                    None,
                     None,
                     client::du(&s, &path),
                     |_, (bytes, files, dirs), out| {

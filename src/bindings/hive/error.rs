@@ -1,6 +1,6 @@
 //! A failed Hive call: its kind, a message, and what HiveServer2 said about it.
 
-use crate::metrics::{ErrorKind, OpError};
+use crate::metrics::{Detail, ErrorKind, OpError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HiveError {
@@ -38,8 +38,16 @@ impl HiveError {
     }
 }
 
+/// Hive's SQL state and error code become the error's details (`sql_state`, `code` in the reply).
 impl From<HiveError> for OpError {
     fn from(e: HiveError) -> OpError {
-        OpError::new(e.kind, e.message)
+        let mut out = OpError::new(e.kind, e.message);
+        if let Some(state) = e.sql_state {
+            out = out.with("sql_state", Detail::Text(state));
+        }
+        if let Some(code) = e.code {
+            out = out.with("code", Detail::Int(code.into()));
+        }
+        out
     }
 }

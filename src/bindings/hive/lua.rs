@@ -2,7 +2,6 @@
 //! for Hive's own errors, `sql_state` and `code`, and never raises.
 
 use super::client::{self, Auth, Outcome, Session, Settings};
-use super::error::HiveError;
 use super::rowset::Cell;
 use crate::bindings::timing::{record_failed, timed};
 use crate::bindings::{check_keys, healthcheck, result_error, string_map};
@@ -11,7 +10,6 @@ use crate::metrics::OpError;
 use crate::script::core::{duration_arg, tags_arg};
 use crate::script::{lua_error, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -77,19 +75,6 @@ fn outcome(lua: &Lua, o: Outcome, out: &Table, named: bool) -> mlua::Result<()> 
     out.set("rows", rows)
 }
 
-fn fail(
-    out: &Table,
-    e: &OpError,
-    extra: Option<(Option<String>, Option<i32>)>,
-) -> mlua::Result<()> {
-    result_error(out, e)?;
-    if let Some((state, code)) = extra {
-        out.set("sql_state", state)?;
-        out.set("code", code)?;
-    }
-    Ok(())
-}
-
 /// Runs one statement under `hive.query`; a session that has to be opened first is timed under
 /// `hive.connect`.
 async fn statement(
@@ -119,12 +104,6 @@ async fn statement(
     let scope = OpScope::of(lua).with_tags(tags);
     let meta = |metric| scope.meta(metric);
     let out = lua.create_table()?;
-    // Hive's details of a failure, kept aside while the error goes through the timing helper.
-    let detail: RefCell<Option<(Option<String>, Option<i32>)>> = RefCell::new(None);
-    let keep = |e: HiveError| -> OpError {
-        *detail.borrow_mut() = Some((e.sql_state.clone(), e.code));
-        e.into()
-    };
     let mut session = h.0.lock().await;
     if !session.is_open() {
         // Opening a session belongs to no statement: it carries the VU's tags, not the call's.
@@ -132,7 +111,7 @@ async fn statement(
         let connect = base.meta("hive.connect");
         let start = tokio::time::Instant::now();
         let opened = timed(connect, async {
-            (session.open().await.map_err(keep), Units::none())
+            (session.open().await.map_err(OpError::from), Units::none())
         })
         .await;
         if let Err(e) = opened {
@@ -143,7 +122,7 @@ async fn statement(
                 &e,
                 &Units::none().with("rows", 0),
             );
-            fail(&out, &e, detail.take())?;
+            result_error(&out, &e)?;
             return Ok(out);
         }
     }
@@ -157,7 +136,7 @@ async fn statement(
                 };
                 (Ok(o), Units::none().with("rows", n))
             }
-            Err(e) => (Err(keep(e)), Units::none().with("rows", 0)),
+            Err(e) => (Err(e.into()), Units::none().with("rows", 0)),
         }
     })
     .await;
@@ -168,7 +147,7 @@ async fn statement(
             out.set("ok", true)?;
             out.set("modified_rows", o.modified_rows)?;
         }
-        Err(e) => fail(&out, &e, detail.take())?,
+        Err(e) => result_error(&out, &e)?,
     }
     Ok(out)
 }
@@ -202,10 +181,7 @@ impl UserData for Handle {
                 let out = lua.create_table()?;
                 match h.0.lock().await.close().await {
                     Ok(()) => out.set("ok", true)?,
-                    Err(e) => {
-                        let extra = Some((e.sql_state.clone(), e.code));
-                        fail(&out, &e.into(), extra)?
-                    }
+                    Err(e) => result_error(&out, &e.into())?,
                 }
                 Ok(out)
             }
