@@ -1,6 +1,7 @@
 //! Store bindings. Each has a pure-Rust client (no Lua) and a Lua face (no wire), and records every
 //! operation through [`crate::bindings::timing::timed`].
 
+pub mod config;
 #[cfg(feature = "elasticsearch")]
 pub mod elasticsearch;
 #[cfg(feature = "flink")]
@@ -94,14 +95,25 @@ pub fn healthcheck(
     target: &str,
     check: impl FnOnce() -> Result<(), String> + Send + 'static,
 ) -> mlua::Result<()> {
-    if opts.get::<Option<bool>>("healthcheck")? == Some(false) {
-        return Ok(());
+    let enabled = opts.get::<Option<bool>>("healthcheck")? != Some(false);
+    healthcheck_if(lua, enabled, target, check);
+    Ok(())
+}
+
+/// [`healthcheck`] for a typed config: `enabled` is its `healthcheck` option (default true).
+pub fn healthcheck_if(
+    lua: &Lua,
+    enabled: bool,
+    target: &str,
+    check: impl FnOnce() -> Result<(), String> + Send + 'static,
+) {
+    if !enabled {
+        return;
     }
     let st = state(lua);
     if st.vu_id == 0 && st.phase == Phase::Init {
         st.shared.add_healthcheck(target, Box::new(check));
     }
-    Ok(())
 }
 
 /// A table of settings as strings (`config = { ["linger.ms"] = 5 }`).

@@ -3,9 +3,10 @@
 
 use super::client::{self, Settings, Writer};
 use super::wire::WriteOptions;
+use crate::bindings::config::{parse, Secs};
 use crate::bindings::op::reply;
-use crate::bindings::{check_keys, healthcheck};
-use crate::script::core::{duration_arg, tags_arg};
+use crate::bindings::{check_keys, healthcheck_if};
+use crate::script::core::tags_arg;
 use crate::script::lua_error;
 use mlua::{Lua, LuaString, Table, UserData, UserDataMethods, Value};
 use std::time::Duration;
@@ -194,71 +195,65 @@ impl UserData for Client {
     }
 }
 
-fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
-    let o = opt(lua, o)?;
-    check_keys(
-        lua,
-        "hdfs.client",
-        &o,
-        &[
-            "healthcheck",
-            "namenodes",
-            "timeout",
-            "url",
-            "user",
-            "writer",
-        ],
-    )?;
-    let url = o
-        .get::<Option<String>>("url")?
-        .unwrap_or_else(|| "hdfs://127.0.0.1:8020".to_string());
-    if !url.starts_with("hdfs://") {
-        return Err(lua_error(
-            lua,
-            format!("hdfs.client: url '{url}' must start with hdfs://"),
-        ));
-    }
-    let timeout = match o.get::<Option<Value>>("timeout")? {
-        Some(v) => duration_arg(lua, &v, "hdfs timeout")?,
-        None => Duration::from_secs(30),
-    };
-    let writer = match o.get::<Option<String>>("writer")? {
-        None => Writer::Loadgen,
-        Some(w) => Writer::parse(&w).ok_or_else(|| {
-            lua_error(
-                lua,
-                format!("hdfs.client: writer '{w}' is not one of: loadgen, hdfs-native"),
-            )
-        })?,
-    };
-    // namenodes = { "host:port", ... }: the NameNodes of a nameservice URL (hdfs://ns), which the
-    // client fails over between.
-    let namenodes: Vec<String> = o
-        .get::<Option<Vec<String>>>("namenodes")?
-        .unwrap_or_default();
-    let s = Settings::new(url, timeout, o.get("user")?, writer, namenodes);
-    if s.nameservice().is_some() && s.namenodes.is_empty() {
-        return Err(lua_error(
-            lua,
-            format!(
+/// `hdfs.client{...}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientConfig {
+    url: Option<String>,
+    /// The NameNodes of a nameservice URL (`hdfs://NAME`), which the client fails over between.
+    namenodes: Option<Vec<String>>,
+    timeout: Option<Secs>,
+    user: Option<String>,
+    writer: Option<String>,
+    healthcheck: Option<bool>,
+}
+
+impl ClientConfig {
+    fn settings(self) -> Result<Settings, String> {
+        let url = self
+            .url
+            .unwrap_or_else(|| "hdfs://127.0.0.1:8020".to_string());
+        if !url.starts_with("hdfs://") {
+            return Err(format!("hdfs.client: url '{url}' must start with hdfs://"));
+        }
+        let timeout = self.timeout.map_or(Duration::from_secs(30), |t| t.0);
+        let writer = match self.writer {
+            None => Writer::Loadgen,
+            Some(w) => Writer::parse(&w).ok_or_else(|| {
+                format!("hdfs.client: writer '{w}' is not one of: loadgen, hdfs-native")
+            })?,
+        };
+        let s = Settings::new(
+            url,
+            timeout,
+            self.user,
+            writer,
+            self.namenodes.unwrap_or_default(),
+        );
+        if s.nameservice().is_some() && s.namenodes.is_empty() {
+            return Err(format!(
                 "hdfs.client: url '{}' names a nameservice: give its NameNodes, namenodes = {{ \"host:port\", ... }}",
                 s.url
-            ),
-        ));
-    }
-    if s.nameservice().is_none() && !s.namenodes.is_empty() {
-        return Err(lua_error(
-            lua,
-            format!(
+            ));
+        }
+        if s.nameservice().is_none() && !s.namenodes.is_empty() {
+            return Err(format!(
                 "hdfs.client: namenodes are for a nameservice URL (hdfs://NAME), not '{}'",
                 s.url
-            ),
-        ));
+            ));
+        }
+        Ok(s)
     }
+}
+
+fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
+    let c: ClientConfig = parse(lua, "hdfs.client", o.as_ref())?;
+    let enabled = c.healthcheck != Some(false);
+    let s = c.settings().map_err(|e| lua_error(lua, e))?;
     let check = s.clone();
-    healthcheck(lua, &o, &format!("hdfs {}", s.url), move || {
+    healthcheck_if(lua, enabled, &format!("hdfs {}", s.url), move || {
         client::healthcheck(&check)
-    })?;
+    });
     Ok(Client(s))
 }
 
@@ -269,4 +264,48 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, o: Option<Table>| client_ctor(lua, o))?,
     )?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::config::from_json;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<Settings, String> {
+        from_json::<ClientConfig>("hdfs.client", v)?.settings()
+    }
+
+    #[test]
+    fn client_config_from_literals() {
+        let s = config(json!({})).unwrap();
+        assert_eq!(s.url, "hdfs://127.0.0.1:8020");
+        assert_eq!(s.writer, Writer::Loadgen);
+        let s = config(
+            json!({ "url": "hdfs://loadgen", "namenodes": ["127.0.0.1:8020", "127.0.0.1:8021"],
+            "writer": "hdfs-native", "timeout": 5 }),
+        )
+        .unwrap();
+        assert_eq!(s.namenodes.len(), 2);
+        assert_eq!(s.timeout, Duration::from_secs(5));
+        for (bad, says) in [
+            (json!({ "url": "http://x" }), "must start with hdfs://"),
+            (
+                json!({ "writer": "fast" }),
+                "is not one of: loadgen, hdfs-native",
+            ),
+            (json!({ "url": "hdfs://loadgen" }), "give its NameNodes"),
+            (
+                json!({ "namenodes": ["a:1"] }),
+                "namenodes are for a nameservice URL",
+            ),
+            (
+                json!({ "namenode": ["a:1"] }),
+                "valid: healthcheck, namenodes, timeout, url, user, writer",
+            ),
+        ] {
+            let e = config(bad).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
 }

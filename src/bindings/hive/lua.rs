@@ -3,11 +3,12 @@
 
 use super::client::{self, Auth, Outcome, Session, Settings};
 use super::rowset::Cell;
+use crate::bindings::config::{parse, texts, Secs, Text};
 use crate::bindings::timing::{record_failed, timed};
-use crate::bindings::{check_keys, healthcheck, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck_if, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
-use crate::script::core::{duration_arg, tags_arg};
+use crate::script::core::tags_arg;
 use crate::script::{lua_error, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use std::rc::Rc;
@@ -18,24 +19,6 @@ use std::time::Duration;
 #[derive(Clone)]
 struct Handle(Rc<tokio::sync::Mutex<Session>>);
 
-const CONNECT_KEYS: &[&str] = &[
-    "auth",
-    "database",
-    "fetch_size",
-    "healthcheck",
-    "host",
-    "http_path",
-    "namespace",
-    "password",
-    "poll_interval",
-    "port",
-    "query_timeout",
-    "session_conf",
-    "timeout",
-    "transport",
-    "user",
-    "zookeeper",
-];
 const CALL_KEYS: &[&str] = &["conf", "name", "named", "tags"];
 
 fn cell(lua: &Lua, c: Cell) -> mlua::Result<Value> {
@@ -189,108 +172,103 @@ impl UserData for Handle {
     }
 }
 
-fn duration_opt(lua: &Lua, o: &Table, key: &str, default: Duration) -> mlua::Result<Duration> {
-    match o.get::<Option<Value>>(key)? {
-        Some(v) => duration_arg(lua, &v, &format!("hive.connect {key}")),
-        None => Ok(default),
-    }
+/// `hive.connect{...}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectConfig {
+    host: Option<String>,
+    port: Option<i64>,
+    /// HiveServer2 service discovery: "host:port,..." of ZooKeeper, instead of host and port.
+    zookeeper: Option<String>,
+    namespace: Option<String>,
+    transport: Option<String>,
+    http_path: Option<String>,
+    auth: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    database: Option<String>,
+    timeout: Option<Secs>,
+    query_timeout: Option<Secs>,
+    poll_interval: Option<Secs>,
+    fetch_size: Option<i64>,
+    session_conf: Option<std::collections::BTreeMap<String, Text>>,
+    healthcheck: Option<bool>,
 }
 
-fn settings(lua: &Lua, o: &Table) -> mlua::Result<Settings> {
-    check_keys(lua, "hive.connect", o, CONNECT_KEYS)?;
-    let bad = |m: String| lua_error(lua, format!("hive.connect: {m}"));
-    let http = match o.get::<Option<String>>("transport")?.as_deref() {
-        None | Some("binary") => false,
-        Some("http") => true,
-        Some(t) => return Err(bad(format!("transport '{t}' is not one of: binary, http"))),
-    };
-    let auth = match o.get::<Option<String>>("auth")?.as_deref() {
-        None | Some("none") => Auth::None,
-        Some("plain") => Auth::Plain,
-        Some("nosasl") => Auth::NoSasl,
-        Some(a) => {
-            return Err(bad(format!(
-                "auth '{a}' is not one of: none, nosasl, plain"
-            )))
+impl ConnectConfig {
+    fn settings(self) -> Result<Settings, String> {
+        let bad = |m: &str| Err(format!("hive.connect: {m}"));
+        let http = match self.transport.as_deref() {
+            None | Some("binary") => false,
+            Some("http") => true,
+            Some(t) => return bad(&format!("transport '{t}' is not one of: binary, http")),
+        };
+        let auth = match self.auth.as_deref() {
+            None | Some("none") => Auth::None,
+            Some("plain") => Auth::Plain,
+            Some("nosasl") => Auth::NoSasl,
+            Some(a) => return bad(&format!("auth '{a}' is not one of: none, nosasl, plain")),
+        };
+        if auth == Auth::Plain && (self.user.is_none() || self.password.is_none()) {
+            return bad("auth 'plain' needs user and password");
         }
-    };
-    let user: Option<String> = o.get("user")?;
-    let password: Option<String> = o.get("password")?;
-    if auth == Auth::Plain && (user.is_none() || password.is_none()) {
-        return Err(bad("auth 'plain' needs user and password".into()));
+        if http && auth == Auth::NoSasl {
+            return bad(
+                "auth 'nosasl' is for the binary transport; over http use 'none' or 'plain'",
+            );
+        }
+        if self.http_path.is_some() && !http {
+            return bad("http_path needs transport = \"http\"");
+        }
+        let port = self.port.unwrap_or(if http { 10001 } else { 10000 });
+        let Some(port) = u16::try_from(port).ok().filter(|p| *p > 0) else {
+            return bad(&format!("port {port} is not a TCP port"));
+        };
+        let fetch_size = self.fetch_size.unwrap_or(10_000);
+        if fetch_size < 1 {
+            return bad(&format!("fetch_size {fetch_size} must be at least 1"));
+        }
+        if self.zookeeper.is_some() && (self.host.is_some() || self.port.is_some()) {
+            return bad("zookeeper finds the instances: give it without host and port");
+        }
+        if self.zookeeper.is_some() && http {
+            return bad("zookeeper discovery is for the binary transport here");
+        }
+        if self.namespace.is_some() && self.zookeeper.is_none() {
+            return bad("namespace needs zookeeper = \"host:port,...\"");
+        }
+        let namespace = self.namespace;
+        let discovery = self
+            .zookeeper
+            .map(|z| (z, namespace.unwrap_or_else(|| "hiveserver2".into())));
+        let port = if discovery.is_some() { 0 } else { port };
+        let secs = |d: Option<Secs>, default: Duration| d.map_or(default, |d| d.0);
+        Ok(Settings {
+            host: self.host.unwrap_or_else(|| "127.0.0.1".into()),
+            port,
+            discovery,
+            user: self.user.unwrap_or_else(|| "anonymous".into()),
+            password: self.password.unwrap_or_else(|| "anonymous".into()),
+            database: self.database,
+            auth,
+            timeout: secs(self.timeout, Duration::from_secs(60)),
+            fetch_size,
+            poll_interval: secs(self.poll_interval, Duration::from_millis(50)),
+            query_timeout: self.query_timeout.map(|d| d.0).filter(|d| !d.is_zero()),
+            session_conf: texts(self.session_conf),
+            http_path: http.then(|| self.http_path.unwrap_or_else(|| "cliservice".into())),
+        })
     }
-    if http && auth == Auth::NoSasl {
-        return Err(bad(
-            "auth 'nosasl' is for the binary transport; over http use 'none' or 'plain'".into(),
-        ));
-    }
-    let http_path: Option<String> = o.get("http_path")?;
-    if http_path.is_some() && !http {
-        return Err(bad("http_path needs transport = \"http\"".into()));
-    }
-    let port = o
-        .get::<Option<i64>>("port")?
-        .unwrap_or(if http { 10001 } else { 10000 });
-    let port = u16::try_from(port)
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| bad(format!("port {port} is not a TCP port")))?;
-    let fetch_size = o.get::<Option<i64>>("fetch_size")?.unwrap_or(10_000);
-    if fetch_size < 1 {
-        return Err(bad(format!("fetch_size {fetch_size} must be at least 1")));
-    }
-    let query_timeout = match o.get::<Option<Value>>("query_timeout")? {
-        Some(v) => Some(duration_arg(lua, &v, "hive.connect query_timeout")?),
-        None => None,
-    };
-    // zookeeper = "host:port,...": HiveServer2 service discovery (namespace, default "hiveserver2"),
-    // instead of host and port.
-    let zookeeper: Option<String> = o.get("zookeeper")?;
-    let namespace: Option<String> = o.get("namespace")?;
-    if zookeeper.is_some() && (o.contains_key("host")? || o.contains_key("port")?) {
-        return Err(bad(
-            "zookeeper finds the instances: give it without host and port".into(),
-        ));
-    }
-    if zookeeper.is_some() && http {
-        return Err(bad(
-            "zookeeper discovery is for the binary transport here".into()
-        ));
-    }
-    if namespace.is_some() && zookeeper.is_none() {
-        return Err(bad("namespace needs zookeeper = \"host:port,...\"".into()));
-    }
-    let discovery = zookeeper.map(|z| (z, namespace.unwrap_or_else(|| "hiveserver2".into())));
-    let port = if discovery.is_some() { 0 } else { port };
-    Ok(Settings {
-        host: o
-            .get::<Option<String>>("host")?
-            .unwrap_or_else(|| "127.0.0.1".into()),
-        port,
-        discovery,
-        user: user.unwrap_or_else(|| "anonymous".into()),
-        password: password.unwrap_or_else(|| "anonymous".into()),
-        database: o.get("database")?,
-        auth,
-        timeout: duration_opt(lua, o, "timeout", Duration::from_secs(60))?,
-        fetch_size,
-        poll_interval: duration_opt(lua, o, "poll_interval", Duration::from_millis(50))?,
-        query_timeout: query_timeout.filter(|d| !d.is_zero()),
-        session_conf: string_map(lua, o.get("session_conf")?, "session_conf")?,
-        http_path: http.then(|| http_path.unwrap_or_else(|| "cliservice".into())),
-    })
 }
 
 fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Handle> {
-    let o = match o {
-        Some(t) => t,
-        None => lua.create_table()?,
-    };
-    let s = settings(lua, &o)?;
+    let c: ConnectConfig = parse(lua, "hive.connect", o.as_ref())?;
+    let enabled = c.healthcheck != Some(false);
+    let s = c.settings().map_err(|e| lua_error(lua, e))?;
     let check = s.clone();
-    healthcheck(lua, &o, &format!("hive {}", s.addr()), move || {
+    healthcheck_if(lua, enabled, &format!("hive {}", s.addr()), move || {
         client::healthcheck(&check)
-    })?;
+    });
     Ok(Handle(Rc::new(tokio::sync::Mutex::new(Session::new(s)))))
 }
 
@@ -301,4 +279,70 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, o: Option<Table>| connect(lua, o))?,
     )?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::config::from_json;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<Settings, String> {
+        from_json::<ConnectConfig>("hive.connect", v)?.settings()
+    }
+
+    #[test]
+    fn connect_config_from_literals() {
+        let s = config(json!({})).unwrap();
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 10000));
+        assert_eq!(s.http_path, None);
+        let s = config(
+            json!({ "transport": "http", "auth": "plain", "user": "u", "password": "p",
+            "query_timeout": "30s", "session_conf": { "hive.exec.parallel": true, "n": 3 } }),
+        )
+        .unwrap();
+        assert_eq!(s.port, 10001);
+        assert_eq!(s.http_path.as_deref(), Some("cliservice"));
+        assert_eq!(s.query_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(s.session_conf["hive.exec.parallel"], "true");
+        assert_eq!(s.session_conf["n"], "3");
+        let s = config(json!({ "zookeeper": "127.0.0.1:2182" })).unwrap();
+        assert_eq!(
+            s.discovery,
+            Some(("127.0.0.1:2182".into(), "hiveserver2".into()))
+        );
+        for (bad, says) in [
+            (
+                json!({ "transport": "udp" }),
+                "transport 'udp' is not one of",
+            ),
+            (json!({ "auth": "plain" }), "needs user and password"),
+            (
+                json!({ "transport": "http", "auth": "nosasl" }),
+                "'nosasl' is for the binary",
+            ),
+            (json!({ "http_path": "x" }), "http_path needs transport"),
+            (json!({ "port": 70000 }), "port 70000 is not a TCP port"),
+            (
+                json!({ "fetch_size": 0 }),
+                "fetch_size 0 must be at least 1",
+            ),
+            (
+                json!({ "zookeeper": "z:1", "port": 1 }),
+                "without host and port",
+            ),
+            (json!({ "namespace": "n" }), "namespace needs zookeeper"),
+            (
+                json!({ "timeout": [] }),
+                "hive.connect: timeout: invalid type",
+            ),
+            (
+                json!({ "prot": 1 }),
+                "unknown option 'prot'; valid: auth, database,",
+            ),
+        ] {
+            let e = config(bad).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
 }

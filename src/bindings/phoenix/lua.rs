@@ -4,28 +4,16 @@
 
 use super::client::{self, Connection, Outcome, Settings};
 use super::wire::{Serialization, Value as Cell};
-use crate::bindings::{check_keys, healthcheck, result_error, string_map};
+use crate::bindings::config::{parse, texts, Secs, Text};
+use crate::bindings::{check_keys, healthcheck_if, result_error};
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
-use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
+use crate::script::core::{make_limiter, tags_arg, wait_units};
 use crate::script::{lua_error, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use std::rc::Rc;
 use std::sync::Arc;
 
-const CONNECT_KEYS: &[&str] = &[
-    "autocommit",
-    "burst",
-    "fetch_size",
-    "healthcheck",
-    "info",
-    "max_rows",
-    "name",
-    "rate_limit",
-    "serialization",
-    "timeout",
-    "url",
-];
 const CALL_KEYS: &[&str] = &["name", "tags"];
 
 type Limiter = Arc<governor::DefaultDirectRateLimiter>;
@@ -360,61 +348,76 @@ impl UserData for Stmt {
     }
 }
 
-fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Conn> {
-    let o = match o {
-        Some(t) => t,
-        None => lua.create_table()?,
-    };
-    check_keys(lua, "phoenix.connect", &o, CONNECT_KEYS)?;
-    let mut s = Settings::default();
-    if let Some(url) = o.get::<Option<String>>("url")? {
-        s.url = url.trim_end_matches('/').to_string();
-    }
-    if let Some(ser) = o.get::<Option<String>>("serialization")? {
-        s.serialization = match ser.to_ascii_lowercase().as_str() {
-            "protobuf" => Serialization::Protobuf,
-            "json" => Serialization::Json,
-            other => {
-                return Err(lua_error(
-                    lua,
-                    format!(
+/// `phoenix.connect{...}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectConfig {
+    url: Option<String>,
+    serialization: Option<String>,
+    timeout: Option<Secs>,
+    autocommit: Option<bool>,
+    fetch_size: Option<i64>,
+    max_rows: Option<i64>,
+    /// Connection properties, as the thick client's `Properties`.
+    info: Option<std::collections::BTreeMap<String, Text>>,
+    healthcheck: Option<bool>,
+    /// Rows per second, shared by every VU (`name` tells two limiters apart).
+    rate_limit: Option<f64>,
+    burst: Option<u32>,
+    name: Option<String>,
+}
+
+impl ConnectConfig {
+    fn settings(&mut self) -> Result<Settings, String> {
+        let mut s = Settings::default();
+        if let Some(url) = &self.url {
+            s.url = url.trim_end_matches('/').to_string();
+        }
+        if let Some(ser) = &self.serialization {
+            s.serialization = match ser.to_ascii_lowercase().as_str() {
+                "protobuf" => Serialization::Protobuf,
+                "json" => Serialization::Json,
+                other => return Err(format!(
                     "phoenix.connect: serialization '{other}': expected \"protobuf\" or \"json\""
-                ),
-                ))
-            }
-        };
+                )),
+            };
+        }
+        if let Some(t) = self.timeout {
+            s.timeout = t.0;
+        }
+        if let Some(a) = self.autocommit {
+            s.autocommit = a;
+        }
+        if let Some(n) = self.fetch_size {
+            s.fetch_size = i32::try_from(n).unwrap_or(0);
+        }
+        if let Some(n) = self.max_rows {
+            s.max_rows = n;
+        }
+        s.info = texts(self.info.take());
+        s.validate()?;
+        Ok(s)
     }
-    if let Some(t) = o.get::<Option<Value>>("timeout")? {
-        s.timeout = duration_arg(lua, &t, "phoenix.connect timeout")?;
-    }
-    if let Some(a) = o.get::<Option<bool>>("autocommit")? {
-        s.autocommit = a;
-    }
-    if let Some(n) = o.get::<Option<i64>>("fetch_size")? {
-        s.fetch_size = i32::try_from(n).unwrap_or(0);
-    }
-    if let Some(n) = o.get::<Option<i64>>("max_rows")? {
-        s.max_rows = n;
-    }
-    s.info = string_map(lua, o.get("info")?, "phoenix.connect info")?;
-    s.validate().map_err(|e| lua_error(lua, e))?;
-    healthcheck(
+}
+
+fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Conn> {
+    let mut c: ConnectConfig = parse(lua, "phoenix.connect", o.as_ref())?;
+    let s = c.settings().map_err(|e| lua_error(lua, e))?;
+    let check = s.clone();
+    healthcheck_if(
         lua,
-        &o,
+        c.healthcheck != Some(false),
         &format!("phoenix {} ({})", s.url, s.serialization.name()),
-        {
-            let s = s.clone();
-            move || client::healthcheck(&s)
-        },
-    )?;
-    let limiter = match o.get::<Option<f64>>("rate_limit")? {
+        move || client::healthcheck(&check),
+    );
+    let limiter = match c.rate_limit {
         Some(r) => Some(make_limiter(
             lua,
             "phoenix.connect rate_limit",
-            o.get::<Option<String>>("name")?.as_deref(),
+            c.name.as_deref(),
             &s.url,
             r,
-            o.get("burst")?,
+            c.burst,
         )?),
         None => None,
     };
@@ -431,4 +434,35 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, o: Option<Table>| connect(lua, o))?,
     )?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::config::from_json;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<Settings, String> {
+        from_json::<ConnectConfig>("phoenix.connect", v)?.settings()
+    }
+
+    #[test]
+    fn connect_config_from_literals() {
+        let d = config(json!({})).unwrap();
+        assert_eq!(d.serialization, Serialization::Protobuf);
+        let s = config(
+            json!({ "url": "http://127.0.0.1:8766/", "serialization": "JSON",
+            "timeout": "2s", "autocommit": false, "info": { "phoenix.query.timeoutMs": 5000 } }),
+        )
+        .unwrap();
+        assert_eq!(s.url, "http://127.0.0.1:8766");
+        assert_eq!(s.serialization, Serialization::Json);
+        assert_eq!(s.timeout, std::time::Duration::from_secs(2));
+        assert!(!s.autocommit);
+        assert_eq!(s.info["phoenix.query.timeoutMs"], "5000");
+        let e = config(json!({ "serialization": "xml" })).unwrap_err();
+        assert!(e.contains("serialization 'xml'"), "{e}");
+        let e = config(json!({ "serilization": "json" })).unwrap_err();
+        assert!(e.ends_with("valid: autocommit, burst, fetch_size, healthcheck, info, max_rows, name, rate_limit, serialization, timeout, url"), "{e}");
+    }
 }
