@@ -2,7 +2,7 @@
 //! failed one has `err` (its kind) and `error` (a message with the server's own message and SQL
 //! state) set and never raises.
 
-use super::client::{self, Connection, Outcome, Settings};
+use super::client::{self, connection::Connection, results::Outcome, Settings};
 use super::wire::{Serialization, Value as Cell};
 use crate::bindings::{check_keys, healthcheck, result_error, string_map};
 use crate::metrics::recorder::Units;
@@ -404,7 +404,7 @@ fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Conn> {
         &format!("phoenix {} ({})", s.url, s.serialization.name()),
         {
             let s = s.clone();
-            move || client::healthcheck(&s)
+            move || client::connection::healthcheck(&s)
         },
     )?;
     let limiter = match o.get::<Option<f64>>("rate_limit")? {
