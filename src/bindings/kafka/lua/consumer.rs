@@ -7,6 +7,7 @@ use crate::bindings::kafka::client::{
     consumer::{ConsumerConfig, GroupConsumer},
     poll::Consumed,
 };
+use crate::bindings::timing::{measure, record_measured};
 use crate::bindings::{check_keys, healthcheck, result_error, string_map};
 use crate::metrics::lag::LagHistory;
 use crate::metrics::recorder::Units;
@@ -140,28 +141,27 @@ impl UserData for ConsumerHandle {
                         None => true,
                     };
                     let scope = OpScope::of(&lua);
-                    let start = tokio::time::Instant::now();
-                    let batch = client::poll::poll_batch(&consumer, timeout, max, want_records).await;
-                    let (got, mut first_error) = (batch.records, batch.error);
-                    let mut units = Units::none();
-                    let bytes: usize = got.iter().map(Consumed::size).sum();
-                    if !got.is_empty() {
-                        units = units
-                            .with("records", got.len() as u64)
-                            .with("bytes", bytes as u64);
-                    }
-                    let service = start.elapsed();
+                    // Measured now, recorded below only if the poll got records or an error.
+                    let ((got, mut first_error, units, bytes), consume) =
+                        measure(scope.meta("kafka.consume"), async {
+                            let batch =
+                                client::poll::poll_batch(&consumer, timeout, max, want_records)
+                                    .await;
+                            let (got, first_error) = (batch.records, batch.error);
+                            let mut units = Units::none();
+                            let bytes: usize = got.iter().map(Consumed::size).sum();
+                            if !got.is_empty() {
+                                units = units
+                                    .with("records", got.len() as u64)
+                                    .with("bytes", bytes as u64);
+                            }
+                            (got, first_error, units, bytes)
+                        })
+                        .await;
                     let state = consumer.context().0.clone();
                     // The join's wait since subscribing, once per consumer.
                     if let Some(j) = state.take_join() {
-                        scope.recorder.borrow_mut().record_op(
-                            "kafka.join",
-                            &scope.tags,
-                            j,
-                            j,
-                            None,
-                            &Units::none(),
-                        );
+                        record_measured(scope.meta("kafka.join"), j, None, &Units::none());
                     }
                     if got.is_empty() && first_error.is_none() && state.assigned() == 0 {
                         let waited = state.unassigned_for();
@@ -187,14 +187,7 @@ impl UserData for ConsumerHandle {
                         }
                     }
                     if !got.is_empty() || first_error.is_some() {
-                        scope.recorder.borrow_mut().record_op(
-                            "kafka.consume",
-                            &scope.tags,
-                            service + scope.lateness,
-                            service,
-                            first_error.as_ref().map(|e| e.kind),
-                            &units,
-                        );
+                        consume.record(first_error.as_ref().map(|e| e.kind), &units);
                     }
                     state.consumed_all(&got);
                     count_per_partition(&scope, &group, crate::script::state(&lua).vu_id, &got);
