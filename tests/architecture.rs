@@ -1,5 +1,6 @@
 //! The shape of `src/`, checked: no import cycle between top-level modules, exit codes chosen only
-//! in `cli/`, and no source file over 500 lines (docs/architecture.md draws the same graph).
+//! in `cli/`, operations recorded only by `bindings/timing.rs`, and no source file over 500 lines
+//! (docs/architecture.md draws the same graph).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -132,5 +133,31 @@ fn only_the_cli_chooses_exit_codes() {
     assert!(
         outside.is_empty(),
         "exit codes named outside cli/: {outside:?}"
+    );
+}
+
+/// Every operation is timed and recorded by the one timing helper: `Recorder::record_op` is called
+/// only from src/bindings/timing.rs (and inside src/metrics/, which defines it). A binding that
+/// times itself would measure its operations its own way.
+#[test]
+fn only_the_timing_helper_records_an_operation() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let timing = src().join("bindings").join("timing.rs");
+    let calls = |f: &Path| {
+        std::fs::read_to_string(f)
+            .expect("a source file")
+            .contains("record_op(")
+    };
+    assert!(calls(&timing), "bindings/timing.rs records operations");
+    let outside: Vec<String> = files
+        .iter()
+        .filter(|f| **f != timing && top_module(f) != "metrics")
+        .filter(|f| calls(f))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "record_op called outside bindings/timing.rs: {outside:?}"
     );
 }

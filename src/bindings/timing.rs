@@ -52,16 +52,18 @@ pub async fn timed<T, F>(meta: OpMeta<'_>, op: F) -> Result<T, OpError>
 where
     F: Future<Output = (Result<T, OpError>, Units)>,
 {
-    timed_with(meta, op, |_| None).await
+    timed_with(meta, op, |_| None).await.0
 }
 
 /// As [`timed`], with `failed` deciding whether a successful answer still counts as a failed
 /// operation (an HTTP 500 comes back to the script with its body, and is counted as `server`).
+/// Also hands back the service time it recorded, for a binding that shows it to the script (HTTP's
+/// `duration`): the same number, not a second measurement.
 pub async fn timed_with<T, F>(
     meta: OpMeta<'_>,
     op: F,
     failed: impl FnOnce(&T) -> Option<ErrorKind>,
-) -> Result<T, OpError>
+) -> (Result<T, OpError>, Duration)
 where
     F: Future<Output = (Result<T, OpError>, Units)>,
 {
@@ -71,20 +73,55 @@ where
         Ok(v) => failed(v),
         Err(e) => Some(e.kind),
     };
-    record(meta, start, error, &units);
-    result
+    let service = start.elapsed();
+    record(meta, service, error, &units);
+    (result, service)
+}
+
+/// Runs `op` and measures its service time as [`timed`] does, but records nothing yet: for an
+/// operation whose answer decides whether it counts at all (a Kafka poll that got no record and no
+/// error is not an operation). Record it with [`Measured::record`], or drop it.
+pub async fn measure<'a, T>(meta: OpMeta<'a>, op: impl Future<Output = T>) -> (T, Measured<'a>) {
+    let start = Instant::now();
+    let out = op.await;
+    let service = start.elapsed();
+    (out, Measured { meta, service })
+}
+
+/// An operation [`measure`]d and not recorded yet.
+pub struct Measured<'a> {
+    meta: OpMeta<'a>,
+    service: Duration,
+}
+
+impl Measured<'_> {
+    /// Records the operation with the service time measured when it completed, whatever happened
+    /// since: `error` is its failure's kind, if it failed.
+    pub fn record(self, error: Option<ErrorKind>, units: &Units) {
+        record(self.meta, self.service, error, units);
+    }
 }
 
 /// Records an operation that failed before it could be sent (its session could not be opened), with
 /// the time since `start`, when the attempt began: it counts in the metric's errors, and its latency
 /// is what the failed attempt cost, not a zero-length sample.
 pub fn record_failed(meta: OpMeta<'_>, start: Instant, error: &OpError, units: &Units) {
-    record(meta, start, Some(error.kind), units);
+    record(meta, start.elapsed(), Some(error.kind), units);
 }
 
-/// The one place an operation is recorded: service time since `start`, latency with the lateness.
-fn record(meta: OpMeta<'_>, start: Instant, error: Option<ErrorKind>, units: &Units) {
-    let service = start.elapsed();
+/// Records a wait measured elsewhere, not by running a future here: a Kafka consumer's join, from
+/// subscribing to its first assignment, as librdkafka's callbacks saw it. It did not start with the
+/// iteration, so its latency is its duration, without the lateness.
+pub fn record_measured(meta: OpMeta<'_>, took: Duration, error: Option<ErrorKind>, units: &Units) {
+    let meta = OpMeta {
+        lateness: Duration::ZERO,
+        ..meta
+    };
+    record(meta, took, error, units);
+}
+
+/// The one place an operation is recorded: its service time, and its latency with the lateness.
+fn record(meta: OpMeta<'_>, service: Duration, error: Option<ErrorKind>, units: &Units) {
     meta.recorder.borrow_mut().record_op(
         meta.metric,
         meta.tags,
@@ -126,5 +163,71 @@ mod tests {
         let latency = e.latency().unwrap().max;
         assert!((10.0..10.1).contains(&service), "service {service}");
         assert!((50.0..50.1).contains(&latency), "latency {latency}");
+    }
+
+    fn meta<'a>(rec: &'a RefCell<Recorder>, tags: &'a Tags, metric: &'a str) -> OpMeta<'a> {
+        OpMeta {
+            recorder: rec,
+            metric,
+            tags,
+            lateness: Duration::from_millis(40),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timed_with_hands_back_the_service_time_it_recorded() {
+        let rec = RefCell::new(Recorder::new());
+        let tags = Tags::new();
+        let op = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            (Ok::<u16, OpError>(500), Units::none())
+        };
+        let (r, service) = timed_with(meta(&rec, &tags, "x.op"), op, |status| {
+            (*status >= 500).then_some(ErrorKind::Server)
+        })
+        .await;
+        assert_eq!(r.unwrap(), 500);
+        let snap = rec.borrow_mut().take();
+        let e = &snap.entries[0];
+        assert_eq!(e.errors.get("server"), Some(&1));
+        let recorded = e.service_time().unwrap().max;
+        let handed = service.as_secs_f64() * 1000.0;
+        assert!((recorded - handed).abs() < 0.1, "{recorded} vs {handed}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_measured_operation_is_recorded_only_when_asked_with_its_own_service_time() {
+        let rec = RefCell::new(Recorder::new());
+        let tags = Tags::new();
+        let wait = || tokio::time::sleep(Duration::from_millis(10));
+        // An empty poll: measured, never recorded.
+        let ((), _) = measure(meta(&rec, &tags, "x.empty"), wait()).await;
+        let ((), kept) = measure(meta(&rec, &tags, "x.op"), wait()).await;
+        // What happens after the operation is not its service time.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        kept.record(Some(ErrorKind::Timeout), &Units::none().with("records", 2));
+        let snap = rec.borrow_mut().take();
+        assert_eq!(snap.entries.len(), 1);
+        let e = &snap.entries[0];
+        assert_eq!(e.errors.get("timeout"), Some(&1));
+        assert_eq!(e.units.get("records"), Some(&2));
+        let service = e.service_time().unwrap().max;
+        let latency = e.latency().unwrap().max;
+        assert!((10.0..10.1).contains(&service), "service {service}");
+        assert!((50.0..50.1).contains(&latency), "latency {latency}");
+    }
+
+    #[test]
+    fn a_duration_measured_elsewhere_is_its_latency_without_the_lateness() {
+        let rec = RefCell::new(Recorder::new());
+        let tags = Tags::new();
+        let took = Duration::from_millis(250);
+        record_measured(meta(&rec, &tags, "x.join"), took, None, &Units::none());
+        let snap = rec.borrow_mut().take();
+        let e = &snap.entries[0];
+        let service = e.service_time().unwrap().max;
+        let latency = e.latency().unwrap().max;
+        assert!((250.0..250.3).contains(&service), "service {service}");
+        assert!((250.0..250.3).contains(&latency), "latency {latency}");
     }
 }

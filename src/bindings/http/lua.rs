@@ -12,7 +12,7 @@ use crate::script::core::{duration_arg, make_limiter, tags_arg};
 use crate::script::{json, lua_error, OpScope};
 use mlua::{Lua, LuaString, Table, UserData, UserDataMethods, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const METRIC: &str = "http.request";
 const RESPONSE_MT: &str = "loadgen.http.response";
@@ -156,13 +156,12 @@ async fn request(
     if let Some(l) = &settings.limiter {
         l.until_ready().await;
     }
-    let start = Instant::now();
-    let meta = scope.meta(METRIC);
-    let r = timed_with(meta, client::send(req), |resp: &Response| {
+    // `duration` is the service time the timing helper recorded.
+    let (r, service) = timed_with(scope.meta(METRIC), client::send(req), |resp: &Response| {
         client::status_error(resp.status)
     })
     .await;
-    response_table(&lua, r, start.elapsed())
+    response_table(&lua, r, service)
 }
 
 /// `http.client{ base_url, headers, timeout, rate_limit }`: requests with shared settings.

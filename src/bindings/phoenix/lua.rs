@@ -2,7 +2,7 @@
 //! failed one has `err` (its kind) and `error` (a message with the server's own message and SQL
 //! state) set and never raises.
 
-use super::client::{self, Connection, Outcome, Settings};
+use super::client::{self, connection::Connection, results::Outcome, Settings};
 use super::wire::{Serialization, Value as Cell};
 use crate::bindings::config::{parse, texts, Secs, Text};
 use crate::bindings::{check_keys, healthcheck_if, result_error};
@@ -377,9 +377,11 @@ impl ConnectConfig {
             s.serialization = match ser.to_ascii_lowercase().as_str() {
                 "protobuf" => Serialization::Protobuf,
                 "json" => Serialization::Json,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "phoenix.connect: serialization '{other}': expected \"protobuf\" or \"json\""
-                )),
+                ))
+                }
             };
         }
         if let Some(t) = self.timeout {
@@ -408,7 +410,7 @@ fn connect(lua: &Lua, o: Option<Table>) -> mlua::Result<Conn> {
         lua,
         c.healthcheck != Some(false),
         &format!("phoenix {} ({})", s.url, s.serialization.name()),
-        move || client::healthcheck(&check),
+        move || client::connection::healthcheck(&check),
     );
     let limiter = match c.rate_limit {
         Some(r) => Some(make_limiter(

@@ -7,6 +7,7 @@
 //! sleep (docs/benchmarks.md, the HDFS write section). hdfs-native still does everything else
 //! (reads, listings, appends, writes through an HA nameservice).
 
+pub mod packet;
 pub mod pipeline;
 pub mod proto;
 pub mod rpc;

@@ -1,0 +1,169 @@
+//! The producer: its settings, sending a record and waiting for its delivery report, flushing.
+
+use super::op_error;
+use crate::metrics::recorder::Units;
+use crate::metrics::{ErrorKind, OpError};
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What librdkafka told us about the brokers: a record that times out while every broker is down
+/// failed to connect, not to be answered in time.
+#[derive(Debug, Default)]
+pub struct Health {
+    all_down: AtomicBool,
+}
+
+/// Our librdkafka context: quiet logging, and broker health for error classification.
+pub struct Context(Arc<Health>);
+
+impl ClientContext for Context {
+    fn error(&self, error: KafkaError, _reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+        ) {
+            self.0.all_down.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A producer and what is known of its brokers' health.
+pub struct KafkaProducer {
+    pub inner: FutureProducer<Context>,
+    pub health: Arc<Health>,
+}
+
+/// Header the producer writes: the send time in epoch microseconds, read back for `kafka.e2e`.
+pub const SENT_HEADER: &str = "loadgen-sent-us";
+
+#[derive(Debug, Clone, Default)]
+pub struct ProducerConfig {
+    pub brokers: String,
+    pub acks: Option<String>,
+    pub compression: Option<String>,
+    pub linger_ms: Option<u64>,
+    pub batch_size: Option<u64>,
+    pub idempotence: Option<bool>,
+    /// How long a record may wait for delivery (message.timeout.ms).
+    pub timeout: Option<Duration>,
+    /// Any other librdkafka setting.
+    pub extra: BTreeMap<String, String>,
+}
+
+impl ProducerConfig {
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        if let Some(v) = &self.acks {
+            c.set("acks", v);
+        }
+        if let Some(v) = &self.compression {
+            c.set("compression.type", v);
+        }
+        if let Some(v) = self.linger_ms {
+            c.set("linger.ms", v.to_string());
+        }
+        if let Some(v) = self.batch_size {
+            c.set("batch.size", v.to_string());
+        }
+        if let Some(v) = self.idempotence {
+            c.set("enable.idempotence", v.to_string());
+        }
+        if let Some(t) = self.timeout {
+            c.set("message.timeout.ms", t.as_millis().to_string());
+        }
+        for (k, v) in &self.extra {
+            c.set(k, v);
+        }
+        c
+    }
+
+    pub fn create(&self) -> Result<KafkaProducer, String> {
+        let health = Arc::new(Health::default());
+        let inner = self
+            .client_config()
+            .create_with_context(Context(health.clone()))
+            .map_err(|e| format!("kafka producer ({}): {e}", self.brokers))?;
+        Ok(KafkaProducer { inner, health })
+    }
+}
+
+/// One record to produce.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub partition: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delivery {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Sends a record and waits for its delivery report. The send time goes into a header.
+pub async fn send(producer: &KafkaProducer, rec: Record) -> (Result<Delivery, OpError>, Units) {
+    let bytes = rec.key.as_ref().map_or(0, Vec::len) + rec.value.as_ref().map_or(0, Vec::len);
+    let units = Units::none().with("records", 1).with("bytes", bytes as u64);
+    let sent = crate::util::epoch_micros().to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(rec.headers.len() + 1).insert(Header {
+        key: SENT_HEADER,
+        value: Some(sent.as_bytes()),
+    });
+    for (k, v) in &rec.headers {
+        headers = headers.insert(Header {
+            key: k.as_str(),
+            value: Some(v.as_slice()),
+        });
+    }
+    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic).headers(headers);
+    if let Some(k) = &rec.key {
+        fr = fr.key(k.as_slice());
+    }
+    if let Some(v) = &rec.value {
+        fr = fr.payload(v.as_slice());
+    }
+    if let Some(p) = rec.partition {
+        fr = fr.partition(p);
+    }
+    // Enqueue without waiting on a full queue: a full queue is the generator outrunning the
+    // client, reported as a client error rather than hidden in the latency.
+    match producer.inner.send(fr, Duration::ZERO).await {
+        Ok(d) => {
+            producer.health.all_down.store(false, Ordering::Relaxed);
+            (
+                Ok(Delivery {
+                    partition: d.partition,
+                    offset: d.offset,
+                }),
+                units,
+            )
+        }
+        Err((e, _)) => {
+            let mut err = op_error(&e, &format!("produce to {}", rec.topic));
+            if err.kind == ErrorKind::Timeout && producer.health.all_down.load(Ordering::Relaxed) {
+                err.kind = ErrorKind::Connect;
+                err.message.push_str(" (no broker reachable)");
+            }
+            (Err(err), Units::none())
+        }
+    }
+}
+
+/// Waits until queued records are delivered.
+pub fn flush(producer: &KafkaProducer, timeout: Duration) -> Result<(), OpError> {
+    producer
+        .inner
+        .flush(timeout)
+        .map_err(|e| op_error(&e, "flush"))
+}

@@ -1,0 +1,133 @@
+//! `kafka.admin{...}` and its methods: `create_topic`, `delete_topic`, `describe`.
+
+use super::{brokers_arg, offline_client, HEALTHCHECK_TIMEOUT};
+use crate::bindings::kafka::client;
+use crate::bindings::{check_keys, healthcheck, result_error, string_map};
+use crate::metrics::recorder::Units;
+use crate::metrics::OpError;
+use crate::script::core::duration_arg;
+use crate::script::{lua_error, state, OpScope};
+use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Times a topic administration call as `kafka.admin`: `{ ok = true }` or `{ err, error }`.
+async fn admin_op(
+    lua: &Lua,
+    op: impl std::future::Future<Output = Result<(), OpError>>,
+) -> mlua::Result<Table> {
+    let scope = OpScope::of(lua);
+    let r = scope
+        .time("kafka.admin", async { (op.await, Units::none()) })
+        .await;
+    let out = lua.create_table()?;
+    match r {
+        Ok(()) => out.set("ok", true)?,
+        Err(e) => result_error(&out, &e)?,
+    }
+    Ok(out)
+}
+
+pub(super) struct Admin {
+    brokers: String,
+    /// None under `loadgen check`.
+    inner: Option<Arc<rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>>>,
+}
+
+impl UserData for Admin {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_async_method("create_topic", |lua, this, o: Table| {
+            let admin = this.inner.clone();
+            async move {
+                let admin = offline_client(&lua, &admin, "kafka.admin")?;
+                check_keys(
+                    &lua,
+                    "create_topic",
+                    &o,
+                    &["name", "partitions", "replication", "config", "timeout"],
+                )?;
+                let name: String = o
+                    .get::<Option<String>>("name")?
+                    .ok_or_else(|| lua_error(&lua, "create_topic: 'name' is required"))?;
+                let partitions: i32 = o.get::<Option<i32>>("partitions")?.unwrap_or(1);
+                let replication: i32 = o.get::<Option<i32>>("replication")?.unwrap_or(1);
+                let config = string_map(&lua, o.get("config")?, "create_topic config")?;
+                let timeout = match o.get::<Option<Value>>("timeout")? {
+                    Some(v) => duration_arg(&lua, &v, "create_topic timeout")?,
+                    None => Duration::from_secs(30),
+                };
+                admin_op(
+                    &lua,
+                    client::admin::create_topic(
+                        &admin,
+                        &name,
+                        partitions,
+                        replication,
+                        &config,
+                        timeout,
+                    ),
+                )
+                .await
+            }
+        });
+        m.add_async_method("delete_topic", |lua, this, name: String| {
+            let admin = this.inner.clone();
+            async move {
+                let admin = offline_client(&lua, &admin, "kafka.admin")?;
+                admin_op(
+                    &lua,
+                    client::admin::delete_topic(&admin, &name, Duration::from_secs(30)),
+                )
+                .await
+            }
+        });
+        m.add_async_method("describe", |lua, this, name: String| {
+            let brokers = this.brokers.clone();
+            async move {
+                let out = lua.create_table()?;
+                match client::admin::describe(brokers, name.clone(), Duration::from_secs(10)).await
+                {
+                    Ok((brokers, parts)) => {
+                        out.set("name", name)?;
+                        out.set("brokers", lua.create_sequence_from(brokers)?)?;
+                        let ps = lua.create_table()?;
+                        for (i, p) in parts.iter().enumerate() {
+                            let t = lua.create_table()?;
+                            t.set("id", p.id)?;
+                            t.set("leader", p.leader)?;
+                            t.set("replicas", lua.create_sequence_from(p.replicas.clone())?)?;
+                            t.set("isr", lua.create_sequence_from(p.isr.clone())?)?;
+                            t.set("low", p.low)?;
+                            t.set("high", p.high)?;
+                            ps.raw_set(i + 1, t)?;
+                        }
+                        out.set("partitions", ps)?;
+                    }
+                    Err(e) => result_error(&out, &e)?,
+                }
+                Ok(out)
+            }
+        });
+    }
+}
+
+pub(super) fn admin(lua: &Lua, o: Option<Table>) -> mlua::Result<Admin> {
+    let o = match o {
+        Some(o) => o,
+        None => lua.create_table()?,
+    };
+    check_keys(lua, "kafka.admin", &o, &["brokers", "healthcheck"])?;
+    let brokers = brokers_arg(&o)?;
+    let b = brokers.clone();
+    healthcheck(lua, &o, &format!("kafka {brokers}"), move || {
+        client::admin::healthcheck(&b, HEALTHCHECK_TIMEOUT).map(|_| ())
+    })?;
+    let inner = if state(lua).shared.offline() {
+        None
+    } else {
+        Some(Arc::new(
+            client::admin::admin(&brokers).map_err(|e| lua_error(lua, e))?,
+        ))
+    };
+    Ok(Admin { brokers, inner })
+}
