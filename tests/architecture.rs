@@ -161,3 +161,20 @@ fn only_the_timing_helper_records_an_operation() {
         "record_op called outside bindings/timing.rs: {outside:?}"
     );
 }
+
+#[test]
+fn no_source_file_is_over_500_lines() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = std::fs::read_to_string(f)
+                .expect("a source file")
+                .lines()
+                .count();
+            (n > 500).then(|| format!("{} ({n} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these: {long:?}");
+}

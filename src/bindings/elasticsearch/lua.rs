@@ -2,7 +2,8 @@
 //! `error` set and never raises.
 
 use super::client::{self, segment, Settings};
-use crate::bindings::config::{parse, Secs, Strings};
+use super::config::ClientConfig;
+use crate::bindings::config::parse;
 use crate::bindings::healthcheck_if;
 use crate::bindings::op::reply;
 use crate::metrics::recorder::Units;
@@ -12,7 +13,6 @@ use elasticsearch::http::Method;
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use serde_json::Value as Json;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Clone)]
 struct Client {
@@ -416,34 +416,6 @@ impl UserData for Client {
     }
 }
 
-/// `elasticsearch.client{...}`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClientConfig {
-    url: Option<String>,
-    urls: Option<Strings>,
-    timeout: Option<Secs>,
-    healthcheck: Option<bool>,
-    /// Documents per second, shared by every VU (`name` tells two limiters apart).
-    rate_limit: Option<f64>,
-    burst: Option<u32>,
-    name: Option<String>,
-}
-
-impl ClientConfig {
-    fn settings(&self) -> Result<Settings, String> {
-        let urls = match (&self.urls, &self.url) {
-            (Some(u), _) => u.clone().into_vec(),
-            (None, Some(u)) => vec![u.clone()],
-            (None, None) => vec!["http://127.0.0.1:9200".to_string()],
-        };
-        let timeout = self.timeout.map_or(Duration::from_secs(30), |t| t.0);
-        let settings = Settings { urls, timeout };
-        settings.validate()?;
-        Ok(settings)
-    }
-}
-
 fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
     let c: ClientConfig = parse(lua, "elasticsearch.client", o.as_ref())?;
     let settings = c.settings().map_err(|e| lua_error(lua, e))?;
@@ -475,37 +447,4 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, o: Option<Table>| client_ctor(lua, o))?,
     )?;
     Ok(m)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bindings::config::from_json;
-    use serde_json::json;
-
-    fn config(v: serde_json::Value) -> Result<Settings, String> {
-        from_json::<ClientConfig>("elasticsearch.client", v)?.settings()
-    }
-
-    #[test]
-    fn client_config_from_literals() {
-        let s = config(json!({})).unwrap();
-        assert_eq!(s.urls, ["http://127.0.0.1:9200"]);
-        assert_eq!(s.timeout, Duration::from_secs(30));
-        let s =
-            config(json!({ "urls": ["http://a:9200", "http://b:9200"], "timeout": "2s" })).unwrap();
-        assert_eq!(s.urls.len(), 2);
-        assert_eq!(s.timeout, Duration::from_secs(2));
-        assert_eq!(
-            config(json!({ "url": "http://c:9200" })).unwrap().urls,
-            ["http://c:9200"]
-        );
-        let e = config(json!({ "url": "not a url" })).unwrap_err();
-        assert!(e.contains("bad url 'not a url'"), "{e}");
-        let e = config(json!({ "rate": 5 })).unwrap_err();
-        assert!(
-            e.ends_with("valid: burst, healthcheck, name, rate_limit, timeout, url, urls"),
-            "{e}"
-        );
-    }
 }

@@ -3,4 +3,5 @@
 //! `failed_docs` (bulk items the server refused) and `bytes` (request bodies).
 
 pub mod client;
+mod config;
 pub mod lua;
