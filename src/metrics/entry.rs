@@ -165,11 +165,41 @@ fn merge_hist(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) 
     }
 }
 
-/// The canonical series key: `name` or `name{a:1,b:2}` with tags sorted.
-pub fn series_key(name: &str, tags: &BTreeMap<String, String>) -> String {
-    let mut key = String::with_capacity(name.len() + 16 * tags.len());
-    write_series_key(&mut key, name, tags);
-    key
+/// A series: a metric name and its full tag set, from the recorder's entries to the result file,
+/// where it is written `name` or `name{a:1,b:2}` (tags sorted; [`SeriesKey::parse`] reads it back).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeriesKey {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl SeriesKey {
+    /// The series an entry belongs to.
+    pub fn of(e: &Entry) -> SeriesKey {
+        SeriesKey {
+            name: e.name.clone(),
+            tags: e.tags.clone(),
+        }
+    }
+
+    /// The metric name of a series key as written in a result file (`name{a:1}` -> `name`).
+    pub fn name_of(key: &str) -> &str {
+        key.find('{').map_or(key, |i| &key[..i])
+    }
+
+    /// Reads a series key as written in a result file.
+    pub fn parse(key: &str) -> Result<SeriesKey, String> {
+        let (name, tags) = super::thresholds::parse_metric_selector(key)?;
+        Ok(SeriesKey { name, tags })
+    }
+}
+
+impl std::fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut key = String::with_capacity(self.name.len() + 16 * self.tags.len());
+        write_series_key(&mut key, &self.name, &self.tags);
+        f.write_str(&key)
+    }
 }
 
 /// Writes the series key into `key` (cleared first), reusing its allocation: the recorder's hot path.
@@ -270,7 +300,17 @@ mod tests {
             ("a".to_string(), "1".to_string()),
         ]
         .into();
-        assert_eq!(series_key("m", &tags), "m{a:1,b:2}");
-        assert_eq!(series_key("m", &BTreeMap::new()), "m");
+        let key = SeriesKey {
+            name: "m".into(),
+            tags: tags.clone(),
+        };
+        assert_eq!(key.to_string(), "m{a:1,b:2}");
+        assert_eq!(SeriesKey::parse("m{a:1,b:2}"), Ok(key));
+        let bare = SeriesKey {
+            name: "m".into(),
+            tags: BTreeMap::new(),
+        };
+        assert_eq!(bare.to_string(), "m");
+        assert_eq!(SeriesKey::parse("m"), Ok(bare));
     }
 }

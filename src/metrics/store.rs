@@ -1,14 +1,14 @@
 //! The run-wide metric store, kept by the coordinator: totals per series and a 1-second time series
 //! per metric name, both built by merging worker snapshots exactly.
 
-use super::entry::{series_key, Entry};
+use super::entry::{Entry, SeriesKey};
 use super::recorder::{Snapshot, Tags};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct MetricStore {
-    /// Per series key (`name{tags}`).
-    pub totals: BTreeMap<String, Entry>,
+    /// Per series.
+    pub totals: BTreeMap<SeriesKey, Entry>,
     /// Per unix second, per metric name (tags folded). Seconds more than [`SEAL_AFTER_S`] behind
     /// the newest keep their histogram compressed in `sealed` (read them with [`MetricStore::second`]).
     pub series: BTreeMap<i64, BTreeMap<String, Entry>>,
@@ -95,7 +95,7 @@ impl MetricStore {
     /// outside the load's seconds and so stays out of its time series.
     pub fn add_totals(&mut self, snapshot: Snapshot) {
         for e in snapshot.entries {
-            let key = series_key(&e.name, &e.tags);
+            let key = SeriesKey::of(&e);
             match self.totals.get_mut(&key) {
                 Some(t) => t.merge(&e),
                 None => {
@@ -215,6 +215,6 @@ mod tests {
         let h = store.second(3)["x.op"].hist.clone().unwrap();
         assert_eq!(h.len(), 2);
         assert!(h.equivalent(h.max(), 500_000));
-        assert_eq!(store.totals["x.op"].count, 22);
+        assert_eq!(store.totals[&SeriesKey::parse("x.op").unwrap()].count, 22);
     }
 }

@@ -4,7 +4,7 @@
 use super::hist;
 
 use super::outcome::{GeneratorReport, RunOutcome, ScenarioStats, Status};
-use crate::metrics::entry::{Entry, Gauge, MetricKind, Summary};
+use crate::metrics::entry::{Entry, Gauge, MetricKind, SeriesKey, Summary};
 use crate::metrics::thresholds::Outcome;
 use crate::metrics::MetricStore;
 use serde::{Deserialize, Serialize};
@@ -316,7 +316,7 @@ impl ResultFile {
         let series_totals = store
             .totals
             .iter()
-            .map(|(k, e)| (k.clone(), MetricResult::from_entry(e, secs)))
+            .map(|(k, e)| (k.to_string(), MetricResult::from_entry(e, secs)))
             .collect();
         let series = store
             .series
@@ -369,8 +369,9 @@ impl ResultFile {
     pub fn store(&self) -> Result<MetricStore, String> {
         let mut store = MetricStore::default();
         for (key, m) in &self.series_totals {
-            let name = key.split('{').next().unwrap_or(key);
-            store.totals.insert(key.clone(), m.to_entry(name)?);
+            let key = SeriesKey::parse(key).map_err(|e| format!("series_totals: {e}"))?;
+            let entry = m.to_entry(&key.name)?;
+            store.totals.insert(key, entry);
         }
         for s in &self.series {
             let mut second = BTreeMap::new();

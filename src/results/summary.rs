@@ -1,6 +1,7 @@
 //! The end-of-run summary table (stdout).
 
 use super::schema::{MetricResult, ResultFile};
+use crate::metrics::entry::SeriesKey;
 use crate::metrics::MetricKind;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -110,7 +111,7 @@ fn series_label(name: &str, key: &str) -> String {
 
 /// Series worth their own row: those of a metric recorded under more than one tag set.
 fn interesting_series(r: &ResultFile) -> Vec<(&String, &MetricResult)> {
-    let name_of = |k: &str| k.split('{').next().unwrap_or(k).to_string();
+    let name_of = |k: &str| SeriesKey::name_of(k).to_string();
     r.series_totals
         .iter()
         .filter(|(key, _)| {
@@ -261,10 +262,11 @@ pub fn render(r: &ResultFile, out_path: Option<&str>) -> String {
         .metrics
         .keys()
         .cloned()
-        .chain(series.iter().map(|(k, _)| {
-            let name = k.split('{').next().unwrap_or(k);
-            series_label(name, k)
-        }))
+        .chain(
+            series
+                .iter()
+                .map(|(k, _)| series_label(SeriesKey::name_of(k), k)),
+        )
         .map(|n| n.chars().count())
         .max()
         .unwrap_or(0)
@@ -277,7 +279,7 @@ pub fn render(r: &ResultFile, out_path: Option<&str>) -> String {
     for (name, m) in &r.metrics {
         row(&mut out, name, m, w);
         for (key, sm) in &series {
-            if key.split('{').next() == Some(name.as_str()) {
+            if SeriesKey::name_of(key) == name.as_str() {
                 row(&mut out, &series_label(name, key), sm, w);
             }
         }

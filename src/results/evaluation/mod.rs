@@ -11,7 +11,7 @@ mod sweep;
 
 use super::report::{esc, number, plain};
 use super::schema::{MetricResult, ResultFile};
-use crate::metrics::entry::Summary;
+use crate::metrics::entry::{SeriesKey, Summary};
 use charts::bar_chart;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -74,11 +74,10 @@ impl File<'_> {
 
 /// Whether the series key `name{a:b,c:d}` has the tag `t` (`k:v`) exactly.
 fn has_tag(key: &str, t: &str) -> bool {
-    let inner = key
-        .split_once('{')
-        .map(|(_, r)| r.trim_end_matches('}'))
-        .unwrap_or("");
-    inner.split(',').any(|p| p == t)
+    let (Ok(key), Some((k, v))) = (SeriesKey::parse(key), t.split_once(':')) else {
+        return false;
+    };
+    key.tags.get(k).is_some_and(|x| x == v)
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
