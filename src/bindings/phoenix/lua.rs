@@ -5,10 +5,11 @@
 use super::client::{self, connection::Connection, results::Outcome, Settings};
 use super::wire::{Serialization, Value as Cell};
 use crate::bindings::config::{parse, texts, Secs, Text};
+use crate::bindings::op::reply;
 use crate::bindings::{check_keys, healthcheck_if, result_error};
 use crate::metrics::recorder::Units;
 use crate::metrics::{OpError, Tags};
-use crate::script::core::{make_limiter, tags_arg, wait_units};
+use crate::script::core::{make_limiter, tags_arg};
 use crate::script::{lua_error, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use std::rc::Rc;
@@ -99,34 +100,27 @@ fn to_lua(lua: &Lua, v: Cell) -> mlua::Result<Value> {
     })
 }
 
-/// `{ columns, types, rows, count, update_count }`, or `{ err, error }`.
-fn outcome_table(lua: &Lua, r: Result<Outcome, OpError>) -> mlua::Result<Table> {
-    let out = lua.create_table()?;
-    match r {
-        Ok(o) => {
-            let names = lua.create_table_with_capacity(o.columns.len(), 0)?;
-            let types = lua.create_table_with_capacity(o.columns.len(), 0)?;
-            for (i, c) in o.columns.iter().enumerate() {
-                names.raw_set(i + 1, c.name.as_str())?;
-                types.raw_set(i + 1, c.type_name.as_str())?;
-            }
-            out.set("columns", names)?;
-            out.set("types", types)?;
-            out.set("count", o.rows.len())?;
-            out.set("update_count", o.update_count)?;
-            let rows = lua.create_table_with_capacity(o.rows.len(), 0)?;
-            for (i, row) in o.rows.into_iter().enumerate() {
-                let r = lua.create_table_with_capacity(row.len(), 0)?;
-                for (j, v) in row.into_iter().enumerate() {
-                    r.raw_set(j + 1, to_lua(lua, v)?)?;
-                }
-                rows.raw_set(i + 1, r)?;
-            }
-            out.set("rows", rows)?;
-        }
-        Err(e) => result_error(&out, &e)?,
+/// Fills a reply with `{ columns, types, rows, count, update_count }`.
+fn fill_outcome(lua: &Lua, o: Outcome, out: &Table) -> mlua::Result<()> {
+    let names = lua.create_table_with_capacity(o.columns.len(), 0)?;
+    let types = lua.create_table_with_capacity(o.columns.len(), 0)?;
+    for (i, c) in o.columns.iter().enumerate() {
+        names.raw_set(i + 1, c.name.as_str())?;
+        types.raw_set(i + 1, c.type_name.as_str())?;
     }
-    Ok(out)
+    out.set("columns", names)?;
+    out.set("types", types)?;
+    out.set("count", o.rows.len())?;
+    out.set("update_count", o.update_count)?;
+    let rows = lua.create_table_with_capacity(o.rows.len(), 0)?;
+    for (i, row) in o.rows.into_iter().enumerate() {
+        let r = lua.create_table_with_capacity(row.len(), 0)?;
+        for (j, v) in row.into_iter().enumerate() {
+            r.raw_set(j + 1, to_lua(lua, v)?)?;
+        }
+        rows.raw_set(i + 1, r)?;
+    }
+    out.set("rows", rows)
 }
 
 fn error_table(lua: &Lua, e: &OpError) -> mlua::Result<Table> {
@@ -135,10 +129,9 @@ fn error_table(lua: &Lua, e: &OpError) -> mlua::Result<Table> {
     Ok(out)
 }
 
-async fn wait(limiter: &Option<Limiter>, n: u32) {
-    if let Some(l) = limiter {
-        wait_units(l, n).await;
-    }
+/// The connection's rate limit for `n` rows, if it has one.
+fn limit(conn: &Conn, n: u32) -> Option<(&governor::DefaultDirectRateLimiter, u32)> {
+    conn.limiter.as_deref().map(|l| (l, n))
 }
 
 /// Opens the connection (`phoenix.connect`) and prepares `sql` (`phoenix.prepare`) when they are
@@ -171,50 +164,42 @@ async fn run(
     params: Option<Vec<Cell>>,
     tags: Option<Tags>,
 ) -> mlua::Result<Table> {
-    let scope = OpScope::of(lua).with_tags(tags);
     let c = &conn.c;
+    let scope = OpScope::of(lua).with_tags(tags.clone());
     if let Err(e) = ready(&scope, c, params.as_ref().map(|_| sql)).await {
         return error_table(lua, &e);
     }
-    wait(&conn.limiter, 1).await;
-    let r = scope
-        .time(metric, async {
-            let r = match &params {
-                None => c.execute(sql).await,
-                Some(p) => c.execute_prepared(sql, p).await,
-            };
-            let units = match &r {
-                Ok(o) => Units::none().with("rows", o.units()),
-                Err(_) => Units::none(),
-            };
-            (r, units)
-        })
-        .await;
-    outcome_table(lua, r)
+    let statement = async {
+        let r = match &params {
+            None => c.execute(sql).await,
+            Some(p) => c.execute_prepared(sql, p).await,
+        };
+        let units = match &r {
+            Ok(o) => Units::none().with("rows", o.units()),
+            Err(_) => Units::none(),
+        };
+        (r, units)
+    };
+    reply(lua, metric, tags, limit(conn, 1), statement, fill_outcome).await
 }
 
 async fn simple(lua: &Lua, conn: &Conn, metric: &'static str, commit: bool) -> mlua::Result<Table> {
-    let scope = OpScope::of(lua);
     let c = &conn.c;
-    if let Err(e) = ready(&scope, c, None).await {
+    if let Err(e) = ready(&OpScope::of(lua), c, None).await {
         return error_table(lua, &e);
     }
-    let r = scope
-        .time(metric, async {
-            let r = if commit {
-                c.commit().await
-            } else {
-                c.rollback().await
-            };
-            (r, Units::none())
-        })
-        .await;
-    let out = lua.create_table()?;
-    match r {
-        Ok(()) => out.set("ok", true)?,
-        Err(e) => result_error(&out, &e)?,
-    }
-    Ok(out)
+    let end = async {
+        let r = if commit {
+            c.commit().await
+        } else {
+            c.rollback().await
+        };
+        (r, Units::none())
+    };
+    reply(lua, metric, None, None, end, |_, (), out| {
+        out.set("ok", true)
+    })
+    .await
 }
 
 fn opt_params(lua: &Lua, p: Option<Table>) -> mlua::Result<Option<Vec<Cell>>> {
@@ -305,32 +290,35 @@ impl UserData for Stmt {
                         }
                     }
                     let tags = call_tags(&lua, o)?;
-                    let scope = OpScope::of(&lua).with_tags(tags);
                     let c = &st.conn.c;
+                    let scope = OpScope::of(&lua).with_tags(tags.clone());
                     if let Err(e) = ready(&scope, c, Some(&st.sql)).await {
                         return error_table(&lua, &e);
                     }
-                    wait(&st.conn.limiter, batch.len() as u32).await;
-                    let r = scope
-                        .time("phoenix.execute", async {
-                            let r = c.execute_batch(&st.sql, &batch).await;
-                            let units = match &r {
-                                Ok(counts) => Units::none()
-                                    .with("rows", counts.iter().map(|&n| n.max(0) as u64).sum()),
-                                Err(_) => Units::none(),
-                            };
-                            (r, units)
-                        })
-                        .await;
-                    let out = lua.create_table()?;
-                    out.set("count", batch.len())?;
-                    match r {
-                        Ok(counts) => {
+                    let n = batch.len();
+                    let execute = async {
+                        let r = c.execute_batch(&st.sql, &batch).await;
+                        let units = match &r {
+                            Ok(counts) => Units::none()
+                                .with("rows", counts.iter().map(|&n| n.max(0) as u64).sum()),
+                            Err(_) => Units::none(),
+                        };
+                        (r, units)
+                    };
+                    let limit = limit(&st.conn, n as u32);
+                    let out = reply(
+                        &lua,
+                        "phoenix.execute",
+                        tags,
+                        limit,
+                        execute,
+                        |lua, counts, out| {
                             out.set("updated", counts.iter().map(|&n| n.max(0)).sum::<i64>())?;
-                            out.set("update_counts", lua.create_sequence_from(counts)?)?;
-                        }
-                        Err(e) => result_error(&out, &e)?,
-                    }
+                            out.set("update_counts", lua.create_sequence_from(counts)?)
+                        },
+                    )
+                    .await?;
+                    out.set("count", n)?;
                     Ok(out)
                 }
             },
