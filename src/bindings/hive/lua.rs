@@ -4,6 +4,7 @@
 use super::client::{self, Auth, Outcome, Session, Settings};
 use super::rowset::Cell;
 use crate::bindings::config::{parse, texts, Secs, Text};
+use crate::bindings::op::reply;
 use crate::bindings::timing::{record_failed, timed};
 use crate::bindings::{check_keys, healthcheck_if, result_error, string_map};
 use crate::metrics::recorder::Units;
@@ -84,9 +85,6 @@ async fn statement(
     }
     let conf = string_map(lua, o.get("conf")?, "conf")?;
     let named = o.get::<Option<bool>>("named")?.unwrap_or(false);
-    let scope = OpScope::of(lua).with_tags(tags);
-    let meta = |metric| scope.meta(metric);
-    let out = lua.create_table()?;
     let mut session = h.0.lock().await;
     if !session.is_open() {
         // Opening a session belongs to no statement: it carries the VU's tags, not the call's.
@@ -99,17 +97,15 @@ async fn statement(
         .await;
         if let Err(e) = opened {
             // The statement fails with the session: counted, with the failed attempt's time.
-            record_failed(
-                meta("hive.query"),
-                start,
-                &e,
-                &Units::none().with("rows", 0),
-            );
+            let scope = OpScope::of(lua).with_tags(tags);
+            let units = Units::none().with("rows", 0);
+            record_failed(scope.meta("hive.query"), start, &e, &units);
+            let out = lua.create_table()?;
             result_error(&out, &e)?;
             return Ok(out);
         }
     }
-    let r = timed(meta("hive.query"), async {
+    let run = async {
         match session.run(&sql, &conf, fetch).await {
             Ok(o) => {
                 let n = if fetch {
@@ -121,18 +117,16 @@ async fn statement(
             }
             Err(e) => (Err(e.into()), Units::none().with("rows", 0)),
         }
-    })
-    .await;
-    drop(session);
-    match r {
-        Ok(o) if fetch => outcome(lua, o, &out, named)?,
-        Ok(o) => {
+    };
+    reply(lua, "hive.query", tags, None, run, |lua, o, out| {
+        if fetch {
+            outcome(lua, o, out, named)
+        } else {
             out.set("ok", true)?;
-            out.set("modified_rows", o.modified_rows)?;
+            out.set("modified_rows", o.modified_rows)
         }
-        Err(e) => result_error(&out, &e)?,
-    }
-    Ok(out)
+    })
+    .await
 }
 
 impl UserData for Handle {
