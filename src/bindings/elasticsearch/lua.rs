@@ -4,8 +4,8 @@
 use super::client::{self, segment, Settings};
 use super::config::ClientConfig;
 use crate::bindings::config::parse;
-use crate::bindings::healthcheck_if;
 use crate::bindings::op::reply;
+use crate::bindings::{check_keys, healthcheck_if};
 use crate::metrics::recorder::Units;
 use crate::script::core::{make_limiter, tags_arg};
 use crate::script::{json, lua_error};
@@ -26,6 +26,13 @@ fn opt_table(lua: &Lua, o: Option<Table>) -> mlua::Result<Table> {
         Some(t) => Ok(t),
         None => lua.create_table(),
     }
+}
+
+/// A call's options table (none: empty), refusing keys not in `valid`.
+fn call_opts(lua: &Lua, what: &str, o: Option<Table>, valid: &[&str]) -> mlua::Result<Table> {
+    let t = opt_table(lua, o)?;
+    check_keys(lua, what, &t, valid)?;
+    Ok(t)
 }
 
 fn to_json(lua: &Lua, v: &Value, what: &str) -> mlua::Result<Json> {
@@ -136,7 +143,7 @@ impl UserData for Client {
             |lua, this, (index, doc, o): (String, Value, Option<Table>)| {
                 let c = this.clone();
                 async move {
-                    let o = opt_table(&lua, o)?;
+                    let o = call_opts(&lua, "elasticsearch index", o, &["id", "refresh", "tags"])?;
                     let body = to_json(&lua, &doc, "index document")?
                         .to_string()
                         .into_bytes();
@@ -179,7 +186,7 @@ impl UserData for Client {
             |lua, this, (index, docs, o): (String, Value, Option<Table>)| {
                 let c = this.clone();
                 async move {
-                    let o = opt_table(&lua, o)?;
+                    let o = call_opts(&lua, "elasticsearch bulk", o, &["refresh", "tags"])?;
                     let (body, n) = bulk_body(&lua, &docs)?;
                     let refresh = o.get::<Option<bool>>("refresh")?.unwrap_or(false);
                     let s = c.settings.clone();
@@ -207,7 +214,7 @@ impl UserData for Client {
             |lua, this, (index, body, o): (String, Value, Option<Table>)| {
                 let c = this.clone();
                 async move {
-                    let o = opt_table(&lua, o)?;
+                    let o = call_opts(&lua, "elasticsearch search", o, &["tags"])?;
                     let body = match body {
                         Value::Nil => serde_json::json!({}),
                         v => to_json(&lua, &v, "search body")?,
@@ -263,7 +270,7 @@ impl UserData for Client {
             |lua, this, (index, query, o): (String, Value, Option<Table>)| {
                 let c = this.clone();
                 async move {
-                    let o = opt_table(&lua, o)?;
+                    let o = call_opts(&lua, "elasticsearch count", o, &["tags"])?;
                     let body = match query {
                         Value::Nil => None,
                         v => Some(to_json(&lua, &v, "count body")?.to_string().into_bytes()),
@@ -292,7 +299,7 @@ impl UserData for Client {
             |lua, this, (index, id, o): (String, String, Option<Table>)| {
                 let c = this.clone();
                 async move {
-                    let o = opt_table(&lua, o)?;
+                    let o = call_opts(&lua, "elasticsearch get", o, &["tags"])?;
                     let path = format!("/{}/_doc/{}", segment(&index), segment(&id));
                     let out = call(
                         &lua,
