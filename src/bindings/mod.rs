@@ -87,20 +87,9 @@ pub fn result_error(t: &Table, e: &OpError) -> mlua::Result<()> {
 /// Asks for a binding's health check of `target`, once per target: VU 0's init hands it to the
 /// engine, which runs every check after init and before `setup()` (its own stage); a server that
 /// cannot be reached stops the run with exit code 4, naming the server and its address. `loadgen
-/// check` lists the targets and contacts none. `healthcheck = false` in the client's options
-/// turns it off: failures are then counted per operation (`connect`, `timeout`) instead.
-pub fn healthcheck(
-    lua: &Lua,
-    opts: &Table,
-    target: &str,
-    check: impl FnOnce() -> Result<(), String> + Send + 'static,
-) -> mlua::Result<()> {
-    let enabled = opts.get::<Option<bool>>("healthcheck")? != Some(false);
-    healthcheck_if(lua, enabled, target, check);
-    Ok(())
-}
-
-/// [`healthcheck`] for a typed config: `enabled` is its `healthcheck` option (default true).
+/// check` lists the targets and contacts none. `enabled` is the client's `healthcheck` option
+/// (default true): with `healthcheck = false`, failures are counted per operation (`connect`,
+/// `timeout`) instead.
 pub fn healthcheck_if(
     lua: &Lua,
     enabled: bool,

@@ -4,7 +4,9 @@
 //! with exit code 4 and the cluster's answer, as an unreachable server does.
 
 use super::client::{self, is_terminal, Job, RunSpec, Settings};
-use crate::bindings::{check_keys, healthcheck, result_error};
+use super::config::ClusterConfig;
+use crate::bindings::config::parse;
+use crate::bindings::{check_keys, healthcheck_if, result_error};
 use crate::metrics::recorder::{Tags, Units};
 use crate::metrics::{ErrorKind, OpError};
 use crate::script::core::{duration_arg, tags_arg};
@@ -413,23 +415,15 @@ impl UserData for Cluster {
 }
 
 fn cluster_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Cluster> {
-    let o = match o {
-        Some(t) => t,
-        None => lua.create_table()?,
-    };
-    check_keys(lua, "flink.cluster", &o, &["url", "timeout", "healthcheck"])?;
-    let url = o
-        .get::<Option<String>>("url")?
-        .unwrap_or_else(|| "http://127.0.0.1:8081".into());
-    let timeout = match o.get::<Option<Value>>("timeout")? {
-        Some(v) => duration_arg(lua, &v, "flink timeout")?,
-        None => Duration::from_secs(30),
-    };
-    let settings = Settings::new(&url, timeout).map_err(|e| lua_error(lua, e))?;
+    let c: ClusterConfig = parse(lua, "flink.cluster", o.as_ref())?;
+    let settings = c.settings().map_err(|e| lua_error(lua, e))?;
     let check = settings.clone();
-    healthcheck(lua, &o, &format!("flink {}", settings.url), move || {
-        client::healthcheck(&check)
-    })?;
+    healthcheck_if(
+        lua,
+        c.healthcheck != Some(false),
+        &format!("flink {}", settings.url),
+        move || client::healthcheck(&check),
+    );
     Ok(Cluster {
         settings,
         last: Rc::new(RefCell::new(HashMap::new())),

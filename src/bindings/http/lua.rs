@@ -6,11 +6,13 @@
 
 use super::client::{self, Request, Response, DEFAULT_TIMEOUT};
 use crate::bindings::check_keys;
+use crate::bindings::config::{parse, texts, Secs, Text};
 use crate::bindings::timing::timed_with;
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, make_limiter, tags_arg};
 use crate::script::{json, lua_error, OpScope};
 use mlua::{Lua, LuaString, Table, UserData, UserDataMethods, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ struct RawHeaders(Vec<(String, String)>);
 impl UserData for RawHeaders {}
 
 /// Settings of an `http.client{...}`; the module functions use the defaults.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 struct Settings {
     base_url: Option<String>,
     headers: Vec<(String, String)>,
@@ -203,28 +205,37 @@ impl UserData for Client {
     }
 }
 
-fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
-    let mut s = Settings::default();
-    let Some(o) = opts else { return Ok(s) };
-    check_keys(
-        lua,
-        "http.client",
-        &o,
-        &[
-            "base_url",
-            "burst",
-            "headers",
-            "name",
-            "rate_limit",
-            "timeout",
-        ],
-    )?;
-    s.base_url = o.get("base_url")?;
-    s.headers = headers_arg(lua, o.get("headers")?)?;
-    if let Some(t) = o.get::<Option<Value>>("timeout")? {
-        s.timeout = Some(duration_arg(lua, &t, "http.client timeout")?);
+/// `http.client{...}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientConfig {
+    /// Put before a request's URL that has no scheme.
+    base_url: Option<String>,
+    /// Sent with every request, before the request's own.
+    headers: Option<BTreeMap<String, Text>>,
+    timeout: Option<Secs>,
+    /// Requests per second, shared by every VU (`name` tells two limiters apart).
+    rate_limit: Option<f64>,
+    burst: Option<u32>,
+    name: Option<String>,
+}
+
+impl ClientConfig {
+    /// The client's settings but its rate limit, which the constructor makes.
+    fn settings(&self) -> Settings {
+        Settings {
+            base_url: self.base_url.clone(),
+            headers: texts(self.headers.clone()).into_iter().collect(),
+            timeout: self.timeout.map(|t| t.0),
+            limiter: None,
+        }
     }
-    if let Some(rate) = o.get::<Option<f64>>("rate_limit")? {
+}
+
+fn client_ctor(lua: &Lua, opts: Option<Table>) -> mlua::Result<Client> {
+    let c: ClientConfig = parse(lua, "http.client", opts.as_ref())?;
+    let mut s = c.settings();
+    if let Some(rate) = c.rate_limit {
         // The client's identity: its base URL and headers (secrets as a hash).
         let mut target = s.base_url.clone().unwrap_or_default();
         for (k, v) in &s.headers {
@@ -233,13 +244,13 @@ fn client_settings(lua: &Lua, opts: Option<Table>) -> mlua::Result<Settings> {
         s.limiter = Some(make_limiter(
             lua,
             "http.client rate_limit",
-            o.get::<Option<String>>("name")?.as_deref(),
+            c.name.as_deref(),
             &target,
             rate,
-            o.get("burst")?,
+            c.burst,
         )?);
     }
-    Ok(s)
+    Ok(Client(s))
 }
 
 pub fn module(lua: &Lua) -> mlua::Result<Table> {
@@ -326,7 +337,52 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     m.set(
         "client",
-        lua.create_function(|lua, opts: Option<Table>| Ok(Client(client_settings(lua, opts)?)))?,
+        lua.create_function(|lua, opts: Option<Table>| client_ctor(lua, opts))?,
     )?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::config::from_json;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<Settings, String> {
+        Ok(from_json::<ClientConfig>("http.client", v)?.settings())
+    }
+
+    #[test]
+    fn client_config_from_literals() {
+        let s = config(json!({})).unwrap();
+        assert_eq!((s.base_url, s.timeout), (None, None));
+        assert!(s.headers.is_empty());
+        let s = config(
+            json!({ "base_url": "http://127.0.0.1:8080", "timeout": "250ms",
+            "headers": { "x-b": 2, "x-a": "one" }, "rate_limit": 100, "burst": 10 }),
+        )
+        .unwrap();
+        assert_eq!(s.base_url.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(s.timeout, Some(Duration::from_millis(250)));
+        let h = [("x-a", "one"), ("x-b", "2")].map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(s.headers, h);
+        for (bad, says) in [
+            (json!({ "timeout": "soon" }), "http.client: timeout: "),
+            (
+                json!({ "headers": { "x": {} } }),
+                "http.client: headers.x: expected a string",
+            ),
+            (
+                json!({ "rate_limit": "fast" }),
+                "http.client: rate_limit: invalid type",
+            ),
+            (
+                json!({ "base": "http://x" }),
+                "unknown option 'base'; valid: base_url, burst, headers, name, rate_limit, timeout",
+            ),
+        ] {
+            let e = config(bad).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
 }

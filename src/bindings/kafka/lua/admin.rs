@@ -1,8 +1,9 @@
 //! `kafka.admin{...}` and its methods: `create_topic`, `delete_topic`, `describe`.
 
-use super::{brokers_arg, offline_client, HEALTHCHECK_TIMEOUT};
+use super::{brokers, offline_client, HEALTHCHECK_TIMEOUT};
+use crate::bindings::config::{parse, Strings};
 use crate::bindings::kafka::client;
-use crate::bindings::{check_keys, healthcheck, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck_if, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
 use crate::script::core::duration_arg;
@@ -111,17 +112,24 @@ impl UserData for Admin {
     }
 }
 
+/// `kafka.admin{...}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminConfig {
+    brokers: Option<Strings>,
+    healthcheck: Option<bool>,
+}
+
 pub(super) fn admin(lua: &Lua, o: Option<Table>) -> mlua::Result<Admin> {
-    let o = match o {
-        Some(o) => o,
-        None => lua.create_table()?,
-    };
-    check_keys(lua, "kafka.admin", &o, &["brokers", "healthcheck"])?;
-    let brokers = brokers_arg(&o)?;
+    let c: AdminConfig = parse(lua, "kafka.admin", o.as_ref())?;
+    let brokers = brokers(&c.brokers);
     let b = brokers.clone();
-    healthcheck(lua, &o, &format!("kafka {brokers}"), move || {
-        client::admin::healthcheck(&b, HEALTHCHECK_TIMEOUT).map(|_| ())
-    })?;
+    healthcheck_if(
+        lua,
+        c.healthcheck != Some(false),
+        &format!("kafka {brokers}"),
+        move || client::admin::healthcheck(&b, HEALTHCHECK_TIMEOUT).map(|_| ()),
+    );
     let inner = if state(lua).shared.offline() {
         None
     } else {
@@ -130,4 +138,34 @@ pub(super) fn admin(lua: &Lua, o: Option<Table>) -> mlua::Result<Admin> {
         ))
     };
     Ok(Admin { brokers, inner })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::config::from_json;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<String, String> {
+        Ok(brokers(
+            &from_json::<AdminConfig>("kafka.admin", v)?.brokers,
+        ))
+    }
+
+    #[test]
+    fn admin_config_from_literals() {
+        assert_eq!(config(json!({})).unwrap(), "127.0.0.1:9092");
+        assert_eq!(config(json!({ "brokers": "a:1" })).unwrap(), "a:1");
+        assert_eq!(
+            config(json!({ "brokers": ["a:1", "b:2"] })).unwrap(),
+            "a:1,b:2"
+        );
+        let e = config(json!({ "brokers": 9092 })).unwrap_err();
+        assert!(e.starts_with("kafka.admin: brokers: "), "{e}");
+        let e = config(json!({ "broker": "a:1" })).unwrap_err();
+        assert!(
+            e.ends_with("unknown option 'broker'; valid: brokers, healthcheck"),
+            "{e}"
+        );
+    }
 }

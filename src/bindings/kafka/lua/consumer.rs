@@ -1,14 +1,15 @@
 //! `kafka.consumer{...}` and its methods: `poll`, `commit`, `lag`, `close`.
 
 use super::lag::{count_per_partition, lag_table, set_lag_gauges};
-use super::{brokers_arg, HEALTHCHECK_TIMEOUT};
+use super::{brokers, HEALTHCHECK_TIMEOUT};
+use crate::bindings::config::{parse, texts, Secs, Strings, Text};
 use crate::bindings::kafka::client::{
     self,
-    consumer::{ConsumerConfig, GroupConsumer},
+    consumer::{ConsumerConfig as Settings, GroupConsumer},
     poll::Consumed,
 };
 use crate::bindings::timing::{measure, record_measured};
-use crate::bindings::{check_keys, healthcheck, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck_if, result_error};
 use crate::metrics::lag::LagHistory;
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
@@ -17,13 +18,14 @@ use crate::script::{lua_error, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use rdkafka::consumer::{CommitMode, Consumer as _, RebalanceProtocol};
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// A consumer joins its group on the first poll, so VU 0 (which only reads the options) never
 /// joins and causes no rebalance.
 pub(super) struct ConsumerHandle {
-    cfg: ConsumerConfig,
+    cfg: Settings,
     inner: RefCell<Option<Rc<GroupConsumer>>>,
     /// How long the consumer may go without partitions before an empty poll is an error.
     join_timeout: Duration,
@@ -284,63 +286,111 @@ impl UserData for ConsumerHandle {
     }
 }
 
-pub(super) fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
-    check_keys(
-        lua,
-        "kafka.consumer",
-        &o,
-        &[
-            "brokers",
-            "group",
-            "topics",
-            "from",
-            "config",
-            "healthcheck",
-            "join_timeout",
-        ],
-    )?;
-    let topics: Vec<String> = match o.get::<Value>("topics")? {
-        Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
-        Value::String(s) => vec![s.to_string_lossy()],
-        _ => {
-            return Err(lua_error(
-                lua,
-                "kafka.consumer: 'topics' (a list of names) is required",
-            ))
+/// `kafka.consumer{...}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsumerConfig {
+    brokers: Option<Strings>,
+    group: Option<String>,
+    topics: Option<Strings>,
+    /// Where a group without committed offsets starts: "earliest" or "latest".
+    from: Option<String>,
+    /// Any other librdkafka setting.
+    config: Option<BTreeMap<String, Text>>,
+    healthcheck: Option<bool>,
+    /// How long the consumer may go without partitions before an empty poll is an error.
+    join_timeout: Option<Secs>,
+}
+
+impl ConsumerConfig {
+    fn settings(&self) -> Result<Settings, String> {
+        let Some(topics) = self.topics.clone() else {
+            return Err("kafka.consumer: 'topics' (a list of names) is required".into());
+        };
+        let Some(group) = self.group.clone() else {
+            return Err("kafka.consumer: 'group' is required".into());
+        };
+        let from = self.from.clone().unwrap_or_else(|| "earliest".into());
+        if from != "earliest" && from != "latest" {
+            return Err(format!(
+                "kafka.consumer from: expected \"earliest\" or \"latest\", got \"{from}\""
+            ));
         }
-    };
-    let group: String = o
-        .get::<Option<String>>("group")?
-        .ok_or_else(|| lua_error(lua, "kafka.consumer: 'group' is required"))?;
-    let from = o
-        .get::<Option<String>>("from")?
-        .unwrap_or_else(|| "earliest".into());
-    if from != "earliest" && from != "latest" {
-        return Err(lua_error(
-            lua,
-            format!("kafka.consumer from: expected \"earliest\" or \"latest\", got \"{from}\""),
-        ));
+        Ok(Settings {
+            brokers: brokers(&self.brokers),
+            group,
+            topics: topics.into_vec(),
+            from,
+            extra: texts(self.config.clone()),
+        })
     }
-    let cfg = ConsumerConfig {
-        brokers: brokers_arg(&o)?,
-        group,
-        topics,
-        from,
-        extra: string_map(lua, o.get("config")?, "kafka.consumer config")?,
-    };
+
+    fn join_timeout(&self) -> Duration {
+        self.join_timeout.map_or(Duration::from_secs(30), |t| t.0)
+    }
+}
+
+pub(super) fn consumer(lua: &Lua, o: Table) -> mlua::Result<ConsumerHandle> {
+    let c: ConsumerConfig = parse(lua, "kafka.consumer", Some(&o))?;
+    let cfg = c.settings().map_err(|e| lua_error(lua, e))?;
     let brokers = cfg.brokers.clone();
-    healthcheck(lua, &o, &format!("kafka {brokers}"), move || {
+    let target = format!("kafka {brokers}");
+    healthcheck_if(lua, c.healthcheck != Some(false), &target, move || {
         client::admin::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
-    })?;
-    let join_timeout = match o.get::<Option<Value>>("join_timeout")? {
-        Some(v) => duration_arg(lua, &v, "kafka.consumer join_timeout")?,
-        None => Duration::from_secs(30),
-    };
+    });
     Ok(ConsumerHandle {
         cfg,
         inner: RefCell::new(None),
-        join_timeout,
+        join_timeout: c.join_timeout(),
         gauges_at: Rc::new(Cell::new(None)),
         history: Rc::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::config::from_json;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<(Settings, Duration), String> {
+        let c = from_json::<ConsumerConfig>("kafka.consumer", v)?;
+        Ok((c.settings()?, c.join_timeout()))
+    }
+
+    #[test]
+    fn consumer_config_from_literals() {
+        let (s, join) = config(json!({ "group": "g", "topics": "t" })).unwrap();
+        assert_eq!(s.brokers, "127.0.0.1:9092");
+        assert_eq!((s.group.as_str(), s.from.as_str()), ("g", "earliest"));
+        assert_eq!(s.topics, ["t"]);
+        assert_eq!(join, Duration::from_secs(30));
+        let (s, join) = config(json!({ "brokers": ["a:1", "b:2"], "group": "g",
+            "topics": ["t", "u"], "from": "latest", "join_timeout": "3s",
+            "config": { "session.timeout.ms": 6000 } }))
+        .unwrap();
+        assert_eq!(s.brokers, "a:1,b:2");
+        assert_eq!((s.topics.len(), s.from.as_str()), (2, "latest"));
+        assert_eq!(s.extra["session.timeout.ms"], "6000");
+        assert_eq!(join, Duration::from_secs(3));
+        for (bad, says) in [
+            (json!({ "group": "g" }), "kafka.consumer: 'topics' (a list of names) is required"),
+            (json!({ "topics": ["t"] }), "kafka.consumer: 'group' is required"),
+            (
+                json!({ "group": "g", "topics": "t", "from": "start" }),
+                "kafka.consumer from: expected \"earliest\" or \"latest\", got \"start\"",
+            ),
+            (
+                json!({ "group": "g", "topics": "t", "join_timeout": true }),
+                "kafka.consumer: join_timeout: invalid type",
+            ),
+            (
+                json!({ "group": "g", "topic": "t" }),
+                "unknown option 'topic'; valid: brokers, config, from, group, healthcheck, join_timeout, topics",
+            ),
+        ] {
+            let e = config(bad).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
 }

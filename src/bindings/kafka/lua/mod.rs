@@ -9,22 +9,18 @@ mod consumer;
 mod lag;
 mod producer;
 
+use crate::bindings::config::Strings;
 use crate::script::lua_error;
-use mlua::{Lua, Table, Value};
+use mlua::{Lua, Table};
 use std::time::Duration;
 
 const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn brokers_arg(o: &Table) -> mlua::Result<String> {
-    Ok(match o.get::<Value>("brokers")? {
-        Value::Table(t) => t
-            .sequence_values::<String>()
-            .collect::<mlua::Result<Vec<_>>>()?
-            .join(","),
-        Value::String(s) => s.to_string_lossy(),
-        _ => DEFAULT_BROKERS.to_string(),
-    })
+/// `brokers = "host:port,..."` or a list of them, as librdkafka takes them.
+fn brokers(b: &Option<Strings>) -> String {
+    b.clone()
+        .map_or_else(|| DEFAULT_BROKERS.to_string(), |b| b.into_vec().join(","))
 }
 
 /// A client `loadgen check` did not make, asked to work (only init code could; check runs nothing else).

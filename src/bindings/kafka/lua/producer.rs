@@ -1,15 +1,17 @@
 //! `kafka.producer{...}` and its methods: `send`, `send_batch`, `send_async`, `flush`.
 
-use super::{brokers_arg, offline_client, HEALTHCHECK_TIMEOUT};
+use super::{brokers, offline_client, HEALTHCHECK_TIMEOUT};
+use crate::bindings::config::{parse, texts, Secs, Strings, Text};
 use crate::bindings::kafka::client::{
     self,
-    producer::{Delivery, KafkaProducer, ProducerConfig, Record},
+    producer::{Delivery, KafkaProducer, ProducerConfig as Settings, Record},
 };
-use crate::bindings::{check_keys, healthcheck, result_error, string_map};
+use crate::bindings::{check_keys, healthcheck_if, result_error};
 use crate::metrics::OpError;
 use crate::script::core::{duration_arg, make_limiter, tags_arg, wait_units};
 use crate::script::{json, lua_error, shared_instance, state, OpScope};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -213,62 +215,64 @@ impl UserData for Producer {
     }
 }
 
-pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
-    check_keys(
-        lua,
-        "kafka.producer",
-        &o,
-        &[
-            "brokers",
-            "acks",
-            "compression",
-            "linger_ms",
-            "batch_size",
-            "idempotence",
-            "rate_limit",
-            "burst",
-            "timeout",
-            "config",
-            "healthcheck",
-            "name",
-        ],
-    )?;
-    let acks = match o.get::<Value>("acks")? {
-        Value::Nil => None,
-        Value::Integer(i) => Some(i.to_string()),
-        Value::String(s) => Some(s.to_string_lossy()),
-        other => {
-            return Err(lua_error(
-                lua,
-                format!(
-                    "kafka.producer acks: expected \"all\", 0 or 1, got {}",
-                    other.type_name()
-                ),
-            ))
+/// `acks`: "all", 0 or 1 (librdkafka takes it as text, and checks it).
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged, expecting = "expected \"all\", 0 or 1")]
+enum Acks {
+    Number(i64),
+    Name(String),
+}
+
+/// `kafka.producer{...}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProducerConfig {
+    brokers: Option<Strings>,
+    acks: Option<Acks>,
+    compression: Option<String>,
+    linger_ms: Option<u64>,
+    batch_size: Option<u64>,
+    idempotence: Option<bool>,
+    /// How long a record may wait for delivery (`message.timeout.ms`).
+    timeout: Option<Secs>,
+    /// Any other librdkafka setting.
+    config: Option<BTreeMap<String, Text>>,
+    healthcheck: Option<bool>,
+    /// Records per second, shared by every VU (`name` tells two producers apart).
+    rate_limit: Option<f64>,
+    burst: Option<u32>,
+    name: Option<String>,
+}
+
+impl ProducerConfig {
+    fn settings(&self) -> Settings {
+        Settings {
+            brokers: brokers(&self.brokers),
+            acks: self.acks.as_ref().map(|a| match a {
+                Acks::Number(n) => n.to_string(),
+                Acks::Name(s) => s.clone(),
+            }),
+            compression: self.compression.clone(),
+            linger_ms: self.linger_ms,
+            batch_size: self.batch_size,
+            idempotence: self.idempotence,
+            timeout: self.timeout.map(|t| t.0),
+            extra: texts(self.config.clone()),
         }
-    };
-    let cfg = ProducerConfig {
-        brokers: brokers_arg(&o)?,
-        acks,
-        compression: o.get("compression")?,
-        linger_ms: o.get("linger_ms")?,
-        batch_size: o.get("batch_size")?,
-        idempotence: o.get("idempotence")?,
-        timeout: match o.get::<Option<Value>>("timeout")? {
-            Some(v) => Some(duration_arg(lua, &v, "kafka.producer timeout")?),
-            None => None,
-        },
-        extra: string_map(lua, o.get("config")?, "kafka.producer config")?,
-    };
+    }
+}
+
+pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
+    let c: ProducerConfig = parse(lua, "kafka.producer", Some(&o))?;
+    let cfg = c.settings();
     // The shared producer is made by the first VU to get here (VU 0, in init), so a bad setting in
     // `config` fails there, before any load; other VUs reuse it.
     let brokers = cfg.brokers.clone();
-    healthcheck(lua, &o, &format!("kafka {brokers}"), move || {
+    let target = format!("kafka {brokers}");
+    healthcheck_if(lua, c.healthcheck != Some(false), &target, move || {
         client::admin::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
-    })?;
-    let name: Option<String> = o.get("name")?;
-    let rate_limit: Option<f64> = o.get("rate_limit")?;
-    let burst: Option<u32> = o.get("burst")?;
+    });
+    let (name, rate_limit, burst) = (c.name, c.rate_limit, c.burst);
     // What makes this producer what it is: every setting librdkafka gets (secrets as a hash, so they
     // never reach a key or a message) and its rate limit.
     let mut settings = cfg
@@ -311,4 +315,55 @@ pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
         None => None,
     };
     Ok(Producer { inner, limiter })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::config::from_json;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<Settings, String> {
+        Ok(from_json::<ProducerConfig>("kafka.producer", v)?.settings())
+    }
+
+    #[test]
+    fn producer_config_from_literals() {
+        let s = config(json!({})).unwrap();
+        assert_eq!(s.brokers, "127.0.0.1:9092");
+        assert_eq!((s.acks, s.timeout), (None, None));
+        let s = config(
+            json!({ "brokers": ["a:9092", "b:9092"], "acks": "all", "linger_ms": 5,
+            "idempotence": true, "timeout": "20s", "config": { "message.max.bytes": 1000 } }),
+        )
+        .unwrap();
+        assert_eq!(s.brokers, "a:9092,b:9092");
+        assert_eq!(s.acks.as_deref(), Some("all"));
+        assert_eq!(s.timeout, Some(Duration::from_secs(20)));
+        let c = s.client_config();
+        assert_eq!(c.get("linger.ms"), Some("5"));
+        assert_eq!(c.get("message.timeout.ms"), Some("20000"));
+        assert_eq!(c.get("message.max.bytes"), Some("1000"));
+        let s = config(json!({ "brokers": "c:9092", "acks": 0 })).unwrap();
+        assert_eq!(
+            (s.brokers.as_str(), s.acks.as_deref()),
+            ("c:9092", Some("0"))
+        );
+        for (bad, says) in [
+            (
+                json!({ "acks": true }),
+                "kafka.producer: acks: expected \"all\", 0 or 1",
+            ),
+            (json!({ "acks": 0.5 }), "acks: expected \"all\", 0 or 1"),
+            (json!({ "linger_ms": "5" }), "kafka.producer: linger_ms: invalid type"),
+            (json!({ "config": { "a": [] } }), "config.a: expected a string"),
+            (
+                json!({ "ack": 1 }),
+                "unknown option 'ack'; valid: acks, batch_size, brokers, burst, compression, config, healthcheck, idempotence, linger_ms, name, rate_limit, timeout",
+            ),
+        ] {
+            let e = config(bad).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
 }
