@@ -26,7 +26,7 @@ pub fn parse<T: DeserializeOwned>(lua: &Lua, what: &str, o: Option<&Table>) -> m
 /// [`parse`] from JSON.
 pub fn from_json<T: DeserializeOwned>(what: &str, v: Json) -> Result<T, String> {
     let v = match v {
-        // An empty Lua table reads as an empty list.
+        // (An empty Lua table reads as an empty object; an empty list is taken as one too.)
         Json::Array(a) if a.is_empty() => Json::Object(Map::new()),
         Json::Object(m) => {
             let mut valid = fields_of::<T>().to_vec();
@@ -113,19 +113,27 @@ impl<'de> Deserialize<'de> for Secs {
     }
 }
 
-/// One string or a list of them (`url = "..."` or `urls = { "...", "..." }`).
+/// One string or a list of them (`url = "..."` or `urls = { "...", "..." }`; `{}` is an empty
+/// list, since an empty Lua table cannot say whether it is a list or a map).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum Strings {
     One(String),
     Many(Vec<String>),
+    Empty(EmptyTable),
 }
+
+/// An empty Lua table where a list is expected.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyTable {}
 
 impl Strings {
     pub fn into_vec(self) -> Vec<String> {
         match self {
             Strings::One(s) => vec![s],
             Strings::Many(v) => v,
+            Strings::Empty(_) => Vec::new(),
         }
     }
 }
@@ -206,9 +214,12 @@ mod tests {
         assert_eq!(c.urls.unwrap().into_vec(), ["a"]);
         let c: Example = from_json("x", json!({ "timeout": 0.5 })).unwrap();
         assert_eq!(c.timeout, Some(Secs(Duration::from_millis(500))));
-        // An empty Lua table reads as an empty list: every default.
+        // An empty Lua table: every default; where a list is expected, an empty list.
         let c: Example = from_json("x", json!([])).unwrap();
         assert_eq!(c.url, None);
+        let c: Example = from_json("x", json!({ "urls": {} })).unwrap();
+        assert_eq!(c.urls.unwrap().into_vec(), Vec::<String>::new());
+        assert!(from_json::<Example>("x", json!({ "urls": { "a": "b" } })).is_err());
         assert!(from_json::<Example>("x", json!(-1)).is_err());
         assert!(from_json::<Example>("x", json!({ "timeout": -1 })).is_err());
     }

@@ -3,7 +3,7 @@
 
 use super::client::{self, Settings, Writer};
 use super::wire::WriteOptions;
-use crate::bindings::config::{parse, Secs};
+use crate::bindings::config::{parse, Secs, Strings};
 use crate::bindings::op::reply;
 use crate::bindings::{check_keys, healthcheck_if};
 use crate::script::core::tags_arg;
@@ -201,7 +201,7 @@ impl UserData for Client {
 struct ClientConfig {
     url: Option<String>,
     /// The NameNodes of a nameservice URL (`hdfs://NAME`), which the client fails over between.
-    namenodes: Option<Vec<String>>,
+    namenodes: Option<Strings>,
     timeout: Option<Secs>,
     user: Option<String>,
     writer: Option<String>,
@@ -228,7 +228,7 @@ impl ClientConfig {
             timeout,
             self.user,
             writer,
-            self.namenodes.unwrap_or_default(),
+            self.namenodes.map(Strings::into_vec).unwrap_or_default(),
         );
         if s.nameservice().is_some() && s.namenodes.is_empty() {
             return Err(format!(
