@@ -3,11 +3,12 @@
 use super::{brokers, offline_client, HEALTHCHECK_TIMEOUT};
 use crate::bindings::config::{parse, Strings};
 use crate::bindings::kafka::client;
+use crate::bindings::op::reply;
 use crate::bindings::{check_keys, healthcheck_if, result_error, string_map};
 use crate::metrics::recorder::Units;
 use crate::metrics::OpError;
 use crate::script::core::duration_arg;
-use crate::script::{lua_error, state, OpScope};
+use crate::script::{lua_error, state};
 use mlua::{Lua, Table, UserData, UserDataMethods, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,16 +18,11 @@ async fn admin_op(
     lua: &Lua,
     op: impl std::future::Future<Output = Result<(), OpError>>,
 ) -> mlua::Result<Table> {
-    let scope = OpScope::of(lua);
-    let r = scope
-        .time("kafka.admin", async { (op.await, Units::none()) })
-        .await;
-    let out = lua.create_table()?;
-    match r {
-        Ok(()) => out.set("ok", true)?,
-        Err(e) => result_error(&out, &e)?,
-    }
-    Ok(out)
+    let call = async { (op.await, Units::none()) };
+    reply(lua, "kafka.admin", None, None, call, |_, (), out| {
+        out.set("ok", true)
+    })
+    .await
 }
 
 pub(super) struct Admin {
