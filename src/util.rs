@@ -1,5 +1,8 @@
 //! Small shared helpers: duration strings, wall-clock time, host facts.
 
+#[cfg(test)]
+pub mod fuzz;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses a duration as scripts and flags write it: `"500us"`, `"50ms"`, `"1.5s"`, `"2m"`, `"1h"`,

@@ -7,6 +7,8 @@ pub mod lag;
 pub mod recorder;
 pub mod store;
 pub mod thresholds;
+#[cfg(test)]
+mod thresholds_props;
 
 pub use entry::{MetricKind, Summary};
 pub use recorder::{Recorder, Tags};

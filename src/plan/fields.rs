@@ -107,8 +107,7 @@ impl<'a> Fields<'a> {
                 Value::String(s) => parse_duration(s).map_err(|e| format!("{at}: {e}")),
                 Value::Number(n) => n
                     .as_f64()
-                    .filter(|f| *f >= 0.0)
-                    .map(Duration::from_secs_f64)
+                    .and_then(|f| Duration::try_from_secs_f64(f).ok())
                     .ok_or_else(|| format!("{at}: bad duration {n}")),
                 other => Err(format!(
                     "{at}: expected a duration such as \"30s\", got {}",

@@ -3,6 +3,8 @@
 
 mod fields;
 pub mod options;
+#[cfg(test)]
+mod props;
 mod scenario;
 
 use crate::metrics::thresholds::ThresholdSpec;

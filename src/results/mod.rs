@@ -7,6 +7,8 @@ pub mod freshness;
 pub use crate::metrics::hist;
 pub mod merge;
 pub mod outcome;
+#[cfg(test)]
+mod props;
 pub mod report;
 pub mod schema;
 pub mod summary;
@@ -58,8 +60,13 @@ pub fn check_writable(path: &Path) -> anyhow::Result<()> {
 /// Reads a result file of any schema version this loadgen knows.
 pub fn read(path: &Path) -> anyhow::Result<ResultFile> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    decode(&text, path)
+}
+
+/// A result file's bytes, read from `path` (named in errors).
+fn decode(text: &[u8], path: &Path) -> anyhow::Result<ResultFile> {
     let value: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        serde_json::from_slice(text).with_context(|| format!("{} is not JSON", path.display()))?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
     match version {
         Some(SCHEMA_VERSION) => serde_json::from_value(value)

@@ -107,7 +107,7 @@ async fn request_with(
     parse(&raw, &what)
 }
 
-fn parse(raw: &[u8], what: &str) -> Result<Value, OpError> {
+pub(super) fn parse(raw: &[u8], what: &str) -> Result<Value, OpError> {
     if raw.is_empty() {
         return Ok(Value::Null);
     }
@@ -260,6 +260,19 @@ fn summarize_bulk(raw: &[u8]) -> Result<(BulkOutcome, Option<ErrorKind>), serde_
     Ok((out, first_kind))
 }
 
+/// A bulk answer summarized, or a `protocol` error when the bytes are not one.
+pub(super) fn bulk_answer(
+    raw: &[u8],
+    what: &str,
+) -> Result<(BulkOutcome, Option<ErrorKind>), OpError> {
+    summarize_bulk(raw).map_err(|e| {
+        OpError::new(
+            ErrorKind::Protocol,
+            format!("{what}: not a bulk answer: {e}"),
+        )
+    })
+}
+
 /// Bulk-indexes NDJSON (action and source lines). Every item the server refuses is counted as a
 /// failed document; the operation is then an error of the first failure's kind.
 pub async fn bulk(
@@ -276,12 +289,7 @@ pub async fn bulk(
     let what = format!("POST {path}");
     let answer = async {
         let raw = send(&client(s)?, Method::Post, &path, Some(ndjson), true, &what).await?;
-        summarize_bulk(&raw).map_err(|e| {
-            OpError::new(
-                ErrorKind::Protocol,
-                format!("{what}: not a bulk answer: {e}"),
-            )
-        })
+        bulk_answer(&raw, &what)
     };
     let (out, first_kind) = match answer.await {
         Ok(v) => v,

@@ -232,34 +232,7 @@ impl UserData for Client {
                             path,
                             body: Some(body.to_string().into_bytes()),
                         },
-                        |lua, j, out| {
-                            out.set("took", j.get("took").and_then(Json::as_i64))?;
-                            out.set(
-                                "total",
-                                j.pointer("/hits/total/value").and_then(Json::as_i64),
-                            )?;
-                            let hits = lua.create_table()?;
-                            if let Some(arr) = j.pointer("/hits/hits").and_then(Json::as_array) {
-                                for (i, h) in arr.iter().enumerate() {
-                                    let mut src =
-                                        h.get("_source").cloned().unwrap_or(serde_json::json!({}));
-                                    if let Some(o) = src.as_object_mut() {
-                                        if let Some(id) = h.get("_id") {
-                                            o.insert("_id".into(), id.clone());
-                                        }
-                                        if let Some(score) = h.get("_score") {
-                                            o.insert("_score".into(), score.clone());
-                                        }
-                                    }
-                                    hits.raw_set(i + 1, json::to_lua(lua, &src)?)?;
-                                }
-                            }
-                            out.set("hits", hits)?;
-                            if let Some(aggs) = j.get("aggregations") {
-                                out.set("aggregations", json::to_lua(lua, aggs)?)?;
-                            }
-                            Ok(())
-                        },
+                        search_shape,
                     )
                     .await
                 }
@@ -288,7 +261,7 @@ impl UserData for Client {
                             path,
                             body,
                         },
-                        |_, j, out| out.set("count", j.get("count").and_then(Json::as_i64)),
+                        count_shape,
                     )
                     .await
                 }
@@ -421,6 +394,41 @@ impl UserData for Client {
             }
         });
     }
+}
+
+/// A search answer as the script gets it: `took`, `total`, `hits` (each hit's `_source` with its
+/// `_id` and `_score`) and `aggregations`. Fields that are missing or of another type are left out.
+pub(super) fn search_shape(lua: &Lua, j: &Json, out: &Table) -> mlua::Result<()> {
+    out.set("took", j.get("took").and_then(Json::as_i64))?;
+    out.set(
+        "total",
+        j.pointer("/hits/total/value").and_then(Json::as_i64),
+    )?;
+    let hits = lua.create_table()?;
+    if let Some(arr) = j.pointer("/hits/hits").and_then(Json::as_array) {
+        for (i, h) in arr.iter().enumerate() {
+            let mut src = h.get("_source").cloned().unwrap_or(serde_json::json!({}));
+            if let Some(o) = src.as_object_mut() {
+                if let Some(id) = h.get("_id") {
+                    o.insert("_id".into(), id.clone());
+                }
+                if let Some(score) = h.get("_score") {
+                    o.insert("_score".into(), score.clone());
+                }
+            }
+            hits.raw_set(i + 1, json::to_lua(lua, &src)?)?;
+        }
+    }
+    out.set("hits", hits)?;
+    if let Some(aggs) = j.get("aggregations") {
+        out.set("aggregations", json::to_lua(lua, aggs)?)?;
+    }
+    Ok(())
+}
+
+/// A count answer: `count`, or nothing when the answer has none.
+pub(super) fn count_shape(_: &Lua, j: &Json, out: &Table) -> mlua::Result<()> {
+    out.set("count", j.get("count").and_then(Json::as_i64))
 }
 
 fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {

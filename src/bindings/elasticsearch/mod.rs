@@ -5,3 +5,5 @@
 pub mod client;
 mod config;
 pub mod lua;
+#[cfg(test)]
+mod props;

@@ -54,6 +54,8 @@
 pub mod client;
 pub mod error;
 pub mod lua;
+#[cfg(test)]
+mod props;
 pub mod rowset;
 pub mod tcli;
 pub mod thrift;

@@ -27,6 +27,11 @@ pub const EXCEPTION: u8 = 3;
 /// Nesting deeper than this is not what HiveServer2 sends: a guard against hostile input.
 const MAX_DEPTH: usize = 64;
 
+/// Room reserved up front for at most this many elements of a list or map: a size prefix is only a
+/// claim, so a longer one grows as its elements are actually read (64 nested lists claiming 2^16
+/// elements each once made 320 bytes reserve 128 MiB).
+const MAX_RESERVE: usize = 256;
+
 /// Writes binary-protocol values into a buffer.
 #[derive(Default)]
 pub struct Writer {
@@ -271,6 +276,13 @@ impl<'a> Reader<'a> {
         Ok(i64::from_be_bytes(self.arr()?))
     }
 
+    /// How many of `n` claimed elements of at least `min_elem` bytes to reserve room for: no more
+    /// than the bytes left could hold, and at most [`MAX_RESERVE`].
+    fn reserve(&self, n: usize, min_elem: usize) -> usize {
+        n.min((self.buf.len() - self.pos) / min_elem.max(1))
+            .min(MAX_RESERVE)
+    }
+
     fn size(&mut self, what: &str, min_elem: usize) -> R<usize> {
         let n = self.i32()?;
         if n < 0 {
@@ -336,7 +348,7 @@ impl<'a> Reader<'a> {
             ttype::MAP => {
                 let (kt, vt) = (self.u8()?, self.u8()?);
                 let n = self.size("map", 2)?;
-                let mut m = Vec::with_capacity(n.min(4096));
+                let mut m = Vec::with_capacity(self.reserve(n, 2));
                 for _ in 0..n {
                     let k = self.value_at(kt, depth + 1)?;
                     m.push((k, self.value_at(vt, depth + 1)?));
@@ -346,7 +358,7 @@ impl<'a> Reader<'a> {
             ttype::LIST | ttype::SET => {
                 let et = self.u8()?;
                 let n = self.size("list", 1)?;
-                let mut l = Vec::with_capacity(n.min(1 << 16));
+                let mut l = Vec::with_capacity(self.reserve(n, 1));
                 for _ in 0..n {
                     l.push(self.value_at(et, depth + 1)?);
                 }

@@ -252,18 +252,7 @@ impl Transport {
         let mut buf = Vec::new();
         loop {
             if framed {
-                let mut len = [0u8; 4];
-                stream.read_exact(&mut len).await.map_err(io)?;
-                let n = i32::from_be_bytes(len);
-                if n < 0 || n as usize > MAX_FRAME {
-                    return Err(HiveError::new(
-                        ErrorKind::Protocol,
-                        format!("hive: {addr} sent a frame of {n} bytes: not a HiveServer2 reply"),
-                    ));
-                }
-                let start = buf.len();
-                buf.resize(start + n as usize, 0);
-                stream.read_exact(&mut buf[start..]).await.map_err(io)?;
+                read_frame(stream, &mut buf, &addr).await?;
             } else {
                 // Unframed replies have no length: read what has arrived, then try to decode,
                 // so that a large reply is not decoded again for every chunk.
@@ -327,6 +316,41 @@ impl Transport {
             }
         }
     }
+}
+
+/// Reads one frame (a big-endian i32 length, then that many bytes) onto the end of `buf`. The
+/// bytes are stored as they arrive: a length that no bytes follow reserves nothing (a 1 GiB
+/// length once reserved 1 GiB before the first byte of the frame was read).
+pub async fn read_frame<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    addr: &str,
+) -> Result<(), HiveError> {
+    let io = |e: std::io::Error| {
+        HiveError::new(
+            ErrorKind::Connect,
+            format!("hive: connection to {addr} lost: {e}"),
+        )
+    };
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).await.map_err(io)?;
+    let n = i32::from_be_bytes(len);
+    if n < 0 || n as usize > MAX_FRAME {
+        return Err(HiveError::new(
+            ErrorKind::Protocol,
+            format!("hive: {addr} sent a frame of {n} bytes: not a HiveServer2 reply"),
+        ));
+    }
+    let n = n as usize;
+    let got = (&mut *stream)
+        .take(n as u64)
+        .read_to_end(buf)
+        .await
+        .map_err(io)?;
+    if got < n {
+        return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok(())
 }
 
 fn http_request(

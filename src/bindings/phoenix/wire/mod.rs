@@ -92,6 +92,8 @@ pub mod jdbc {
 
 mod json;
 pub mod pb;
+#[cfg(test)]
+mod props;
 mod request;
 mod response;
 
