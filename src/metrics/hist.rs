@@ -31,7 +31,8 @@ const V2_DEFLATE: u32 = 0x1c84_9304 | 0x10;
 /// lowest, highest, integer-to-double ratio.
 const HEADER: usize = 40;
 /// The significant digits loadgen writes (`metrics::new_histogram`). More let a header of a few
-/// bytes claim a counts array of 50 MB (5 digits up to u64::MAX); 3 digits cost at most 640 KB.
+/// bytes claim a counts array of 50 MB (5 digits up to u64::MAX); 3 digits up to u64::MAX stay
+/// under 1 MB (`header_claims_are_checked_before_allocating` measures both).
 const MAX_DIGITS: u32 = 3;
 /// zlib inflates one byte into at most about 1032: more is not a histogram loadgen wrote.
 const MAX_INFLATE: usize = 1032;
