@@ -1369,3 +1369,49 @@ function teardown() lg.counter("teardown_ran"):add(1) end
         r["warnings"]
     );
 }
+
+/// An open-model run at five times what the target can serve: the iterations due and never started
+/// enter `http.request`'s latency as censored samples, counted in the result and on the summary.
+#[test]
+fn overload_puts_never_started_iterations_into_the_percentiles_as_censored() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local http = require("loadgen.http")
+options = {{ scenarios = {{ open = {{ executor = "constant-arrival-rate", rate = 50, duration = "2s",
+                                       pre_allocated_vus = 2, max_vus = 2 }} }} }}
+function default() http.get("{}") end
+"#,
+        srv.url("/slow?ms=200")
+    ));
+    // Not --quiet: the summary is what a person reads.
+    let o = Command::new(bin())
+        .arg("run")
+        .arg(case.script())
+        .arg("--out")
+        .arg(case.out())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_valid(&r);
+    let sc = &r["scenarios"][0];
+    let unstarted = sc["unstarted_iterations"].as_u64().unwrap();
+    // 100 due in 2 s; 2 VUs at 200 ms serve about 20.
+    assert!(unstarted >= 60, "{sc}");
+    let m = metric(&r, "http.request");
+    assert_eq!(
+        m["count"].as_u64(),
+        Some(srv.hits()),
+        "count is what completed"
+    );
+    assert_eq!(m["censored"].as_u64(), Some(unstarted), "{m}");
+    // The first never-started iteration was due within the first second and waited to the end.
+    let p99 = m["latency"]["p99"].as_f64().unwrap();
+    assert!(p99 > 1000.0, "{m}");
+    let out = stdout(&o);
+    assert!(
+        out.contains("censored") && out.contains(&unstarted.to_string()),
+        "{out}"
+    );
+}

@@ -67,15 +67,46 @@ pub async fn timed_with<T, F>(
 where
     F: Future<Output = (Result<T, OpError>, Units)>,
 {
-    let start = Instant::now();
+    let mut in_flight = InFlight {
+        meta: &meta,
+        start: Instant::now(),
+        done: false,
+    };
     let (result, units) = op.await;
+    let service = in_flight.start.elapsed();
+    in_flight.done = true;
+    drop(in_flight);
     let error = match &result {
         Ok(v) => failed(v),
         Err(e) => Some(e.kind),
     };
-    let service = start.elapsed();
     record(meta, service, error, &units);
     (result, service)
+}
+
+/// An operation in flight. Dropped before it completed (its iteration cut off after the graceful
+/// stop, the run stopped at once), it leaves a censored sample: its latency was at least the
+/// iteration's lateness plus the time it had been in flight.
+struct InFlight<'m, 'a> {
+    meta: &'m OpMeta<'a>,
+    start: Instant,
+    done: bool,
+}
+
+impl Drop for InFlight<'_, '_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // A drop while the recorder is borrowed cannot come from a cut-off task; never panic here.
+        if let Ok(mut r) = self.meta.recorder.try_borrow_mut() {
+            r.censor_op(
+                self.meta.metric,
+                self.meta.tags,
+                self.start.elapsed() + self.meta.lateness,
+            );
+        }
+    }
 }
 
 /// Runs `op` and measures its service time as [`timed`] does, but records nothing yet: for an
@@ -163,6 +194,30 @@ mod tests {
         let latency = e.latency().unwrap().max;
         assert!((10.0..10.1).contains(&service), "service {service}");
         assert!((50.0..50.1).contains(&latency), "latency {latency}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_operation_cut_off_in_flight_leaves_a_censored_sample() {
+        let rec = RefCell::new(Recorder::new());
+        let tags = Tags::new();
+        let op = timed(meta(&rec, &tags, "x.op"), async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            (Ok::<(), OpError>(()), Units::none())
+        });
+        // Cut off after 3 s in flight, as an aborted iteration's future is dropped.
+        let cut = tokio::time::timeout(Duration::from_secs(3), op).await;
+        assert!(cut.is_err());
+        let snap = rec.borrow_mut().take();
+        let e = &snap.entries[0];
+        assert_eq!(
+            (e.count, e.censored),
+            (0, 1),
+            "completed none, censored one"
+        );
+        // At least 3 s in flight plus the iteration's 40 ms lateness; no service time was measured.
+        let latency = e.latency().unwrap().max;
+        assert!((3040.0..3044.0).contains(&latency), "latency {latency}");
+        assert!(e.service.as_ref().unwrap().is_empty());
     }
 
     fn meta<'a>(rec: &'a RefCell<Recorder>, tags: &'a Tags, metric: &'a str) -> OpMeta<'a> {

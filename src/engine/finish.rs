@@ -74,7 +74,7 @@ pub fn finish(
     for s in &out.scenarios {
         if s.unstarted_iterations > 0 {
             out.warnings.push(format!(
-                "scenario '{}': {} iterations were due but never started (all {} VUs busy); raise max_vus or the target is too slow",
+                "scenario '{}': {} iterations were due but never started (all {} VUs busy); raise max_vus or the target is too slow; they are in the latency percentiles as censored samples (lower bounds)",
                 s.name, s.unstarted_iterations, s.vus_max
             ));
         }

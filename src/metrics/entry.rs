@@ -42,6 +42,10 @@ pub struct Entry {
     pub passes: u64,
     /// Gauge: last value, min, max.
     pub gauge: Option<Gauge>,
+    /// Censored samples in `hist`: lower bounds, not measurements (an operation cut off in flight,
+    /// or due and never started), so that percentiles cannot read low when the target is overloaded.
+    /// Not in `count`, which counts what completed.
+    pub censored: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -112,6 +116,7 @@ impl Entry {
             sum: 0.0,
             passes: 0,
             gauge: None,
+            censored: 0,
         }
     }
 
@@ -132,6 +137,7 @@ impl Entry {
         merge_hist(&mut self.service, &other.service);
         self.sum += other.sum;
         self.passes += other.passes;
+        self.censored += other.censored;
         self.gauge = match (self.gauge, other.gauge) {
             (None, g) | (g, None) => g,
             (Some(a), Some(b)) => {

@@ -28,6 +28,14 @@ pub struct Recorder {
     script_errors: BTreeMap<String, u64>,
     warnings: BTreeMap<String, u64>,
     key: String,
+    /// Operations taken so far (completed and censored), by series: kept across [`Recorder::take`]
+    /// (updated there, once a second, not per operation) for [`Recorder::censor_unstarted`].
+    taken_ops: HashMap<String, (String, Tags, u64)>,
+}
+
+/// A sample's microseconds, as the histograms hold them.
+fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).clamp(1, super::MAX_TRACKABLE_US)
 }
 
 impl Recorder {
@@ -64,13 +72,80 @@ impl Recorder {
         for (unit, n) in units.iter() {
             *e.units.entry(unit.to_string()).or_default() += n;
         }
-        let us = |d: Duration| (d.as_micros() as u64).clamp(1, super::MAX_TRACKABLE_US);
         if let Some(h) = e.hist.as_mut() {
-            h.record(us(latency)).ok();
+            h.record(micros(latency)).ok();
         }
         if let Some(h) = e.service.as_mut() {
-            h.record(us(service)).ok();
+            h.record(micros(service)).ok();
         }
+    }
+
+    /// Records a censored operation: cut off in flight, or due and never started, so `at_least` is a
+    /// lower bound of its latency. It enters the latency histogram and `censored`, not `count` (which
+    /// counts what completed) nor the service time (never measured).
+    pub fn censor_op(&mut self, name: &str, tags: &Tags, at_least: Duration) {
+        let e = self.entry(name, tags, MetricKind::Operation);
+        e.censored += 1;
+        if let Some(h) = e.hist.as_mut() {
+            h.record(micros(at_least)).ok();
+        }
+    }
+
+    /// Records a censored `iteration_duration`: an iteration cut off after running `at_least`.
+    pub fn censor_iteration(&mut self, tags: &Tags, at_least: Duration) {
+        let e = self.entry("iteration_duration", tags, MetricKind::Trend);
+        e.censored += 1;
+        if let Some(h) = e.hist.as_mut() {
+            // Trends hold value x 1000; the value is in milliseconds, so this is microseconds.
+            h.record(micros(at_least)).ok();
+        }
+    }
+
+    /// Iterations of a scenario (tagged `scenario_tags`) that were due and never started, each with
+    /// a lower bound of its latency (the end of scheduling minus its due time): every operation series
+    /// this scenario recorded gets, per such iteration, as many censored samples as it had operations
+    /// per iteration (`iterations` = iterations that ran, cut off included). Returns how many samples
+    /// it recorded (none when the scenario recorded no operation).
+    pub fn censor_unstarted(
+        &mut self,
+        scenario_tags: &Tags,
+        iterations: u64,
+        bounds: &[Duration],
+    ) -> u64 {
+        if bounds.is_empty() {
+            return 0;
+        }
+        let mut counts: HashMap<String, (String, Tags, u64)> = self.taken_ops.clone();
+        for (k, e) in &self.entries {
+            if e.kind == MetricKind::Operation {
+                let c = counts
+                    .entry(k.clone())
+                    .or_insert_with(|| (e.name.clone(), e.tags.clone(), 0));
+                c.2 += e.count + e.censored;
+            }
+        }
+        let mine = counts.into_values().filter(|(_, tags, n)| {
+            *n > 0 && scenario_tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+        });
+        let mut recorded = 0;
+        for (name, tags, n) in mine.collect::<Vec<_>>() {
+            let per_iteration = if iterations > 0 {
+                n as f64 / iterations as f64
+            } else {
+                1.0
+            };
+            // Spread a fractional share evenly: 0.5 operations per iteration gives every other one.
+            let mut owed = 0.0;
+            for b in bounds {
+                owed += per_iteration;
+                while owed >= 1.0 - 1e-9 {
+                    self.censor_op(&name, &tags, *b);
+                    owed -= 1.0;
+                    recorded += 1;
+                }
+            }
+        }
+        recorded
     }
 
     pub fn add_counter(&mut self, name: &str, tags: &Tags, value: f64) {
@@ -167,6 +242,18 @@ impl Recorder {
 
     /// Takes everything recorded so far, leaving the recorder empty.
     pub fn take(&mut self) -> Snapshot {
+        for (k, e) in &self.entries {
+            if e.kind == MetricKind::Operation {
+                if let Some(t) = self.taken_ops.get_mut(k.as_str()) {
+                    t.2 += e.count + e.censored;
+                } else {
+                    self.taken_ops.insert(
+                        k.clone(),
+                        (e.name.clone(), e.tags.clone(), e.count + e.censored),
+                    );
+                }
+            }
+        }
         Snapshot {
             entries: std::mem::take(&mut self.entries).into_values().collect(),
             script_errors: std::mem::take(&mut self.script_errors),
@@ -266,5 +353,51 @@ mod tests {
         let snap = r.take();
         assert_eq!(snap.script_errors.len(), MAX_ERROR_MESSAGES + 1);
         assert_eq!(snap.script_errors.get(OTHER_ERRORS), Some(&10));
+    }
+
+    /// Each unstarted iteration gets, in every operation series of its scenario, as many censored
+    /// samples as that series had operations per iteration, including what was taken earlier.
+    #[test]
+    fn unstarted_iterations_are_censored_in_proportion_to_each_series() {
+        let ms = Duration::from_millis;
+        let mut r = Recorder::new();
+        let tag = |s: &str| Tags::from([("scenario".to_string(), s.to_string())]);
+        let a = tag("a");
+        let mut with = a.clone();
+        with.insert("name".into(), "x".into());
+        // Scenario a: 4 iterations ran, with 8 `q` operations (2 each) and 2 `w` (every other one).
+        for _ in 0..4 {
+            r.record_op("q", &a, ms(1), ms(1), None, &Units::none());
+        }
+        let _ = r.take();
+        for _ in 0..4 {
+            r.record_op("q", &a, ms(1), ms(1), None, &Units::none());
+        }
+        r.record_op("w", &with, ms(1), ms(1), None, &Units::none());
+        r.record_op("w", &with, ms(1), ms(1), None, &Units::none());
+        // Another scenario's series is left alone.
+        r.record_op("q", &tag("b"), ms(1), ms(1), None, &Units::none());
+        let bounds = [ms(500), ms(400), ms(300), ms(200)];
+        assert_eq!(r.censor_unstarted(&a, 4, &bounds), 8 + 2);
+        let snap = r.take();
+        let get = |name: &str, t: &Tags| {
+            snap.entries
+                .iter()
+                .find(|e| e.name == name && &e.tags == t)
+                .unwrap()
+        };
+        let q = get("q", &a);
+        assert_eq!(
+            (q.count, q.censored),
+            (4, 8),
+            "the taken 4 are in the earlier snapshot"
+        );
+        assert!((500.0..501.0).contains(&q.latency().unwrap().max));
+        let w = get("w", &with);
+        assert_eq!((w.count, w.censored), (2, 2));
+        assert_eq!(get("q", &tag("b")).censored, 0);
+        // Nothing ran at all: one sample per series seen (here none), no division by zero.
+        let mut empty = Recorder::new();
+        assert_eq!(empty.censor_unstarted(&a, 0, &bounds), 0);
     }
 }

@@ -103,6 +103,14 @@ pub struct MetricResult {
     pub gauge: Option<Gauge>,
     /// Serialised histograms (HdrHistogram V2, deflate, base64): `latency`, `service_time`, `values`.
     pub hist: BTreeMap<String, String>,
+    /// Censored samples in `latency` (operations) or `values` (`iteration_duration`): lower bounds,
+    /// not measurements, for what was cut off in flight or due and never started. Not in `count`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub censored: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One second of the run, per metric name.
@@ -203,6 +211,7 @@ impl MetricResult {
             }),
             gauge: e.gauge,
             hist: hists,
+            censored: e.censored,
         }
     }
 
@@ -214,6 +223,7 @@ impl MetricResult {
         e.units = self.units.clone();
         e.sum = self.sum;
         e.gauge = self.gauge;
+        e.censored = self.censored;
         e.passes = self
             .rate
             .map(|r| (r * self.count as f64).round() as u64)

@@ -50,6 +50,7 @@ fn row(out: &mut String, name: &str, m: &MetricResult, w: usize) {
                     );
                 }
             }
+            censored_row(out, m, w);
             for (unit, n) in &m.units {
                 let rate = m.unit_throughput.get(unit).copied().unwrap_or(0.0);
                 let _ = writeln!(
@@ -67,6 +68,7 @@ fn row(out: &mut String, name: &str, m: &MetricResult, w: usize) {
                 "{name:<w$} {:>10} {:>8} {:>11.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
                 m.count, m.error_count, m.throughput, v.p50, v.p90, v.p95, v.p99, v.max
             );
+            censored_row(out, m, w);
         }
         MetricKind::Counter => {
             let _ = writeln!(
@@ -100,6 +102,17 @@ fn row(out: &mut String, name: &str, m: &MetricResult, w: usize) {
                 g.map(|g| g.max).unwrap_or(0.0)
             );
         }
+    }
+}
+
+/// Under a metric with censored samples: how many of its percentiles' samples are lower bounds.
+fn censored_row(out: &mut String, m: &MetricResult, w: usize) {
+    if m.censored > 0 {
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>10}  lower bounds in the percentiles above (cut off, or due and never started)",
+            "  censored", m.censored
+        );
     }
 }
 

@@ -127,14 +127,29 @@ pub async fn run(
     let until = stopped_at.unwrap_or(end).min(end);
     let t = until.saturating_duration_since(ctx.start).as_secs_f64();
     let mine_due = share(due_by(&schedule, t), ctx.worker as u64, workers);
+    let unstarted = mine_due.saturating_sub(started + dropped);
     {
         let mut st = ctx.stats.borrow_mut();
         st.dropped_iterations += dropped;
-        st.unstarted_iterations += mine_due.saturating_sub(started + dropped);
+        st.unstarted_iterations += unstarted;
         st.vus_max = st.vus_max.max(allocated);
     }
+    // They are this worker's next `unstarted` iterations, from `i` on (iterations start in order):
+    // each waited at least from its due time to `until`.
+    let bounds: Vec<_> = (0..unstarted)
+        .map_while(|n| schedule.time_of(i + n * workers))
+        .map(|offset| until.saturating_duration_since(ctx.start + offset))
+        .collect();
     let interrupted = drain(&mut set, end + ctx.scenario.graceful_stop, &ctx).await;
-    ctx.stats.borrow_mut().interrupted_iterations += interrupted;
+    let ran = {
+        let mut st = ctx.stats.borrow_mut();
+        st.interrupted_iterations += interrupted;
+        st.iterations + interrupted
+    };
+    // Left out, they would make p99 read low exactly when the target is overloaded.
+    ctx.recorder
+        .borrow_mut()
+        .censor_unstarted(&ctx.tags, ran, &bounds);
 }
 
 /// How many of the first `n` global iterations belong to worker `k` of `w`.
@@ -158,6 +173,23 @@ mod tests {
     use std::sync::atomic::AtomicU64;
     use std::sync::Arc;
     use std::time::Duration;
+
+    /// `loadgen.test`: `op(seconds)`, an operation `test.op` through the bindings' one timed path
+    /// that takes that long: a target of known speed, with paused time.
+    const TEST_MODULES: &[crate::script::Module] = &[("loadgen.test", test_module)];
+
+    fn test_module(lua: &mlua::Lua) -> mlua::Result<mlua::Table> {
+        let t = lua.create_table()?;
+        let op = lua.create_async_function(|lua, secs: f64| async move {
+            let answer = async move {
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                (Ok::<(), crate::metrics::OpError>(()), Default::default())
+            };
+            crate::bindings::op::reply(&lua, "test.op", None, None, answer, |_, _, _| Ok(())).await
+        })?;
+        t.set("op", op)?;
+        Ok(t)
+    }
 
     /// One worker's context for a constant-arrival-rate scenario running `script`'s `default`.
     fn ctx(
@@ -188,7 +220,7 @@ mod tests {
             },
             Default::default(),
             1,
-            &[],
+            TEST_MODULES,
         );
         let scenario = Scenario {
             name: "open".into(),
@@ -272,6 +304,82 @@ mod tests {
             .find(|e| e.name == "iteration_duration")
             .unwrap();
         assert_eq!(it.count, stats.iterations);
+    }
+
+    /// The case, with paused time: 200 iterations/s for 5 s against a target answering in
+    /// 1 s, at most 10 VUs. About 1,000 iterations are due and 10 a second can run, so most never
+    /// start: each enters `test.op`'s latency as a censored sample (from its due time to the end),
+    /// so p99 shows the overload instead of the one-second answers of the few that ran.
+    #[tokio::test(start_paused = true)]
+    async fn iterations_due_and_never_started_enter_the_latency_as_censored_samples() {
+        let local = tokio::task::LocalSet::new();
+        let (stats, mut rec) = local
+            .run_until(run_paused(
+                "local t = require('loadgen.test')\nfunction default() t.op(1) end",
+                200.0,
+                5,
+                10,
+                false,
+            ))
+            .await;
+        assert_eq!(
+            stats.iterations + stats.unstarted_iterations + stats.interrupted_iterations,
+            1000,
+            "{stats:?}"
+        );
+        // 10 VUs, 1 s each, 5 s: 50 started (the last 10 finish at the end, within the grace).
+        assert_eq!(stats.iterations, 50, "{stats:?}");
+        let snap = rec.take();
+        let op = snap.entries.iter().find(|e| e.name == "test.op").unwrap();
+        assert_eq!(op.count, 50, "completed operations");
+        assert_eq!(
+            op.censored, stats.unstarted_iterations,
+            "one per unstarted iteration"
+        );
+        let l = op.latency().unwrap();
+        // The percentiles now cover all 1,000 iterations due, not the 50 survivors. The 50 that ran
+        // were due in the first 0.25 s; the never-started ones from then to 5 s, each a lower bound
+        // (it waited at least until the end): about 4.75 s down to 5 ms, so the median is about
+        // 2.4 s and p99 about 4.7 s. Every sample is at most the true latency, so these are lower
+        // bounds of the true percentiles, which the survivors' alone are not.
+        assert_eq!(op.hist.as_ref().unwrap().len(), 1000);
+        assert!((2300.0..2500.0).contains(&l.p50), "{l:?}");
+        assert!((4650.0..4850.0).contains(&l.p99), "{l:?}");
+        assert!(
+            op.service.as_ref().unwrap().len() == 50,
+            "service time only for what ran"
+        );
+    }
+
+    /// Cut off after the graceful stop: the operation in flight and its iteration are censored.
+    #[tokio::test(start_paused = true)]
+    async fn iterations_cut_off_after_the_graceful_stop_are_censored() {
+        let local = tokio::task::LocalSet::new();
+        let (stats, mut rec) = local
+            .run_until(run_paused(
+                "local t = require('loadgen.test')\nfunction default() t.op(100) end",
+                1.0,
+                2,
+                2,
+                false,
+            ))
+            .await;
+        // Two started (at 0 s and 1 s), both still in flight at 2 s + 30 s of graceful stop.
+        assert_eq!(stats.interrupted_iterations, 2, "{stats:?}");
+        assert_eq!(stats.iterations, 0, "{stats:?}");
+        let snap = rec.take();
+        let op = snap.entries.iter().find(|e| e.name == "test.op").unwrap();
+        assert_eq!((op.count, op.censored), (0, 2));
+        // In flight from 0 s and 1 s to the cut at 32 s.
+        let l = op.latency().unwrap();
+        assert!((30_900.0..31_100.0).contains(&l.min), "{l:?}");
+        assert!((31_900.0..32_100.0).contains(&l.max), "{l:?}");
+        let it = snap
+            .entries
+            .iter()
+            .find(|e| e.name == "iteration_duration")
+            .unwrap();
+        assert_eq!((it.count, it.censored), (0, 2));
     }
 
     /// The same with drop_late: late iterations are dropped and counted, not queued.

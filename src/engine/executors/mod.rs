@@ -134,10 +134,16 @@ pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
     r.vu.begin_iteration(lateness);
     // By then the scenario would have cancelled the iteration; Lua that never yields is stopped here.
     r.vu.limit_until((ctx.end() + ctx.grace()).into_std(), &r.limit_label);
+    let mut running = Running {
+        ctx,
+        start,
+        done: false,
+    };
     let result = r.func.call_async::<()>(r.data.clone()).await;
     let took = start.elapsed();
     if let Err(e) = &result {
         if crate::script::is_stopped(e) || ctx.shared.lua_stopped() {
+            // Cut off like a cancelled one: `running` leaves its censored duration when dropped.
             // Lua that never yielded, stopped where a future would have been cancelled (the
             // scenario's end plus its graceful stop, an interrupt, the run stopping at once):
             // interrupted, like a cancelled iteration, with a warning saying why.
@@ -150,6 +156,7 @@ pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
             return false;
         }
     }
+    running.done = true;
     let error = result.err().map(|e| describe(&e));
     ctx.recorder
         .borrow_mut()
@@ -161,6 +168,25 @@ pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
         st.failed_iterations += 1;
     }
     error.is_some()
+}
+
+/// An iteration running. Dropped before it finished (cut off after the graceful stop, or its Lua
+/// stopped for never yielding), it leaves a censored `iteration_duration`: at least as long as it ran.
+struct Running<'a> {
+    ctx: &'a Ctx,
+    start: Instant,
+    done: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Ok(mut r) = self.ctx.recorder.try_borrow_mut() {
+            r.censor_iteration(&self.ctx.tags, self.start.elapsed());
+        }
+    }
 }
 
 /// Waits for running tasks until they end, `deadline` passes or a hard stop comes; a graceful stop
