@@ -1,6 +1,9 @@
 //! Kafka under a fault: one of the three brokers of `scripts/stack` is stopped in the middle of a
 //! run. The run goes on, errors (if any) are counted, and every record acknowledged to loadgen is
 //! consumed back afterwards. The broker is started again at the end (`scripts/stack up kafka`).
+//! The test also checks that the fault happened and that the run saw it: the broker's process is
+//! gone and its port closed, and the run's own metadata watcher saw broker 2 in every in-sync replica
+//! set before the signal and out of them (and leading nothing) after it.
 //! In a file of its own so that no other Kafka test runs while a broker is down.
 
 mod common;
@@ -8,7 +11,43 @@ mod common;
 use common::fault::{finish, kill_stack_process, spawn_run, RestartOnDrop};
 use common::stack::{require_kafka, unique, KAFKA};
 use common::*;
+use std::net::TcpStream;
 use std::time::Duration;
+
+/// Broker 2 of the stack: `kafka-2` in its PID files, node id 2, listening on 127.0.0.1:9094.
+const VICTIM: &str = "kafka-2";
+const VICTIM_ID: i64 = 2;
+const VICTIM_ADDR: &str = "127.0.0.1:9094";
+
+/// One sample of the run's metadata watcher: `epoch_ms ok brokers leaders isrs`, lists
+/// comma-separated, ISRs of the partitions separated by `/` (see the script's `watch`).
+struct Sample {
+    at_ms: i64,
+    brokers: Vec<i64>,
+    leaders: Vec<i64>,
+    isrs: Vec<Vec<i64>>,
+}
+
+fn ids(s: &str) -> Vec<i64> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse().unwrap())
+        .collect()
+}
+
+fn samples(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[1] == "ok").then(|| Sample {
+                at_ms: f[0].parse().unwrap(),
+                brokers: ids(f[2]),
+                leaders: ids(f[3]),
+                isrs: f[4].split('/').map(ids).collect(),
+            })
+        })
+        .collect()
+}
 
 #[test]
 fn a_broker_stops_mid_run_and_no_acknowledged_record_is_lost() {
@@ -26,8 +65,30 @@ local p = kafka.producer{ brokers = brokers, acks = "all", idempotence = true, l
 local acked = nil
 options = {
   scenarios = { produce = { executor = "constant-arrival-rate", rate = 300, duration = "8s",
-                            pre_allocated_vus = 20, max_vus = 200 } },
+                            pre_allocated_vus = 20, max_vus = 200 },
+                watch = { executor = "constant-vus", vus = 1, duration = "8s", exec = "watch" } },
 }
+-- The run's view of the cluster, four times a second: "epoch_ms ok brokers leaders isr1/isr2/isr3"
+-- (or "epoch_ms err message") appended to DIR/meta.
+function watch()
+  local d = admin:describe(topic)
+  local line
+  if d.err then
+    line = lg.now() .. " err " .. tostring(d.error):gsub("%s", "_")
+  else
+    local leaders, isrs = {}, {}
+    for i, p in ipairs(d.partitions) do
+      leaders[i] = p.leader
+      isrs[i] = table.concat(p.isr, ",")
+    end
+    line = lg.now() .. " ok " .. table.concat(d.brokers, ",") .. " " .. table.concat(leaders, ",")
+      .. " " .. table.concat(isrs, "/")
+  end
+  local f = io.open(dir .. "/meta", "a")
+  f:write(line, "\n")
+  f:close()
+  lg.sleep("250ms")
+end
 function setup()
   local r = admin:create_topic{ name = topic, partitions = 3, replication = 3,
                                 config = { ["min.insync.replicas"] = "2" } }
@@ -78,8 +139,17 @@ end
         ],
     );
     std::thread::sleep(Duration::from_secs(4));
-    // Broker 2 shuts down (SIGTERM: a controlled shutdown), and is checked gone.
-    kill_stack_process("kafka-2", libc::SIGTERM, Duration::from_secs(60));
+    assert!(
+        TcpStream::connect(VICTIM_ADDR).is_ok(),
+        "{VICTIM} is not listening on {VICTIM_ADDR} before the fault"
+    );
+    // Broker 2 shuts down (SIGTERM: a controlled shutdown), and is checked gone: its process (by
+    // the stack's PID file) and its listener.
+    let killed_at = kill_stack_process(VICTIM, libc::SIGTERM, Duration::from_secs(60));
+    assert!(
+        TcpStream::connect(VICTIM_ADDR).is_err(),
+        "{VICTIM}'s process is gone but {VICTIM_ADDR} still accepts connections"
+    );
     let (status, out) = finish(child);
     assert_eq!(status, Some(0), "{out}");
     let r = case.result();
@@ -89,4 +159,23 @@ end
     let produced = &r["metrics"]["kafka.produce"];
     assert!(produced["count"].as_u64().unwrap() >= 2000, "{produced}");
     assert!(out.contains("acknowledged"), "{out}");
+    // The run saw the fault: before the signal broker 2 was in the cluster and in every ISR; after
+    // it, a sample where it is in no ISR and leads no partition.
+    let meta = std::fs::read_to_string(case.dir.path().join("meta")).unwrap();
+    eprintln!("signal at {killed_at} ms; the run's metadata samples:\n{meta}");
+    let seen = samples(&meta);
+    let last_before = seen.iter().rfind(|s| s.at_ms < killed_at);
+    assert!(
+        last_before.is_some_and(|s| s.brokers.contains(&VICTIM_ID)
+            && s.isrs.len() == 3
+            && s.isrs.iter().all(|isr| isr.contains(&VICTIM_ID))),
+        "just before the signal (at {killed_at} ms) the run should see broker {VICTIM_ID} in every ISR:\n{meta}"
+    );
+    let mut after = seen.iter().filter(|s| s.at_ms > killed_at);
+    assert!(
+        after.any(|s| s.isrs.len() == 3
+            && s.isrs.iter().all(|isr| !isr.contains(&VICTIM_ID))
+            && !s.leaders.contains(&VICTIM_ID)),
+        "after the signal (at {killed_at} ms) the run never saw broker {VICTIM_ID} leave the ISRs:\n{meta}"
+    );
 }

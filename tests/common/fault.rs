@@ -43,9 +43,22 @@ pub fn stack_pid(name: &str) -> i32 {
 /// which the signal was sent.
 pub fn kill_stack_process(name: &str, signal: i32, within: Duration) -> i64 {
     let pid = stack_pid(name);
+    // A stale PID file (a process already gone) would make the wait below pass at once: the process
+    // must be there before the signal, and the signal must be delivered.
+    assert_eq!(
+        unsafe { libc::kill(pid, 0) },
+        0,
+        "{name} ({pid}) is not running before the fault: {}",
+        std::io::Error::last_os_error()
+    );
     let at = loadgen::epoch_micros() / 1000;
     // The stack starts each server in a process group of its own.
-    unsafe { libc::kill(-pid, signal) };
+    assert_eq!(
+        unsafe { libc::kill(-pid, signal) },
+        0,
+        "signal {signal} to {name}'s process group ({pid}): {}",
+        std::io::Error::last_os_error()
+    );
     let t = Instant::now();
     while unsafe { libc::kill(pid, 0) } == 0 {
         assert!(
