@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Stalling HTTP/1.1 keep-alive server for coordinated-omission benchmarks.
 
-    python3 scripts/bench/stall_server.py PORT [--period 5] [--stall 1] [--max-lifetime SECONDS]
+    python3 scripts/bench/stall_server.py PORT [--period 5] [--stall 1] [--delay 0] [--max-lifetime SECONDS]
 
 Listens on 127.0.0.1:PORT only. Every GET (or HEAD) gets a small 200 response.
 Time is divided into cycles of --period seconds counted from server start; during the
 last --stall seconds of every cycle (by default seconds [4, 5) of each 5-second cycle)
 the server holds every response, and releases them all when the stall ends.
 A request that arrives during a stall is answered at the end of that stall.
+With --delay D every response is also held D seconds (per connection, one request at a time), so
+C keep-alive connections get at most C / D answers a second: a target of known capacity.
 
 Responses carry `X-Stall-Ms: <ms held>` so a client can see the stall.
 Prints one line "listening 127.0.0.1:PORT" on stdout once ready.
@@ -56,7 +58,8 @@ def build_response(status: str, body: bytes, keep_alive: bool, head: bool, stall
     return out if head else out + body
 
 
-async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, clock: StallClock, stats: dict):
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, clock: StallClock, stats: dict,
+                 fixed_delay: float = 0.0):
     stats["connections"] += 1
     try:
         while True:
@@ -101,7 +104,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, clo
             else:
                 keep_alive = "close" not in conn_hdr
 
-            delay = clock.delay()
+            delay = clock.delay() + fixed_delay
             if delay > 0:
                 stats["stalled"] += 1
                 await asyncio.sleep(delay)
@@ -131,6 +134,8 @@ async def main() -> int:
     ap.add_argument("port", type=int)
     ap.add_argument("--period", type=float, default=5.0, help="cycle length, seconds (default 5)")
     ap.add_argument("--stall", type=float, default=1.0, help="stall at the end of each cycle, seconds (default 1)")
+    ap.add_argument("--delay", type=float, default=0.0,
+                    help="hold every response this many seconds as well (default 0)")
     ap.add_argument("--max-lifetime", type=float, default=0.0,
                     help="exit by itself after this many seconds (0 = run until signalled)")
     args = ap.parse_args()
@@ -138,7 +143,7 @@ async def main() -> int:
     clock = StallClock(args.period, args.stall)
     stats = {"connections": 0, "requests": 0, "stalled": 0}
     server = await asyncio.start_server(
-        lambda r, w: handle(r, w, clock, stats), "127.0.0.1", args.port,
+        lambda r, w: handle(r, w, clock, stats, args.delay), "127.0.0.1", args.port,
         limit=MAX_HEADER_BYTES, backlog=1024, reuse_address=True,
     )
     # the stall cycle counts from the moment we are ready
