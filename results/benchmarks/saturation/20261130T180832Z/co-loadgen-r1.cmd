@@ -1,0 +1,1 @@
+/work/tgt-rel/release/loadgen run /work/main/results/benchmarks/saturation/20261130T180832Z/co-loadgen-r1.lua --quiet --out /work/main/results/benchmarks/saturation/20261130T180832Z/co-loadgen-r1.json 

@@ -1,0 +1,1 @@
+oha -q 200 -c 10 -z 10s --no-tui --output-format json http://127.0.0.1:18081/ 
