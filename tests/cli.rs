@@ -1414,4 +1414,19 @@ function default() http.get("{}") end
         out.contains("censored") && out.contains(&unstarted.to_string()),
         "{out}"
     );
+    // The HTML report says it too, beside the count.
+    let page = case.path("page.html");
+    let o = Command::new(bin())
+        .arg("report")
+        .arg(case.out())
+        .arg("--out")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(&format!("+{unstarted} censored")),
+        "the report shows the censored samples"
+    );
 }

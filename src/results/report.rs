@@ -77,7 +77,7 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
             esc(name),
             kind_name(m.kind),
             rate.unwrap_or_default(),
-            m.count,
+            count_cell(m),
             if m.error_count > 0 { " class=\"bad\"" } else { "" },
             m.error_count,
             m.throughput,
@@ -89,7 +89,15 @@ fn run_section(h: &mut String, label: &str, r: &ResultFile) {
             units
         );
     }
-    h.push_str("</table>\n<p>Times in ms. Charts: one point per second of the run.</p>\n");
+    h.push_str("</table>\n<p>Times in ms. Charts: one point per second of the run.");
+    if r.metrics.values().any(|m| m.censored > 0) {
+        h.push_str(
+            " <b>Censored</b>: samples in the percentiles that are lower bounds, not measurements \
+             (iterations due and never started, operations and iterations cut off): the target \
+             could not keep up, and the true percentiles are at least these.",
+        );
+    }
+    h.push_str("</p>\n");
     for (name, m) in &r.metrics {
         if m.kind == MetricKind::Gauge {
             let highest = gauge_per_second(&r.series, name);
@@ -247,6 +255,18 @@ fn chart(title: &str, span: f64, lines: &[(&str, &Points)]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// A metric's count, and the censored samples its percentiles hold beside it.
+fn count_cell(m: &crate::results::schema::MetricResult) -> String {
+    if m.censored > 0 {
+        format!(
+            "{} <span class=\"bad\">+{} censored</span>",
+            m.count, m.censored
+        )
+    } else {
+        m.count.to_string()
+    }
 }
 
 pub(crate) fn number(v: f64) -> String {
