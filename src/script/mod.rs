@@ -24,6 +24,9 @@ pub use guard::is_stopped;
 use guard::Guard;
 pub use shared::Shared;
 
+/// Coroutines a VU's Lua state keeps for reuse by async calls (see [`Vu::new`]).
+const COROUTINE_POOL: usize = 4;
+
 /// A Lua module a binding adds: its `require` name and the function that builds it.
 pub type Module = (&'static str, fn(&Lua) -> mlua::Result<mlua::Table>);
 
@@ -246,7 +249,15 @@ impl Vu {
     ) -> Result<Vu, ScriptError> {
         let id = spec.vu_id;
         let err = |phase, e: &mlua::Error| ScriptError::new(phase, id, e);
-        let lua = Lua::new();
+        // Every iteration is a `call_async`, which runs the function in a coroutine: with mlua's
+        // default pool of 0, each one was a new Lua thread for the collector to free (a visible share
+        // of an iteration's CPU in results/benchmarks/engine_cost_20261130). A VU runs one iteration
+        // at a time, so a few recycled coroutines cover it.
+        let lua = Lua::new_with(
+            mlua::StdLib::ALL_SAFE,
+            mlua::LuaOptions::new().thread_pool_size(COROUTINE_POOL),
+        )
+        .map_err(|e| err(Phase::Init, &e))?;
         let limits = shared.limits();
         let guard = guard::install(&lua, shared.clone()).map_err(|e| err(Phase::Init, &e))?;
         guard.set_memory(limits.memory);

@@ -18,11 +18,13 @@ pub struct Request {
     pub timeout: Duration,
 }
 
+/// An answer as the client got it: the headers and body are moved out of reqwest's response, not
+/// copied (a script that never reads `r.headers` never pays for turning them into Lua strings).
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
 }
 
 thread_local! {
@@ -94,7 +96,7 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
     if let Some(body) = req.body {
         builder = builder.body(body);
     }
-    let resp = match builder.send().await {
+    let mut resp = match builder.send().await {
         Ok(r) => r,
         Err(e) => {
             let msg = format!(
@@ -110,16 +112,7 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
         }
     };
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = std::mem::take(resp.headers_mut());
     match resp.bytes().await {
         Ok(body) => {
             let units = sent_units().with("bytes", body.len() as u64);
@@ -127,7 +120,7 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
                 Ok(Response {
                     status,
                     headers,
-                    body: body.to_vec(),
+                    body,
                 }),
                 units,
             )

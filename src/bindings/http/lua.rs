@@ -21,7 +21,7 @@ const RESPONSE_MT: &str = "loadgen.http.response";
 const RAW_HEADERS: &str = "_headers";
 
 /// Response headers as received, turned into `r.headers` when the script first reads it.
-struct RawHeaders(Vec<(String, String)>);
+struct RawHeaders(reqwest::header::HeaderMap);
 
 impl UserData for RawHeaders {}
 
@@ -118,7 +118,8 @@ fn build(
 }
 
 fn response_table(lua: &Lua, r: Result<Response, OpError>, took: Duration) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
+    // Sized for its fields up front: no rehash while they are set.
+    let t = lua.create_table_with_capacity(0, 8)?;
     t.set("duration", took.as_secs_f64() * 1000.0)?;
     match r {
         Ok(resp) => {
@@ -269,8 +270,9 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
                 b"headers" => {
                     let h = lua.create_table()?;
                     if let Ok(raw) = this.raw_get::<mlua::UserDataRef<RawHeaders>>(RAW_HEADERS) {
+                        // A name sent twice keeps its last value, as it always did.
                         for (k, v) in &raw.0 {
-                            h.raw_set(k.as_str(), v.as_str())?;
+                            h.raw_set(k.as_str(), String::from_utf8_lossy(v.as_bytes()))?;
                         }
                     }
                     this.raw_set("headers", h.clone())?;
