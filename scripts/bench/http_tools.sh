@@ -253,7 +253,8 @@ measured() {
     nper100k="$(bench_calc 'a / b * 100000' "$ncpu" "$nreq")"
     bench_record "$case" "$tool" "$r" \
         requests "$R_N" rps "$(bench_calc 'a / b' "$R_N" "$DUR_S")" tool_rps "$R_RPS" \
-        cpu_s "$cpu" cpu_per_100k "$per100k" \
+        cpu_s "$cpu" cpu_per_100k "$per100k" user_s "$BT_USER" sys_s "$BT_SYS" \
+        csw_per_req "$(bench_calc '(a + b) / c' "$BT_VCSW" "$BT_IVCSW" "$R_N")" \
         nginx_requests "$nreq" nginx_cpu_s "$ncpu" nginx_cpu_per_100k "$nper100k" other_cpu_s "$other" \
         wall_s "$BT_WALL" rss_mib "$(bench_kib_to_mib "$BT_RSS_KB")" \
         p50_ms "$R_P50" p99_ms "$R_P99" errors "$R_ERR" exit "$BT_RC" \

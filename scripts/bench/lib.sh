@@ -194,9 +194,10 @@ nginx_version() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
 
 # ---------------------------------------------------------------------------
 # bench_timed NAME OUTDIR -- CMD [ARGS...]
-# Runs CMD under `/usr/bin/time -f '%e %U %S %M'`; CMD's stdout/stderr go to
+# Runs CMD under `/usr/bin/time -f '%e %U %S %M %w %c'`; CMD's stdout/stderr go to
 # OUTDIR/NAME.stdout / OUTDIR/NAME.stderr, the time line to OUTDIR/NAME.time.
-# Sets: BT_WALL (s) BT_USER (s) BT_SYS (s) BT_RSS_KB (max RSS, KiB) BT_RC (CMD's exit code).
+# Sets: BT_WALL (s) BT_USER (s) BT_SYS (s) BT_RSS_KB (max RSS, KiB) BT_VCSW BT_IVCSW (voluntary and
+# involuntary context switches) BT_RC (CMD's exit code).
 # Returns 0 even when CMD fails (check BT_RC).
 # ---------------------------------------------------------------------------
 BENCH_TIME_BIN="${BENCH_TIME_BIN:-/usr/bin/time}"
@@ -214,16 +215,16 @@ bench_timed() {
     if [ -n "${BENCH_TIMEOUT:-}" ]; then
         guard=(timeout --kill-after=10 "$BENCH_TIMEOUT")
     fi
-    BT_WALL="" BT_USER="" BT_SYS="" BT_RSS_KB="" BT_RC=""
+    BT_WALL="" BT_USER="" BT_SYS="" BT_RSS_KB="" BT_VCSW="" BT_IVCSW="" BT_RC=""
     printf '%q ' "$@" >"$outdir/$name.cmd"
     echo >>"$outdir/$name.cmd"
-    "${guard[@]}" "$BENCH_TIME_BIN" -f '%e %U %S %M' -o "$tf" "$@" >"$outdir/$name.stdout" 2>"$outdir/$name.stderr"
+    "${guard[@]}" "$BENCH_TIME_BIN" -f '%e %U %S %M %w %c' -o "$tf" "$@" >"$outdir/$name.stdout" 2>"$outdir/$name.stderr"
     BT_RC=$?
     # GNU time writes "Command exited with non-zero status N" before the format line
     # when the command fails; the figures are always on the last line.
     local line
     line="$(tail -n 1 "$tf" 2>/dev/null)"
-    read -r BT_WALL BT_USER BT_SYS BT_RSS_KB <<<"$line"
+    read -r BT_WALL BT_USER BT_SYS BT_RSS_KB BT_VCSW BT_IVCSW <<<"$line"
     return 0
 }
 
