@@ -63,10 +63,20 @@ def nginx_based(d):
     return None
 
 
-def user_share(d):
-    if d.get("cpu_s"):
-        return d["user_s"] / d["cpu_s"] * 100
+def user_per_100k(d):
+    if d.get("requests") and "user_s" in d:
+        return d["user_s"] / d["requests"] * 100000
     return None
+
+
+def sys_per_100k(d):
+    if d.get("requests") and "sys_s" in d:
+        return d["sys_s"] / d["requests"] * 100000
+    return None
+
+
+def med_of(x):
+    return statistics.median(x) if x else None
 
 
 for c in cases:
@@ -77,7 +87,7 @@ for c in cases:
     print(f"**{title}**")
     print()
     print("| tool | rate reached /s | steady rate /s (nginx) | CPU s / 100k (whole run) | CPU s / 100k (nginx count) "
-          "| steady CPU s / 100k | steady ratio to wrk | user % | context switches / request | nginx CPU s / 100k "
+          "| steady CPU s / 100k | steady ratio to wrk | user / sys CPU s / 100k | context switches / request | nginx CPU s / 100k "
           "| p50 / p99 ms | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     w = med(c, "wrk", "steady_cpu_per_100k")
@@ -88,9 +98,9 @@ for c in cases:
         ratio = fmt(s / w) if s is not None and w else "n/a"
         err = vals(c, t, "errors")
         print(f"| {t} | {fmt(med(c, t, 'rps'), 0)} | {fmt(med(c, t, 'steady_rps'), 0)} | "
-              f"{rng(vals(c, t, 'cpu_per_100k'))} | {fmt(statistics.median(per_round(c, t, nginx_based)) if per_round(c, t, nginx_based) else None)} | "
+              f"{rng(vals(c, t, 'cpu_per_100k'))} | {fmt(med_of(per_round(c, t, nginx_based)))} | "
               f"{rng(vals(c, t, 'steady_cpu_per_100k'))} | {ratio} | "
-              f"{fmt(statistics.median(per_round(c, t, user_share)) if per_round(c, t, user_share) else None, 0)} | "
+              f"{fmt(med_of(per_round(c, t, user_per_100k)))} / {fmt(med_of(per_round(c, t, sys_per_100k)))} | "
               f"{fmt(med(c, t, 'csw_per_req'))} | {fmt(med(c, t, 'nginx_cpu_per_100k'))} | "
               f"{fmt(med(c, t, 'p50_ms'), 2)} / {fmt(med(c, t, 'p99_ms'), 2)} | {fmt(sum(err), 0) if err else 'n/a'} |")
     print()
