@@ -3,6 +3,8 @@
 #
 #   source scripts/bench/lib.sh
 #   nginx_start            # our own nginx on 127.0.0.1:${NGINX_PORT:-18080}, /1k = 1024-byte file
+#                          # (NGINX_WORKERS=N worker processes, default 1; NGINX_ACCESS_LOG=FILE logs
+#                          # each request's headers there; /nginx_status = stub_status)
 #   bench_timed wrk "$out" -- wrk -t2 -c64 -d10s http://127.0.0.1:18080/1k
 #   echo "$BT_WALL $BT_USER $BT_SYS $BT_RSS_KB rc=$BT_RC"
 #   nginx_stop
@@ -77,12 +79,19 @@ bench_stop_pid() {
 # Sets NGINX_DIR (temp prefix dir, kept for logs until nginx_stop) and NGINX_PID.
 # ---------------------------------------------------------------------------
 NGINX_PORT="${NGINX_PORT:-18080}"
+NGINX_WORKERS="${NGINX_WORKERS:-1}"
 NGINX_DIR=""
 NGINX_PID=""
 
 nginx_start() {
-    local port="${1:-$NGINX_PORT}" nginx_bin i
+    local port="${1:-$NGINX_PORT}" nginx_bin i access_log="access_log off;"
     bench_need nginx nginx
+    NGINX_STATUS_URL="http://127.0.0.1:$port/nginx_status"
+    if [ -n "${NGINX_ACCESS_LOG:-}" ]; then
+        # what each tool sends: the request line, the headers most tools set, the request's size
+        access_log="log_format hdrs '\$request|host=\$http_host|user-agent=\$http_user_agent|accept=\$http_accept|accept-encoding=\$http_accept_encoding|connection=\$http_connection|request_length=\$request_length|status=\$status';
+    access_log $NGINX_ACCESS_LOG hdrs;"
+    fi
     nginx_bin="$(command -v nginx)"
     NGINX_DIR="$(mktemp -d /tmp/loadgen-bench-nginx.XXXXXX)"
     mkdir -p "$NGINX_DIR/html" "$NGINX_DIR/tmp"
@@ -94,7 +103,7 @@ nginx_start() {
     cat >"$NGINX_DIR/nginx.conf" <<EOF
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes $NGINX_WORKERS;
 pid $NGINX_DIR/nginx.pid;
 error_log $NGINX_DIR/error.log warn;
 
@@ -104,7 +113,7 @@ events {
 }
 
 http {
-    access_log off;
+    $access_log
     default_type application/octet-stream;
     sendfile on;
     tcp_nopush on;
@@ -128,6 +137,12 @@ http {
 
         location = /1k {
             default_type text/plain;
+        }
+
+        # requests served so far (the benches cross-check the tools' counts with it)
+        location = /nginx_status {
+            stub_status;
+            access_log off;
         }
     }
 }
@@ -154,7 +169,12 @@ EOF
     local size
     size="$(curl -fsS "http://127.0.0.1:$port/1k" | wc -c)"
     [ "$size" = 1024 ] || bench_die "/1k returned $size bytes, expected 1024"
-    bench_log "nginx $(nginx_version) up on 127.0.0.1:$port (pid $NGINX_PID, dir $NGINX_DIR)"
+    bench_log "nginx $(nginx_version) up on 127.0.0.1:$port ($NGINX_WORKERS worker(s), pid $NGINX_PID, dir $NGINX_DIR)"
+}
+
+# nginx_requests: the number of requests our nginx has served (stub_status; the query itself included)
+nginx_requests() {
+    curl -fsS --max-time 2 "$NGINX_STATUS_URL" 2>/dev/null | awk 'NR == 3 { print $3 }'
 }
 
 nginx_stop() {
@@ -174,9 +194,10 @@ nginx_version() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
 
 # ---------------------------------------------------------------------------
 # bench_timed NAME OUTDIR -- CMD [ARGS...]
-# Runs CMD under `/usr/bin/time -f '%e %U %S %M'`; CMD's stdout/stderr go to
+# Runs CMD under `/usr/bin/time -f '%e %U %S %M %w %c'`; CMD's stdout/stderr go to
 # OUTDIR/NAME.stdout / OUTDIR/NAME.stderr, the time line to OUTDIR/NAME.time.
-# Sets: BT_WALL (s) BT_USER (s) BT_SYS (s) BT_RSS_KB (max RSS, KiB) BT_RC (CMD's exit code).
+# Sets: BT_WALL (s) BT_USER (s) BT_SYS (s) BT_RSS_KB (max RSS, KiB) BT_VCSW BT_IVCSW (voluntary and
+# involuntary context switches) BT_RC (CMD's exit code).
 # Returns 0 even when CMD fails (check BT_RC).
 # ---------------------------------------------------------------------------
 BENCH_TIME_BIN="${BENCH_TIME_BIN:-/usr/bin/time}"
@@ -194,16 +215,16 @@ bench_timed() {
     if [ -n "${BENCH_TIMEOUT:-}" ]; then
         guard=(timeout --kill-after=10 "$BENCH_TIMEOUT")
     fi
-    BT_WALL="" BT_USER="" BT_SYS="" BT_RSS_KB="" BT_RC=""
+    BT_WALL="" BT_USER="" BT_SYS="" BT_RSS_KB="" BT_VCSW="" BT_IVCSW="" BT_RC=""
     printf '%q ' "$@" >"$outdir/$name.cmd"
     echo >>"$outdir/$name.cmd"
-    "${guard[@]}" "$BENCH_TIME_BIN" -f '%e %U %S %M' -o "$tf" "$@" >"$outdir/$name.stdout" 2>"$outdir/$name.stderr"
+    "${guard[@]}" "$BENCH_TIME_BIN" -f '%e %U %S %M %w %c' -o "$tf" "$@" >"$outdir/$name.stdout" 2>"$outdir/$name.stderr"
     BT_RC=$?
     # GNU time writes "Command exited with non-zero status N" before the format line
     # when the command fails; the figures are always on the last line.
     local line
     line="$(tail -n 1 "$tf" 2>/dev/null)"
-    read -r BT_WALL BT_USER BT_SYS BT_RSS_KB <<<"$line"
+    read -r BT_WALL BT_USER BT_SYS BT_RSS_KB BT_VCSW BT_IVCSW <<<"$line"
     return 0
 }
 

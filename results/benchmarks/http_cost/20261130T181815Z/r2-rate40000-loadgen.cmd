@@ -1,0 +1,1 @@
+/work/main/target/release/loadgen run /work/wt-http-cost/scripts/bench/http_cost.lua --quiet --out /work/wt-http-cost/results/benchmarks/http_cost/20261130T181815Z/r2-rate40000-loadgen.json -e RATE=40000 -e VUS=64 -e DURATION=8s -e TARGET=http://127.0.0.1:18080/1k 
