@@ -88,11 +88,12 @@ fn sent_header_false_leaves_the_send_time_header_out() {
 local lg = require("loadgen")
 local kafka = require("loadgen.kafka")
 local brokers, topic = lg.env("BROKERS"), lg.env("TOPIC")
+local admin = kafka.admin{ brokers = brokers }
 local plain = kafka.producer{ brokers = brokers, sent_header = false }
 local stamped = kafka.producer{ brokers = brokers }
 options = { iterations = 1 }
 function setup()
-  local r = kafka.admin{ brokers = brokers }:create_topic{ name = topic, partitions = 1, replication = 1 }
+  local r = admin:create_topic{ name = topic, partitions = 1, replication = 1 }
   assert(r.ok, r.error)
 end
 function default()
@@ -114,7 +115,7 @@ end
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
-    consumer.subscribe(&[&topic]).unwrap();
+    consumer.subscribe(&[topic.as_str()]).unwrap();
     let mut seen: Vec<(String, Vec<(String, usize)>)> = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while seen.len() < 15 && std::time::Instant::now() < deadline {
@@ -152,8 +153,9 @@ end
         r#"
 local lg = require("loadgen")
 local kafka = require("loadgen.kafka")
+local admin = kafka.admin{ brokers = lg.env("BROKERS") }
 options = { iterations = 1 }
-function default() kafka.admin{ brokers = lg.env("BROKERS") }:delete_topic(lg.env("TOPIC")) end
+function default() admin:delete_topic(lg.env("TOPIC")) end
 "#,
     );
     run_on_kafka(&cleanup, &topic);
