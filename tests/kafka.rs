@@ -74,6 +74,93 @@ end
     assert_eq!(r["metrics"]["checks"]["rate"], 1.0);
 }
 
+/// `sent_header = false` sends records without the `loadgen-sent-us` header (a record with no header
+/// of its own has no header at all), and a script's own headers still go; the default adds it. Read
+/// back with rdkafka directly, since loadgen's consumer takes that header out of `r.headers`.
+#[test]
+fn sent_header_false_leaves_the_send_time_header_out() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    require_kafka();
+    let topic = unique("lg-noheader");
+    let case = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local brokers, topic = lg.env("BROKERS"), lg.env("TOPIC")
+local admin = kafka.admin{ brokers = brokers }
+local plain = kafka.producer{ brokers = brokers, sent_header = false }
+local stamped = kafka.producer{ brokers = brokers }
+options = { iterations = 1 }
+function setup()
+  local r = admin:create_topic{ name = topic, partitions = 1, replication = 1 }
+  assert(r.ok, r.error)
+end
+function default()
+  for _ = 1, 5 do
+    local a = plain:send{ topic = topic, key = "plain", value = "v" }
+    local b = plain:send{ topic = topic, key = "own", value = "v", headers = { h = "x" } }
+    local c = stamped:send{ topic = topic, key = "stamped", value = "v" }
+    assert(not (a.err or b.err or c.err), a.error or b.error or c.error)
+  end
+end
+"#,
+    );
+    let o = run_on_kafka(&case, &topic);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", KAFKA)
+        .set("group.id", format!("verify-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic.as_str()]).unwrap();
+    let mut seen: Vec<(String, Vec<(String, usize)>)> = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while seen.len() < 15 && std::time::Instant::now() < deadline {
+        let Some(m) = consumer.poll(std::time::Duration::from_millis(500)) else {
+            continue;
+        };
+        let m = m.unwrap();
+        let key = String::from_utf8_lossy(m.key().unwrap()).to_string();
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| (x.key.to_string(), x.value.map_or(0, <[u8]>::len)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        seen.push((key, headers));
+    }
+    assert_eq!(seen.len(), 15, "{seen:?}");
+    for (key, headers) in &seen {
+        match key.as_str() {
+            "plain" => assert!(headers.is_empty(), "{key}: {headers:?}"),
+            "own" => assert_eq!(headers, &[("h".to_string(), 1)], "{key}"),
+            "stamped" => {
+                assert_eq!(headers.len(), 1, "{key}: {headers:?}");
+                assert_eq!(headers[0].0, "loadgen-sent-us");
+                // epoch microseconds: 16 digits
+                assert_eq!(headers[0].1, 16, "{key}: {headers:?}");
+            }
+            other => panic!("unexpected key {other}"),
+        }
+    }
+    drop(consumer);
+    let cleanup = Case::new(
+        r#"
+local lg = require("loadgen")
+local kafka = require("loadgen.kafka")
+local admin = kafka.admin{ brokers = lg.env("BROKERS") }
+options = { iterations = 1 }
+function default() admin:delete_topic(lg.env("TOPIC")) end
+"#,
+    );
+    run_on_kafka(&cleanup, &topic);
+}
+
 #[test]
 fn unreachable_brokers_fail_fast_and_name_the_address() {
     let port = {

@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
-# Elasticsearch bulk indexing: Elastic's Rally (esrally), a plain curl bulk loop and loadgen, one after the
-# other against the stack's Elasticsearch, each on a fresh index with the same settings and mappings
+# Elasticsearch bulk indexing: Elastic's Rally (esrally), a plain curl bulk loop and loadgen against the
+# stack's Elasticsearch, on the method of scripts/bench/harness.sh: ROUNDS rounds (at least 5), the tools
+# rotated per round, /tmp/loadgen-bench.lock held for the whole script (document generation, index
+# resets and counts included). Every run: a fresh index with the same settings and mappings
 # (scripts/bench/rally-track/index.json: 1 shard, 0 replicas), the same DOCS documents, BULK documents a
-# request and CLIENTS clients. Prints a Markdown table.
-#   DOCS=1000000 BULK=5000 CLIENTS=4 PEERS="rally curl" scripts/bench/es_bulk.sh
+# request, CLIENTS clients, the same bytes (below).
+#   DOCS=1000000 BULK=5000 CLIENTS=4 TOOLS="rally curl loadgen" scripts/bench/es_bulk.sh
 #
-# The documents are written once per run, before any measurement, by loadgen's own generator
-# (gen.json_event(), es_bulk.lua MODE=gen) into Rally's corpus file documents.json (one document a line).
-# The bulk bodies for curl and loadgen are cut from that file with the action line Rally itself puts before
-# every document ({"index": {"_index": "loadgen-bench-es"}}), so all three send the same bytes.
+# The documents are written once, by loadgen's own generator (gen.json_event(), es_bulk.lua MODE=gen), into
+# Rally's corpus file documents.json (one document a line). The bulk bodies for curl and loadgen are cut
+# from that file with the action line Rally itself puts before every document
+# ({"index": {"_index": "loadgen-bench-es"}}), so all three send the same bytes.
 #
-# Every timed run holds /tmp/loadgen-bench.lock (flock; shared with the other peer benchmarks) through
-# scripts/bench/measure.sh; generation and installs happen outside it.
+# One rate for all three: docs/s over the window in which Elasticsearch indexed them, from its first
+# document to its DOCS-th, as scripts/bench/es_index_window.py samples the index's indexing count every
+# 50 ms during every run (each tool's start-up and its last answer's way back are outside it). Beside it,
+# each tool's own figure (Rally's mean bulk throughput, loadgen's es.bulk docs over its load phase, curl's
+# docs over its wall time) and docs over the process's wall time. Recorded per run (rounds.tsv): those
+# rates, MiB/s of bulk bodies over the window, the tool's CPU and Elasticsearch's CPU per 1M documents,
+# bulk latency p50/p90 where the tool reports it, errors, the documents in the index afterwards; and per
+# round the ratios loadgen / Rally and loadgen / curl.
 #
 # Rally runs through scripts/bench/rally_run.py: the stack's Elasticsearch (integ-test-zip) has no
 # rest-root module, so GET / answers 405, and Rally's synchronous client refuses to go on after that
-# product check (see rally_run.py). Rally is installed with pip into RALLY_VENV (outside the repository).
+# product check (see rally_run.py). Rally is installed with pip into RALLY_VENV (outside the repository)
+# before the lock is taken, under a shared hold of it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-# shellcheck source=scripts/bench/lib.sh
-source scripts/bench/lib.sh
-: "${DOCS:=1000000}" "${BULK:=5000}" "${CLIENTS:=4}" "${PEERS:=rally curl}"
+# shellcheck source=scripts/bench/harness.sh
+source scripts/bench/harness.sh
+: "${DOCS:=1000000}" "${BULK:=5000}" "${CLIENTS:=4}" "${TOOLS:=rally curl loadgen}"
 : "${RALLY_VENV:=$HOME/.cache/loadgen/bench/rally-venv}" "${RALLY_VERSION:=2.13.0}"
-: "${BENCH_LOCK:=/tmp/loadgen-bench.lock}"
 ES=http://127.0.0.1:9200
 INDEX=loadgen-bench-es
-OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/loadgen-es-bulk.XXXXXX)}
 LOADGEN_BIN=${LOADGEN_BIN:-target/release/loadgen}
 [ -x "$LOADGEN_BIN" ] || bench_die "$LOADGEN_BIN not built: cargo build --release"
 [ $((DOCS % BULK)) = 0 ] || bench_die "DOCS must be a multiple of BULK"
@@ -34,21 +41,33 @@ FILES=$((DOCS / BULK))
 [ $((FILES % CLIENTS)) = 0 ] || bench_die "DOCS / BULK must be a multiple of CLIENTS"
 bench_need jq
 bench_need ss iproute2
-scripts/stack up elasticsearch >/dev/null
-ES_PID=$(ss -ltnpH 'sport = :9200' | sed -nE 's/.*pid=([0-9]+).*/\1/p' | head -1)
-[ -n "$ES_PID" ] || bench_die "no process listens on 127.0.0.1:9200"
-
-# --- setup, outside the lock ------------------------------------------------------------------------
-case " $PEERS " in *" rally "*)
+case " $TOOLS " in *" rally "*)
     if ! "$RALLY_VENV/bin/esrally" --version 2>/dev/null | grep -q "$RALLY_VERSION"; then
-        bench_log "installing esrally $RALLY_VERSION into $RALLY_VENV"
-        python3 -m venv "$RALLY_VENV"
-        nice -n 10 "$RALLY_VENV/bin/pip" install -q "esrally==$RALLY_VERSION" >"$OUT_DIR/pip.log" 2>&1 ||
-            { tail -5 "$OUT_DIR/pip.log" >&2; bench_die "pip install esrally failed"; }
+        bench_log "installing esrally $RALLY_VERSION into $RALLY_VENV (shared hold of the bench lock)"
+        flock -s "${BENCH_LOCK:-/tmp/loadgen-bench.lock}" bash -c "python3 -m venv '$RALLY_VENV' &&
+            nice -n 10 '$RALLY_VENV/bin/pip' install -q 'esrally==$RALLY_VERSION'" ||
+            bench_die "pip install esrally failed"
     fi ;;
 esac
-TRACK=$OUT_DIR/rally-track
-mkdir -p "$TRACK" "$OUT_DIR/bulk"
+BENCH_COMMAND="DOCS=$DOCS BULK=$BULK CLIENTS=$CLIENTS TOOLS='$TOOLS' LOADGEN_BIN=$LOADGEN_BIN scripts/bench/es_bulk.sh"
+
+bench_begin es_bulk
+
+scripts/stack up elasticsearch >/dev/null
+ES_PID=$(bench_pid_on 9200)
+[ -n "$ES_PID" ] || bench_die "no process listens on 127.0.0.1:9200"
+export SERVER_PIDS=$ES_PID
+
+# --- setup (under the lock, not measured) ------------------------------------------------------------
+WORK=$(mktemp -d /tmp/loadgen-bench-es.XXXXXX)   # the corpus and bulk bodies: not raw outputs
+SAMPLER=""
+cleanup() {
+    [ -n "$SAMPLER" ] && bench_stop_pid "$SAMPLER" es_index_window
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+TRACK=$WORK/rally-track
+mkdir -p "$TRACK" "$WORK/bulk"
 cp scripts/bench/rally-track/track.json scripts/bench/rally-track/index.json "$TRACK/"
 bench_log "generating $DOCS documents with gen.json_event() into $TRACK/documents.json"
 "$LOADGEN_BIN" run scripts/bench/es_bulk.lua --quiet --out "$OUT_DIR/gen.json" \
@@ -56,13 +75,18 @@ bench_log "generating $DOCS documents with gen.json_event() into $TRACK/document
 [ "$(wc -l <"$TRACK/documents.json")" = "$DOCS" ] || bench_die "documents.json does not have $DOCS lines"
 BYTES=$(stat -c %s "$TRACK/documents.json")
 ACTION="{\"index\": {\"_index\": \"$INDEX\"}}"
-awk -v a="$ACTION" -v b="$BULK" -v d="$OUT_DIR/bulk" '
+awk -v a="$ACTION" -v b="$BULK" -v d="$WORK/bulk" '
     (NR - 1) % b == 0 { if (f) close(f); f = sprintf("%s/bulk-%05d.ndjson", d, (NR - 1) / b + 1) }
     { print a > f; print > f }' "$TRACK/documents.json"
-BODY_BYTES=$(cat "$OUT_DIR"/bulk/*.ndjson | wc -c)
+BODY_BYTES=$(cat "$WORK"/bulk/*.ndjson | wc -c)
+ls "$WORK"/bulk/*.ndjson >"$WORK/bulk.list"
+bench_meta tools "Rally $RALLY_VERSION (benchmark-only, offline, scripts/bench/rally_run.py), curl $(curl --version | awk 'NR == 1 {print $2}') (xargs -P $CLIENTS), loadgen $("$LOADGEN_BIN" version | awk '{print $2}') ($LOADGEN_BIN)"
+bench_meta work "$DOCS documents from gen.json_event() ($BYTES bytes of documents, $BODY_BYTES bytes of bulk bodies), $BULK a bulk, $CLIENTS clients, a fresh index per run (1 shard, 0 replicas; Elasticsearch PID $ES_PID)"
+bench_meta rates "docs_per_s_es: DOCS over Elasticsearch's indexing window (es_index_window.py, 50 ms samples); docs_per_s_own: Rally's mean bulk throughput, loadgen's es.bulk unit_throughput.docs, curl's DOCS / wall; docs_per_s_wall: DOCS / process wall"
 
+es_delete() { curl -sS -o /dev/null -XDELETE "$ES/$INDEX" || true; }
 es_reset() {   # fresh index with the track's settings and mappings
-    curl -sS -o /dev/null -XDELETE "$ES/$INDEX" || true
+    es_delete
     curl -sS --fail -o /dev/null -XPUT "$ES/$INDEX" -H 'Content-Type: application/json' \
         --data-binary @scripts/bench/rally-track/index.json || bench_die "cannot create $INDEX"
     curl -sS --fail -o /dev/null "$ES/_cluster/health/$INDEX?wait_for_status=green&timeout=30s"
@@ -71,96 +95,80 @@ es_count() {
     curl -sS -o /dev/null -XPOST "$ES/$INDEX/_refresh"
     curl -sS "$ES/$INDEX/_count" | jq -r '.count // "n/a"'
 }
-measured() {   # measured NAME -- CMD...: one locked, timed run; sets BT_* and SERVER_CPU
-    local name=$1
-    shift 2
-    bench_log "$name: waiting for $BENCH_LOCK"
-    TREE="${TREE:-}" SERVER_PIDS="$ES_PID" flock "$BENCH_LOCK" scripts/bench/measure.sh "$name" "$OUT_DIR" -- "$@"
-    read -r BT_WALL BT_USER BT_SYS _ <<<"$(tail -n 1 "$OUT_DIR/$name.time")"
-    BT_RC=$(cat "$OUT_DIR/$name.rc")
-    SERVER_CPU=$(cat "$OUT_DIR/$name.server_cpu")
-    bench_log "$name: rc=$BT_RC wall=${BT_WALL}s"
+window_s() {   # window_s FILE: seconds from the first indexed document to the DOCS-th (midpoints)
+    awk -v n="$DOCS" '
+        $2 < 0 { next }
+        $2 == 0 { z = $1 }
+        $2 > 0 && !s { s = (z ? (z + $1) / 2 : $1) }
+        $2 > 0 && $2 < n { b = $1 }
+        $2 >= n && !e { e = (b ? (b + $1) / 2 : $1) }
+        END { if (s && e && e > s) printf "%.6f\n", (e - s) / 1e6 }' "$1"
 }
-declare -A RATE WALLRATE WALL CPU SCPU COUNT NOTE
 
-# --- Rally --------------------------------------------------------------------------------------------
-if [[ " $PEERS " == *" rally "* ]]; then
-    curl -sS -o /dev/null -XDELETE "$ES/$INDEX" || true
-    TREE=1 measured rally -- "$RALLY_VENV/bin/python" scripts/bench/rally_run.py race \
-        --track-path="$TRACK" --pipeline=benchmark-only --target-hosts=127.0.0.1:9200 --offline \
-        --distribution-version=8.19.21 --on-error=abort \
-        --track-params="docs:$DOCS,bulk_size:$BULK,clients:$CLIENTS,bytes:$BYTES" \
-        --report-file="$OUT_DIR/rally-report.md" --report-format=markdown
-    [ "$BT_RC" = 0 ] || { tail -20 "$OUT_DIR/rally.stdout" >&2; bench_die "Rally failed (rc $BT_RC)"; }
-    rally_metric() { awk -F'|' -v m="$1" '$2 ~ "^ *" m " *$" && $3 ~ /bulk/ { gsub(/ /, "", $4); print $4 }' "$OUT_DIR/rally-report.md"; }
-    RATE[rally]=$(rally_metric "Mean Throughput")
-    NOTE[rally]="mean $(bench_fmt "${RATE[rally]}" 0), median $(bench_fmt "$(rally_metric "Median Throughput")" 0); bulk p50 / p90 ms $(rally_metric "50th percentile latency") / $(rally_metric "90th percentile latency")"
-    WALL[rally]=$BT_WALL
-    WALLRATE[rally]=$(bench_calc 'a / b' "$DOCS" "$BT_WALL")
-    CPU[rally]=$(cat "$OUT_DIR/rally.tree_cpu" 2>/dev/null || echo "")
-    SCPU[rally]=$SERVER_CPU
-    COUNT[rally]=$(es_count)
-    curl -sS -o /dev/null -XDELETE "$ES/$INDEX" || true
-    sleep 3
-fi
-
-# --- curl bulk loop -----------------------------------------------------------------------------------
-if [[ " $PEERS " == *" curl "* ]]; then
-    es_reset
-    ls "$OUT_DIR"/bulk/*.ndjson >"$OUT_DIR/bulk.list"
-    measured curl -- xargs -a "$OUT_DIR/bulk.list" -P "$CLIENTS" -I '{}' \
-        curl -sS --fail -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary '@{}' "$ES/_bulk"
-    WALL[curl]=$BT_WALL
-    RATE[curl]=$(bench_calc 'a / b' "$DOCS" "$BT_WALL")
-    WALLRATE[curl]=${RATE[curl]}
-    CPU[curl]=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")
-    SCPU[curl]=$SERVER_CPU
-    COUNT[curl]=$(es_count)
-    NOTE[curl]="$CLIENTS curl processes at a time (xargs -P), one per bulk file; rc $BT_RC"
-    curl -sS -o /dev/null -XDELETE "$ES/$INDEX" || true
-    sleep 3
-fi
-
-# --- loadgen ------------------------------------------------------------------------------------------
-es_reset
-measured loadgen -- "$LOADGEN_BIN" run scripts/bench/es_bulk.lua --quiet --out "$OUT_DIR/loadgen.json" \
-    -e MODE=load -e DIR="$OUT_DIR/bulk" -e FILES="$FILES" -e VUS="$CLIENTS" -e INDEX="$INDEX"
-res=$OUT_DIR/loadgen.json
-RATE[loadgen]=$(jq -r '.metrics["es.bulk"].unit_throughput.docs' "$res")
-WALL[loadgen]=$BT_WALL
-WALLRATE[loadgen]=$(bench_calc 'a / b' "$DOCS" "$BT_WALL")
-CPU[loadgen]=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")
-SCPU[loadgen]=$SERVER_CPU
-COUNT[loadgen]=$(es_count)
-NOTE[loadgen]="$CLIENTS VUs, c:bulk(index, ndjson); es.bulk p50 / p90 ms $(bench_fmt "$(jq -r '.metrics["es.bulk"].latency.p50' "$res")" 0) / $(bench_fmt "$(jq -r '.metrics["es.bulk"].latency.p90' "$res")" 0), errors $(jq -r '.metrics["es.bulk"].error_count' "$res")"
-curl -sS -o /dev/null -XDELETE "$ES/$INDEX" || true
-
-# --- report -------------------------------------------------------------------------------------------
-echo "## Elasticsearch bulk indexing: $DOCS documents, $BULK a request, $CLIENTS clients"
-echo
-echo "$(date -u +%FT%TZ), $(nproc) cores; Elasticsearch 8.19.21 (1 GiB heap) on this machine; index 1 shard, 0 replicas;"
-echo "documents from gen.json_event(): $BYTES bytes ($(bench_calc 'a / b' "$BYTES" "$DOCS" | xargs printf '%.0f') a document), $BODY_BYTES bytes of bulk bodies"
-echo
-echo "| tool | docs/s (tool's own figure) | docs/s over process wall | wall s | tool CPU s | Elasticsearch CPU s | docs in index | notes |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|"
-row() {
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(bench_fmt "${RATE[$2]:-}" 0)" "$(bench_fmt "${WALLRATE[$2]:-}" 0)" \
-        "$(bench_fmt "${WALL[$2]:-}" 1)" "$(bench_fmt "${CPU[$2]:-}" 1)" "$(bench_fmt "${SCPU[$2]:-}" 1)" "${COUNT[$2]:-}" "${NOTE[$2]:-}"
-}
-[ -n "${RATE[rally]:-}" ] && row "Rally $RALLY_VERSION (benchmark-only, offline)" rally
-[ -n "${RATE[curl]:-}" ] && row "curl bulk loop ($(curl --version | awk 'NR == 1 {print $2}'))" curl
-row "loadgen $("$LOADGEN_BIN" version | awk '{print $2}')" loadgen
-echo
-echo "Rally's figure is its bulk task's mean throughput (warm-up 0); its process wall includes its actor-system"
-echo "start and the offset table it builds for documents.json, and its CPU is every process of the race"
-echo "(sampled every 0.2 s). curl's figure is docs over its wall time; loadgen's is es.bulk docs over the load phase."
-echo
-[ -n "${RATE[rally]:-}" ] && awk -v a="${RATE[loadgen]}" -v b="${RATE[rally]}" 'BEGIN {printf "loadgen / Rally = %.2f (own figures)\n", a / b}'
-[ -n "${RATE[curl]:-}" ] && awk -v a="${WALLRATE[loadgen]}" -v b="${RATE[curl]}" 'BEGIN {printf "loadgen / curl = %.2f (docs over process wall, both)\n", a / b}'
-echo
-echo "Commands (OUT_DIR=$OUT_DIR):"
-echo
-for t in rally curl loadgen; do
-    # shellcheck disable=SC2016  # backquotes are Markdown
-    [ -f "$OUT_DIR/$t.cmd" ] && printf -- '- %s: `flock %s scripts/bench/measure.sh %s ... -- %s`\n' "$t" "$BENCH_LOCK" "$t" "$(sed -E 's/^env LOADGEN_BENCH_TAG=[^ ]+ //; s/ *$//' "$OUT_DIR/$t.cmd")"
+for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+    for t in $(bench_order "$r" $TOOLS); do
+        name=r$r-$t
+        if [ "$t" = rally ]; then es_delete; else es_reset; fi   # Rally's track deletes and creates it
+        python3 scripts/bench/es_index_window.py 127.0.0.1:9200 "$INDEX" "$DOCS" "$OUT_DIR/$name.window" &
+        SAMPLER=$!
+        own="" p50="" p90="" errors=""
+        case $t in
+            rally)
+                TREE=1 scripts/bench/measure.sh "$name" "$OUT_DIR" -- "$RALLY_VENV/bin/python" scripts/bench/rally_run.py race \
+                    --track-path="$TRACK" --pipeline=benchmark-only --target-hosts=127.0.0.1:9200 --offline \
+                    --distribution-version=8.19.21 --on-error=abort \
+                    --track-params="docs:$DOCS,bulk_size:$BULK,clients:$CLIENTS,bytes:$BYTES" \
+                    --report-file="$OUT_DIR/$name.report.md" --report-format=markdown
+                rally_metric() { awk -F'|' -v m="$1" '$2 ~ "^ *" m " *$" && $3 ~ /bulk/ { gsub(/ /, "", $4); print $4 }' "$OUT_DIR/$name.report.md"; }
+                own=$(rally_metric "Mean Throughput") p50=$(rally_metric "50th percentile latency") p90=$(rally_metric "90th percentile latency")
+                errors=$(rally_metric "error rate")
+                cpu=$(cat "$OUT_DIR/$name.tree_cpu" 2>/dev/null || echo "")
+                ;;
+            curl)
+                scripts/bench/measure.sh "$name" "$OUT_DIR" -- xargs -a "$WORK/bulk.list" -P "$CLIENTS" -I '{}' \
+                    curl -sS --fail -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary '@{}' "$ES/_bulk"
+                read -r wall _ <<<"$(tail -n 1 "$OUT_DIR/$name.time")"
+                own=$(bench_calc 'a / b' "$DOCS" "$wall")
+                errors=$(grep -c 'curl:' "$OUT_DIR/$name.stderr" || true)
+                ;;
+            loadgen)
+                scripts/bench/measure.sh "$name" "$OUT_DIR" -- "$LOADGEN_BIN" run scripts/bench/es_bulk.lua --quiet \
+                    --out "$OUT_DIR/$name.json" -e MODE=load -e DIR="$WORK/bulk" -e FILES="$FILES" -e VUS="$CLIENTS" -e INDEX="$INDEX"
+                res=$OUT_DIR/$name.json
+                own=$(jq -r '.metrics["es.bulk"].unit_throughput.docs' "$res")
+                p50=$(jq -r '.metrics["es.bulk"].latency.p50' "$res") p90=$(jq -r '.metrics["es.bulk"].latency.p90' "$res")
+                errors=$(jq -r '.metrics["es.bulk"].error_count' "$res")
+                ;;
+            *) bench_die "unknown tool '$t'" ;;
+        esac
+        sleep 0.2
+        bench_stop_pid "$SAMPLER" es_index_window
+        SAMPLER=""
+        rc=$(cat "$OUT_DIR/$name.rc")
+        [ "$rc" = 0 ] || { tail -20 "$OUT_DIR/$name.stdout" "$OUT_DIR/$name.stderr" >&2; bench_die "$name failed (rc $rc)"; }
+        read -r wall user sys _ <<<"$(tail -n 1 "$OUT_DIR/$name.time")"
+        [ "$t" = rally ] || cpu=$(bench_calc 'a + b' "$user" "$sys")
+        win=$(window_s "$OUT_DIR/$name.window")
+        count=$(es_count)
+        es_delete
+        bench_record bulk "$t" "$r" \
+            docs_per_s_es "$(bench_calc 'a / b' "$DOCS" "$win")" \
+            docs_per_s_own "$own" \
+            docs_per_s_wall "$(bench_calc 'a / b' "$DOCS" "$wall")" \
+            mib_per_s_es "$(bench_calc 'a / 1048576 / b' "$BODY_BYTES" "$win")" \
+            bulk_p50_ms "$p50" bulk_p90_ms "$p90" \
+            tool_cpu_s_per_1m "$(bench_calc 'a * 1e6 / b' "$cpu" "$DOCS")" \
+            es_cpu_s_per_1m "$(bench_calc 'a * 1e6 / b' "$(cat "$OUT_DIR/$name.server_cpu")" "$DOCS")" \
+            window_s "$win" wall_s "$wall" errors "$errors" docs_in_index "$count"
+        bench_log "$name: window ${win}s, wall ${wall}s, $count docs in the index"
+        sleep 3
+    done
+    for b in rally curl; do
+        ra=$(awk -F'\t' -v r="$r" '$2 == "loadgen" && $3 == r && $4 == "docs_per_s_es" { print $5 }' "$OUT_DIR/rounds.tsv")
+        rb=$(awk -F'\t' -v t="$b" -v r="$r" '$2 == t && $3 == r && $4 == "docs_per_s_es" { print $5 }' "$OUT_DIR/rounds.tsv")
+        if [ -n "$ra" ] && [ -n "$rb" ]; then
+            bench_record ratio "loadgen/$b" "$r" docs_per_s_es "$(bench_calc 'a / b' "$ra" "$rb")"
+        fi
+    done
 done
+bench_finish

@@ -19,11 +19,13 @@ options = {
   scenarios = { [mode] = { executor = "per-vu-iterations", vus = 1, iterations = n, max_duration = "30m" } },
 }
 
--- A warm-up statement (the same SQL) outside the statements measured, as the JDBC client runs one.
--- setup runs in a Lua state of its own, so the VU opens its own session (timed as hive.connect).
+-- WARMUP warm-up statements (the same SQL) outside the statements measured, as many as the JDBC client
+-- runs. setup runs in a Lua state of its own, so the VU opens its own session (timed as hive.connect).
 function setup()
-  local r = h:query(sql, { name = "warmup" })
-  if r.err then error(r.error) end
+  for _ = 1, tonumber(lg.env("WARMUP", "1")) do
+    local r = h:query(sql, { name = "warmup" })
+    if r.err then error(r.error) end
+  end
   h:close()
 end
 

@@ -11,41 +11,50 @@
 #      statement's calls) and the client's (everything else). The end-to-end figures of (a) and (b)
 #      move with the server from run to run by more than the clients differ; (c) sets the two apart.
 # Beeline is not compared: the hive-beeline jar is not served by the registry reachable here.
-# Every timed run holds /tmp/loadgen-bench.lock (shared with the other benchmarks); compiling and
-# loading the table happen outside it. FIRST=loadgen runs loadgen first in each part. Prints Markdown.
-#   QUERIES=15 STATEMENTS=300 ROWS=1000000 FIRST=jdbc scripts/bench/hive_overhead.sh
+# On the method of scripts/bench/harness.sh: ROUNDS rounds (at least 5), the two clients' order alternated
+# per round (each round runs (a), (b), (c) for the first client, then for the second), and
+# /tmp/loadgen-bench.lock held for the whole script (compiling and loading the table included). Both
+# clients run WARMUP warm-up statements (the same SQL) before the measured ones, left out of every figure.
+# Recorded per run (rounds.tsv): per statement p50/p99/mean ms end to end, the client's and server's
+# p50 ms and the client's share of the time through the relay, calls per statement, the client's CPU per
+# statement (JDBC: its JVM during the timed loop; loadgen: the whole process) and each process's CPU s,
+# HiveServer2's CPU per statement (over the whole process), the JDBC client's JVM start and both
+# clients' session open, errors; and per round the
+# differences loadgen - JDBC.
+#   QUERIES=10 STATEMENTS=200 ROWS=1000000 WARMUP=1 scripts/bench/hive_overhead.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-# shellcheck source=scripts/bench/lib.sh
-source scripts/bench/lib.sh
-: "${QUERIES:=15}" "${STATEMENTS:=300}" "${ROWS:=1000000}" "${FIRST:=jdbc}" "${WIRE_PORT:=10100}"
-: "${LOADGEN_CACHE:=$HOME/.cache/loadgen}" "${BENCH_LOCK:=/tmp/loadgen-bench.lock}"
+# shellcheck source=scripts/bench/harness.sh
+source scripts/bench/harness.sh
+: "${QUERIES:=10}" "${STATEMENTS:=200}" "${ROWS:=1000000}" "${WARMUP:=1}" "${WIRE_PORT:=10100}"
+: "${LOADGEN_CACHE:=$HOME/.cache/loadgen}"
 HIVE_PORT=10000
-OUT_DIR=${OUT_DIR:-$(mktemp -d)}
 LOADGEN_BIN=${LOADGEN_BIN:-target/release/loadgen}
 [ -x "$LOADGEN_BIN" ] || bench_die "$LOADGEN_BIN not built: cargo build --release"
 bench_need jq
 bench_need python3
 bench_need ss iproute2
 [ -x "$BENCH_TIME_BIN" ] || bench_need "$BENCH_TIME_BIN" time
-scripts/stack up hdfs hive >/dev/null
-mkdir -p "$OUT_DIR"
+BENCH_COMMAND="QUERIES=$QUERIES STATEMENTS=$STATEMENTS ROWS=$ROWS WARMUP=$WARMUP LOADGEN_BIN=$LOADGEN_BIN scripts/bench/hive_overhead.sh"
 
-# locked_timed NAME -- CMD...: like bench_timed, but CMD runs holding the shared lock, and the time
-# (GNU time inside flock) does not count the wait for it. Sets BT_WALL BT_USER BT_SYS BT_RSS_KB BT_RC.
-locked_timed() {
-    local name="$1" line; shift; [ "$1" = -- ] && shift
-    printf '%q ' flock "$BENCH_LOCK" "$@" >"$OUT_DIR/$name.cmd"; echo >>"$OUT_DIR/$name.cmd"
-    BT_RC=0
-    flock "$BENCH_LOCK" "$BENCH_TIME_BIN" -f '%e %U %S %M' -o "$OUT_DIR/$name.time" "$@" \
-        >"$OUT_DIR/$name.stdout" 2>"$OUT_DIR/$name.stderr" || BT_RC=$?
-    line=$(tail -n 1 "$OUT_DIR/$name.time")
-    read -r BT_WALL BT_USER BT_SYS _ <<<"$line"
+bench_begin hive_overhead
+
+scripts/stack up hdfs hive >/dev/null
+HS2_PID=$(bench_pid_on $HIVE_PORT)
+[ -n "$HS2_PID" ] || bench_die "no process listens on 127.0.0.1:$HIVE_PORT"
+export SERVER_PIDS=$HS2_PID
+
+# timed NAME -- CMD...: one measured run (measure.sh: NAME.{cmd,stdout,stderr,time,server_cpu,rc}).
+timed() {
+    local name="$1"; shift; [ "$1" = -- ] && shift
+    scripts/bench/measure.sh "$name" "$OUT_DIR" -- "$@"
+    read -r BT_WALL BT_USER BT_SYS _ <<<"$(tail -n 1 "$OUT_DIR/$name.time")"
+    BT_RC=$(cat "$OUT_DIR/$name.rc")
     [ "$BT_RC" = 0 ] || bench_die "$name failed (exit $BT_RC): $(grep -vE '^\s+at ' "$OUT_DIR/$name.stderr" | tail -3)"
 }
 
-# The JDBC client, compiled outside the lock.
+# The JDBC client.
 CLASSES=$(mktemp -d /tmp/loadgen-bench-hive.XXXXXX)
 trap 'rm -rf "$CLASSES"' EXIT
 javac --release 17 -nowarn -d "$CLASSES" scripts/bench/java/HiveBench.java
@@ -56,13 +65,13 @@ for jar in "$LOADGEN_CACHE"/hive/lib/*.jar; do
     case ${jar##*/} in hive-jdbc-[0-9]*) HIVE_JDBC_VERSION=${jar##*/hive-jdbc-}; HIVE_JDBC_VERSION=${HIVE_JDBC_VERSION%.jar} ;; esac
     HIVE_CP+="$jar:"
 done
-HIVE_JAVA=(java -Xmx256m -Dlog4j2.configurationFile=docker/kafka/log4j2.properties -Dloadgen.log.level=ERROR
+HIVE_JAVA=(java -Xmx256m -Dwarmup="$WARMUP" -Dlog4j2.configurationFile=docker/kafka/log4j2.properties -Dloadgen.log.level=ERROR
            -cp "$CLASSES:$HIVE_CP" HiveBench)
 # Session settings: the same as the Lua script's session_conf.
 URL="jdbc:hive2://127.0.0.1:$HIVE_PORT/default?hive.fetch.task.conversion=more"
 kv() { sed -nE "s/^$2=(.*)$/\1/p" "$OUT_DIR/$1.stdout"; }
 
-# Setup (outside the lock): a ROWS-row ORC table made by Hive itself.
+# Setup: a ROWS-row ORC table made by Hive itself.
 TABLE=lg_bench_overhead
 bench_log "setup: $TABLE with $ROWS rows"
 "${HIVE_JAVA[@]}" "$URL" 0 '' '' "DROP TABLE IF EXISTS $TABLE" \
@@ -71,125 +80,71 @@ bench_log "setup: $TABLE with $ROWS rows"
     >"$OUT_DIR/setup.stdout" 2>"$OUT_DIR/setup.stderr" || bench_die "setup failed: $(grep -vE '^\s+at ' "$OUT_DIR/setup.stderr" | tail -3)"
 SQL="SELECT level, count(*), avg(latency_ms), sum(bytes) FROM $TABLE GROUP BY level"
 
-if [ "$FIRST" = loadgen ]; then ORDER="loadgen jdbc"; else ORDER="jdbc loadgen"; fi
-LG=(run scripts/bench/hive_overhead.lua --quiet -e "HIVE_PORT=$HIVE_PORT")
-declare -A WALL CPU
-for part in query select1; do
-    for tool in $ORDER; do
-        name=${part}_$tool
-        bench_log "$part: $tool"
-        if [ "$tool" = jdbc ]; then
-            if [ "$part" = query ]; then
-                locked_timed "$name" -- "${HIVE_JAVA[@]}" "$URL" "$QUERIES" "$SQL" 4
-            else
-                locked_timed "$name" -- "${HIVE_JAVA[@]}" "$URL" "$STATEMENTS" "SELECT 1" 1
-            fi
-        else
-            if [ "$part" = query ]; then
-                locked_timed "$name" -- "$LOADGEN_BIN" "${LG[@]}" --out "$OUT_DIR/$name.json" -e MODE=query \
-                    -e QUERIES="$QUERIES" -e SQL="$SQL" -e EXPECT_ROWS=4
-            else
-                locked_timed "$name" -- "$LOADGEN_BIN" "${LG[@]}" --out "$OUT_DIR/$name.json" -e MODE=select1 \
-                    -e STATEMENTS="$STATEMENTS"
-            fi
-        fi
-        WALL[$name]=$BT_WALL CPU[$name]=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")
-    done
-done
+bench_meta tools "Hive JDBC $HIVE_JDBC_VERSION (HiveBench), loadgen $("$LOADGEN_BIN" version | awk '{print $2}') ($LOADGEN_BIN, loadgen.hive); HiveServer2 PID $HS2_PID on 127.0.0.1:$HIVE_PORT (binary, auth NONE, Tez local mode)"
+bench_meta work "one session per run, statements one after the other, $WARMUP warm-up statement(s) first (not counted); (a) query: $QUERIES x $SQL ($ROWS rows, ORC); (b) select1: $STATEMENTS x SELECT 1; (c) both again through scripts/bench/hive_wire_timing.py on 127.0.0.1:$WIRE_PORT"
 
-# (c) the same statements through the timing relay, one relay (and log) per run.
+LG=(run scripts/bench/hive_overhead.lua --quiet -e WARMUP="$WARMUP")
 WIRE_URL="jdbc:hive2://127.0.0.1:$WIRE_PORT/default?hive.fetch.task.conversion=more"
 [ -z "$(ss -ltnH "( sport = :$WIRE_PORT )" 2>/dev/null)" ] || bench_die "port $WIRE_PORT is taken: set WIRE_PORT"
-for part in query select1; do
-    for tool in $ORDER; do
-        name=wire_${part}_$tool
-        bench_log "wire $part: $tool"
-        python3 scripts/bench/hive_wire_timing.py proxy "$WIRE_PORT" "$HIVE_PORT" "$OUT_DIR/$name.wire" &
-        relay=$!
-        for _ in $(seq 50); do [ -n "$(ss -ltnH "( sport = :$WIRE_PORT )")" ] && break; sleep 0.1; done
-        if [ "$tool" = jdbc ]; then
-            if [ "$part" = query ]; then args=("$QUERIES" "$SQL" 4); else args=("$STATEMENTS" "SELECT 1" 1); fi
-            locked_timed "$name" -- "${HIVE_JAVA[@]}" "$WIRE_URL" "${args[@]}"
-        else
-            if [ "$part" = query ]; then args=(-e MODE=query -e QUERIES="$QUERIES" -e SQL="$SQL" -e EXPECT_ROWS=4)
-            else args=(-e MODE=select1 -e STATEMENTS="$STATEMENTS"); fi
-            locked_timed "$name" -- "$LOADGEN_BIN" run scripts/bench/hive_overhead.lua --quiet -e "HIVE_PORT=$WIRE_PORT" \
-                --out "$OUT_DIR/$name.json" "${args[@]}"
-        fi
-        kill "$relay"
-        wait "$relay" 2>/dev/null || true
-        python3 scripts/bench/hive_wire_timing.py report "$OUT_DIR/$name.wire" >"$OUT_DIR/$name.timing"
+RELAY=""
+trap '[ -n "$RELAY" ] && bench_stop_pid "$RELAY" relay; rm -rf "$CLASSES"' EXIT
+# loadgen's per-statement figures: the series of the measured statements (warm-up excluded)
+lgs() { jq -r --arg m "hive.query{name:$2,scenario:$2}" --arg f "$3" '.series_totals[$m].service_time[$f] // empty' "$OUT_DIR/$1.json"; }
+wk() { sed -nE "s/^$2=(.*)$/\1/p" "$OUT_DIR/$1.timing"; }
+
+for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+    for tool in $(bench_order "$r" jdbc loadgen); do
+        for part in query select1; do
+            if [ "$part" = query ]; then n=$QUERIES; jargs=("$QUERIES" "$SQL" 4); largs=(-e MODE=query -e QUERIES="$QUERIES" -e SQL="$SQL" -e EXPECT_ROWS=4)
+            else n=$STATEMENTS; jargs=("$STATEMENTS" "SELECT 1" 1); largs=(-e MODE=select1 -e STATEMENTS="$STATEMENTS"); fi
+            # (a)/(b): straight to HiveServer2
+            name=r$r-$tool-$part
+            if [ "$tool" = jdbc ]; then
+                timed "$name" -- "${HIVE_JAVA[@]}" "$URL" "${jargs[@]}"
+                p50=$(kv "$name" p50_ms) p99=$(kv "$name" p99_ms) mean=$(kv "$name" mean_ms) errors=0
+                cpu_per=$(bench_calc 'a / b * 1000' "$(kv "$name" loop_cpu_s)" "$n")
+                jvm=$(kv "$name" jvm_start_ms) session=$(kv "$name" connect_ms)
+            else
+                timed "$name" -- "$LOADGEN_BIN" "${LG[@]}" -e HIVE_PORT="$HIVE_PORT" --out "$OUT_DIR/$name.json" "${largs[@]}"
+                p50=$(lgs "$name" "$part" p50) p99=$(lgs "$name" "$part" p99) mean=$(lgs "$name" "$part" mean)
+                errors=$(jq -r '[.metrics[] | .error_count // 0] | add' "$OUT_DIR/$name.json")
+                cpu_per=$(bench_calc '(a + b) / c * 1000' "$BT_USER" "$BT_SYS" "$n")
+                jvm="" session=$(jq -r --arg m "hive.connect{scenario:$part}" '.series_totals[$m].service_time.max // empty' "$OUT_DIR/$name.json")
+            fi
+            hs2=$(bench_calc 'a / b * 1000' "$(cat "$OUT_DIR/$name.server_cpu")" "$n")
+            pcpu=$(bench_calc 'a + b' "$BT_USER" "$BT_SYS")
+            # (c): the same through the timing relay
+            wname=r$r-$tool-wire-$part
+            python3 scripts/bench/hive_wire_timing.py proxy "$WIRE_PORT" "$HIVE_PORT" "$OUT_DIR/$wname.wire" &
+            RELAY=$!
+            for _ in $(seq 50); do [ -n "$(ss -ltnH "( sport = :$WIRE_PORT )")" ] && break; sleep 0.1; done
+            if [ "$tool" = jdbc ]; then
+                timed "$wname" -- "${HIVE_JAVA[@]}" "$WIRE_URL" "${jargs[@]}"
+            else
+                timed "$wname" -- "$LOADGEN_BIN" "${LG[@]}" -e HIVE_PORT="$WIRE_PORT" --out "$OUT_DIR/$wname.json" "${largs[@]}"
+            fi
+            bench_stop_pid "$RELAY" relay
+            RELAY=""
+            python3 scripts/bench/hive_wire_timing.py report "$OUT_DIR/$wname.wire" "$WARMUP" >"$OUT_DIR/$wname.timing"
+            bench_record "$part" "$tool" "$r" \
+                p50_ms "$p50" p99_ms "$p99" mean_ms "$mean" \
+                wire_client_p50_ms "$(wk "$wname" client_p50_ms)" wire_server_p50_ms "$(wk "$wname" server_p50_ms)" \
+                wire_client_share_pct "$(bench_calc 'a / b * 100' "$(wk "$wname" client_mean_ms)" "$(wk "$wname" total_mean_ms)")" \
+                wire_calls_per_statement "$(wk "$wname" calls_per_statement)" \
+                client_cpu_ms_per_statement "$cpu_per" process_cpu_s "$pcpu" hs2_cpu_ms_per_statement "$hs2" \
+                jvm_start_ms "$jvm" session_open_ms "$session" errors "$errors"
+            bench_log "$name: p50 ${p50} ms; through the relay: client p50 $(wk "$wname" client_p50_ms) ms"
+        done
+    done
+    for part in query select1; do
+        for m in p50_ms wire_client_p50_ms; do
+            a=$(awk -F'\t' -v p="$part" -v r="$r" -v m="$m" '$1 == p && $2 == "loadgen" && $3 == r && $4 == m { print $5 }' "$OUT_DIR/rounds.tsv")
+            b=$(awk -F'\t' -v p="$part" -v r="$r" -v m="$m" '$1 == p && $2 == "jdbc" && $3 == r && $4 == m { print $5 }' "$OUT_DIR/rounds.tsv")
+            if [ -n "$a" ] && [ -n "$b" ]; then
+                bench_record "diff_$part" "loadgen-jdbc" "$r" "${m}_diff" "$(bench_calc 'a - b' "$a" "$b")" "${m}_diff_pct" "$(bench_calc '(a - b) / b * 100' "$a" "$b")"
+            fi
+        done
     done
 done
 "${HIVE_JAVA[@]}" "$URL" 0 '' '' "DROP TABLE IF EXISTS $TABLE" >/dev/null 2>&1 || bench_log "warning: could not drop $TABLE"
-
-# loadgen's per-statement figures: the series of the measured statements (warm-up excluded)
-lgs() { jq -r --arg m "hive.query{name:$2,scenario:$2}" --arg f "$3" '.series_totals[$m].service_time[$f]' "$OUT_DIR/$1.json"; }
-lgc() { jq -r --arg m "hive.query{name:$2,scenario:$2}" '"\(.series_totals[$m].count) \(.series_totals[$m].error_count)"' "$OUT_DIR/$1.json"; }
-pct() { bench_fmt "$(bench_calc '(a - b) / b * 100' "$1" "$2")" 1; }
-
-echo "## Hive client overhead: loadgen.hive beside Hive's JDBC driver $HIVE_JDBC_VERSION"
-echo
-echo "$(date -u +%FT%TZ), $(nproc) cores, HiveServer2 4.0.1 on 127.0.0.1:$HIVE_PORT (binary, auth NONE, Tez local mode);"
-echo "one session per tool, statements one after the other, a warm-up statement first (not counted); order: $ORDER."
-echo "Beeline is not compared: the hive-beeline jar is not served by the registry reachable here."
-echo
-echo "### (a) $QUERIES x \`$SQL\` ($ROWS rows, ORC)"
-echo
-echo "| tool | queries (errors) | p50 ms | p90 ms | p99 ms | mean ms | min ms | max ms | process wall s | process CPU s |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-j=query_jdbc l=query_loadgen
-printf '| Hive JDBC %s (HiveBench) | %s (0) | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$HIVE_JDBC_VERSION" "$(kv $j n)" \
-    "$(kv $j p50_ms)" "$(kv $j p90_ms)" "$(kv $j p99_ms)" "$(kv $j mean_ms)" "$(kv $j min_ms)" "$(kv $j max_ms)" "${WALL[$j]}" "${CPU[$j]}"
-read -r c e <<<"$(lgc $l query)"
-printf '| loadgen %s (loadgen.hive) | %s (%s) | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$("$LOADGEN_BIN" version | awk '{print $2}')" "$c" "$e" \
-    "$(lgs $l query p50)" "$(lgs $l query p90)" "$(lgs $l query p99)" "$(bench_fmt "$(lgs $l query mean)" 3)" \
-    "$(lgs $l query min)" "$(lgs $l query max)" "${WALL[$l]}" "${CPU[$l]}"
-echo
-echo "loadgen - JDBC, as % of the JDBC client's query time (target: at most +5 %):" \
-    "p50 $(pct "$(lgs $l query p50)" "$(kv $j p50_ms)") %," \
-    "p99 $(pct "$(lgs $l query p99)" "$(kv $j p99_ms)") %," \
-    "mean $(pct "$(lgs $l query mean)" "$(kv $j mean_ms)") %"
-echo
-echo "### (b) $STATEMENTS x \`SELECT 1\`, one session, sequential"
-echo
-echo "| tool | statements (errors) | p50 ms | p90 ms | p99 ms | mean ms | statements wall s | client CPU ms / statement | JVM start ms | session open ms | process wall s |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-j=select1_jdbc l=select1_loadgen
-printf '| Hive JDBC %s (HiveBench) | %s (0) | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$HIVE_JDBC_VERSION" "$(kv $j n)" \
-    "$(kv $j p50_ms)" "$(kv $j p90_ms)" "$(kv $j p99_ms)" "$(kv $j mean_ms)" "$(kv $j loop_s)" \
-    "$(bench_fmt "$(bench_calc 'a / b * 1000' "$(kv $j loop_cpu_s)" "$(kv $j n)")" 3)" \
-    "$(kv $j jvm_start_ms)" "$(kv $j connect_ms)" "${WALL[$j]}"
-read -r c e <<<"$(lgc $l select1)"
-lg_loop=$(jq -r '.duration_s' "$OUT_DIR/$l.json")
-lg_connect=$(jq -r '.series_totals["hive.connect{scenario:select1}"].service_time.max' "$OUT_DIR/$l.json")
-printf '| loadgen %s (loadgen.hive) | %s (%s) | %s | %s | %s | %s | %s | %s | - | %s | %s |\n' "$("$LOADGEN_BIN" version | awk '{print $2}')" "$c" "$e" \
-    "$(lgs $l select1 p50)" "$(lgs $l select1 p90)" "$(lgs $l select1 p99)" "$(bench_fmt "$(lgs $l select1 mean)" 3)" \
-    "$(bench_fmt "$lg_loop" 3)" "$(bench_fmt "$(bench_calc 'a / b * 1000' "${CPU[$l]}" "$c")" 3)" "$lg_connect" "${WALL[$l]}"
-echo
-echo "loadgen - JDBC per statement: p50 $(pct "$(lgs $l select1 p50)" "$(kv $j p50_ms)") %, mean $(pct "$(lgs $l select1 mean)" "$(kv $j mean_ms)") %"
-echo "(JDBC CPU / statement: the JVM's CPU during the timed loop; loadgen's: the whole process, start and setup included."
-echo "JVM start: process start (the OS clock) to the first line of main.)"
-echo
-echo "### (c) Where the time goes: both clients through the same timing relay"
-echo
-echo "Per statement (warm-up left out): **server** = the sum over its TCLIService calls of the time from the"
-echo "request leaving the relay to the last byte of the answer; **client** = the rest of the time from one"
-echo "ExecuteStatement to the next (the client's work between an answer and its next request, its loop included)."
-echo
-echo "| statement | tool | statements | calls / statement | total p50 ms | server p50 ms | client p50 ms | client mean ms | client, % of total (mean) |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-wk() { sed -nE "s/^$2=(.*)$/\1/p" "$OUT_DIR/$1.timing"; }
-for part in query select1; do
-    label="GROUP BY ($ROWS rows)"; [ "$part" = select1 ] && label="SELECT 1"
-    for tool in jdbc loadgen; do
-        n=wire_${part}_$tool
-        t="Hive JDBC $HIVE_JDBC_VERSION"; [ "$tool" = loadgen ] && t="loadgen.hive"
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$t" "$(wk "$n" statements)" "$(wk "$n" calls_per_statement)" \
-            "$(wk "$n" total_p50_ms)" "$(wk "$n" server_p50_ms)" "$(wk "$n" client_p50_ms)" "$(wk "$n" client_mean_ms)" \
-            "$(bench_fmt "$(bench_calc 'a / b * 100' "$(wk "$n" client_mean_ms)" "$(wk "$n" total_mean_ms)")" 2)"
-    done
-done
-echo
-echo "Run as \`QUERIES=$QUERIES STATEMENTS=$STATEMENTS ROWS=$ROWS FIRST=$FIRST OUT_DIR=$OUT_DIR scripts/bench/hive_overhead.sh\`;"
-echo "each tool's exact command is in \`$OUT_DIR/{,wire_}{query,select1}_{jdbc,loadgen}.cmd\`, its raw output beside it."
+bench_finish

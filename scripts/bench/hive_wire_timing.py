@@ -7,9 +7,9 @@
       chunk starts a request (the name is in the first bytes of a Thrift binary message). Runs until
       killed. Both clients go through the same relay, so its own delay (a select loop) is the same.
 
-  hive_wire_timing.py report LOG
-      Splits the log into statements (an ExecuteStatement request starts one; the statement before the
-      first is the warm-up and is left out, as are stretches with OpenSession/CloseSession) and prints
+  hive_wire_timing.py report LOG [WARMUP]
+      Splits the log into statements (an ExecuteStatement request starts one; the first WARMUP, default
+      1, are the warm-up and are left out, as are stretches with OpenSession/CloseSession) and prints
       key=value lines: statements, calls per statement, and per statement the median and mean of
         total_ms   from its ExecuteStatement to the next one (the client loop included)
         server_ms  the sum over its calls of (request forwarded -> last byte of the answer)
@@ -59,7 +59,7 @@ def proxy(listen, target, log_path):
             log.write(f"{t:.6f} {direction} {len(data)} {name}\n")
 
 
-def report(log_path):
+def report(log_path, warmup=1):
     calls = []  # [name, sent, last answer byte]
     for line in open(log_path):
         f = line.split()
@@ -71,7 +71,7 @@ def report(log_path):
             calls[-1][2] = t
     starts = [i for i, c in enumerate(calls) if c[0] == "ExecuteStatement"]
     total, server, client, per = [], [], [], []
-    for k, i in enumerate(starts[1:], start=1):
+    for k, i in enumerate(starts[warmup:], start=warmup):
         end = starts[k + 1] if k + 1 < len(starts) else None
         stmt = calls[i:end]
         if any(c[0] in ("OpenSession", "CloseSession") for c in stmt) or stmt[-1][2] is None:
@@ -95,7 +95,7 @@ def report(log_path):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "proxy":
         proxy(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
-    elif len(sys.argv) == 3 and sys.argv[1] == "report":
-        report(sys.argv[2])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "report":
+        report(sys.argv[2], int(sys.argv[3]) if len(sys.argv) == 4 else 1)
     else:
         sys.exit(__doc__)

@@ -1,9 +1,9 @@
 // The JDBC side of scripts/bench/hive_overhead.sh: Hive's own JDBC driver (hive-jdbc), one connection
-// (one session), a warm-up statement, then N statements one after the other, each timed with
+// (one session), WARMUP warm-up statements (-Dwarmup=K, default 1), then N statements one after the other, each timed with
 // System.nanoTime() around execute + fetching every row + close. Prints key=value lines:
 //   jvm_start_ms     process start (the OS's clock) to the first line of main: JVM start and class loading
 //   connect_ms       loading the driver and opening the session
-//   warmup_ms        the first statement (timed apart; not in the distribution)
+//   warmup_ms        the warm-up statements together (timed apart; not in the distribution)
 //   loop_s, n, rows  the timed loop; loop_cpu_s: the JVM's user + system CPU during it
 //   min/mean/p50/p90/p99/max_ms  per-statement times (nearest rank over the sorted samples)
 // Usage: java -cp ... HiveBench JDBC_URL N SQL [EXPECT_ROWS] [SETUP_SQL...]
@@ -39,7 +39,8 @@ public final class HiveBench {
         return;
       }
       long w0 = System.nanoTime();
-      run(c, sql, -1);
+      int warmups = Integer.getInteger("warmup", 1);
+      for (int i = 0; i < warmups; i++) run(c, sql, -1);
       long warm = System.nanoTime() - w0;
 
       long[] t = new long[n];

@@ -38,6 +38,8 @@ impl ClientContext for Context {
 pub struct KafkaProducer {
     pub inner: FutureProducer<Context>,
     pub health: Arc<Health>,
+    /// Whether each record carries [`SENT_HEADER`].
+    pub sent_header: bool,
 }
 
 /// Header the producer writes: the send time in epoch microseconds, read back for `kafka.e2e`.
@@ -53,6 +55,9 @@ pub struct ProducerConfig {
     pub idempotence: Option<bool>,
     /// How long a record may wait for delivery (message.timeout.ms).
     pub timeout: Option<Duration>,
+    /// Leave out the [`SENT_HEADER`] header (on by default; without it `kafka.e2e` falls back to
+    /// the record timestamp).
+    pub no_sent_header: bool,
     /// Any other librdkafka setting.
     pub extra: BTreeMap<String, String>,
 }
@@ -91,7 +96,11 @@ impl ProducerConfig {
             .client_config()
             .create_with_context(Context(health.clone()))
             .map_err(|e| format!("kafka producer ({}): {e}", self.brokers))?;
-        Ok(KafkaProducer { inner, health })
+        Ok(KafkaProducer {
+            inner,
+            health,
+            sent_header: !self.no_sent_header,
+        })
     }
 }
 
@@ -111,22 +120,32 @@ pub struct Delivery {
     pub offset: i64,
 }
 
-/// Sends a record and waits for its delivery report. The send time goes into a header.
+/// Sends a record and waits for its delivery report. The send time goes into a header (unless the
+/// producer was made without it); a record with no header at all is sent without a header block.
 pub async fn send(producer: &KafkaProducer, rec: Record) -> (Result<Delivery, OpError>, Units) {
     let bytes = rec.key.as_ref().map_or(0, Vec::len) + rec.value.as_ref().map_or(0, Vec::len);
     let units = Units::none().with("records", 1).with("bytes", bytes as u64);
-    let sent = crate::util::epoch_micros().to_string();
-    let mut headers = OwnedHeaders::new_with_capacity(rec.headers.len() + 1).insert(Header {
-        key: SENT_HEADER,
-        value: Some(sent.as_bytes()),
-    });
-    for (k, v) in &rec.headers {
-        headers = headers.insert(Header {
-            key: k.as_str(),
-            value: Some(v.as_slice()),
-        });
+    let sent = producer
+        .sent_header
+        .then(|| crate::util::epoch_micros().to_string());
+    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic);
+    if producer.sent_header || !rec.headers.is_empty() {
+        let mut headers =
+            OwnedHeaders::new_with_capacity(rec.headers.len() + usize::from(producer.sent_header));
+        if let Some(sent) = &sent {
+            headers = headers.insert(Header {
+                key: SENT_HEADER,
+                value: Some(sent.as_bytes()),
+            });
+        }
+        for (k, v) in &rec.headers {
+            headers = headers.insert(Header {
+                key: k.as_str(),
+                value: Some(v.as_slice()),
+            });
+        }
+        fr = fr.headers(headers);
     }
-    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&rec.topic).headers(headers);
     if let Some(k) = &rec.key {
         fr = fr.key(k.as_slice());
     }

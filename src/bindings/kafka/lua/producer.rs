@@ -237,6 +237,8 @@ struct ProducerConfig {
     timeout: Option<Secs>,
     /// Any other librdkafka setting.
     config: Option<BTreeMap<String, Text>>,
+    /// false: records go without the `loadgen-sent-us` header (default true).
+    sent_header: Option<bool>,
     healthcheck: Option<bool>,
     /// Records per second, shared by every VU (`name` tells two producers apart).
     rate_limit: Option<f64>,
@@ -257,6 +259,7 @@ impl ProducerConfig {
             batch_size: self.batch_size,
             idempotence: self.idempotence,
             timeout: self.timeout.map(|t| t.0),
+            no_sent_header: self.sent_header == Some(false),
             extra: texts(self.config.clone()),
         }
     }
@@ -282,6 +285,9 @@ pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
         .map(|(k, v)| format!("{k}={}", crate::util::hide_secret(k, v)))
         .collect::<Vec<_>>()
         .join(", ");
+    if cfg.no_sent_header {
+        settings.push_str(", sent_header=false");
+    }
     if let Some(r) = rate_limit {
         settings.push_str(&format!(", rate_limit={r}, burst={burst:?}"));
     }
@@ -332,6 +338,17 @@ mod tests {
         let s = config(json!({})).unwrap();
         assert_eq!(s.brokers, "127.0.0.1:9092");
         assert_eq!((s.acks, s.timeout), (None, None));
+        assert!(!s.no_sent_header);
+        assert!(
+            config(json!({ "sent_header": false }))
+                .unwrap()
+                .no_sent_header
+        );
+        assert!(
+            !config(json!({ "sent_header": true }))
+                .unwrap()
+                .no_sent_header
+        );
         let s = config(
             json!({ "brokers": ["a:9092", "b:9092"], "acks": "all", "linger_ms": 5,
             "idempotence": true, "timeout": "20s", "config": { "message.max.bytes": 1000 } }),
@@ -359,7 +376,7 @@ mod tests {
             (json!({ "config": { "a": [] } }), "config.a: expected a string"),
             (
                 json!({ "ack": 1 }),
-                "unknown option 'ack'; valid: acks, batch_size, brokers, burst, compression, config, healthcheck, idempotence, linger_ms, name, rate_limit, timeout",
+                "unknown option 'ack'; valid: acks, batch_size, brokers, burst, compression, config, healthcheck, idempotence, linger_ms, name, rate_limit, sent_header, timeout",
             ),
         ] {
             let e = config(bad).unwrap_err();
