@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r2-loadgen-24028-1796066681898089292 target/release/loadgen run scripts/bench/phoenix_upsert.lua --quiet --out /work/main/results/benchmarks/phoenix_upsert/20261130T192236Z/r2-loadgen.json -e TABLE=LG_BENCH_UPSERT_LOADGEN_2_1796066676 -e ROWS=200000 -e WARMUP=50000 -e BATCH=1000 -e PHOENIX=http://127.0.0.1:8765 -e SERIALIZATION=protobuf 

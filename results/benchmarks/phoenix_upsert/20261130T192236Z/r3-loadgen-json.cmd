@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-loadgen-json-25157-1796066796358774503 target/release/loadgen run scripts/bench/phoenix_upsert.lua --quiet --out /work/main/results/benchmarks/phoenix_upsert/20261130T192236Z/r3-loadgen-json.json -e TABLE=LG_BENCH_UPSERT_LOADGEN_JSON_3_1796066790 -e ROWS=200000 -e WARMUP=50000 -e BATCH=1000 -e PHOENIX=http://127.0.0.1:8766 -e SERIALIZATION=json 

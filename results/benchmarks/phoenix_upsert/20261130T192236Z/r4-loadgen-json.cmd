@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r4-loadgen-json-28196-1796066998065750310 target/release/loadgen run scripts/bench/phoenix_upsert.lua --quiet --out /work/main/results/benchmarks/phoenix_upsert/20261130T192236Z/r4-loadgen-json.json -e TABLE=LG_BENCH_UPSERT_LOADGEN_JSON_4_1796066991 -e ROWS=200000 -e WARMUP=50000 -e BATCH=1000 -e PHOENIX=http://127.0.0.1:8766 -e SERIALIZATION=json 
