@@ -1,4 +1,4 @@
--- Coordinated-omission check against scripts/bench/stall_server.py (scripts/bench/coordinated_omission.sh).
+-- Coordinated-omission check against scripts/bench/stall_server.py (scripts/bench/saturation.sh).
 -- 200 requests/s open-loop with at most 10 VUs; the server stalls 1 s every 5 s.
 -- The harness rewrites `duration` from DURATION when it differs from 30s.
 local http = require("loadgen.http")
