@@ -32,7 +32,7 @@ URL="http://127.0.0.1:$STALL_PORT/"
 LOADGEN="$(bench_loadgen_bin)"
 [ -x "$LOADGEN" ] || bench_die "$LOADGEN does not exist (cargo build --release, or LOADGEN_BIN=...)"
 bench_need jq jq
-bench_need oha oha
+command -v oha >/dev/null || bench_die "oha not found (scripts/bench/install_peers.sh oha)"
 
 BENCH_COMMAND="DURATION=$DURATION CASES=\"$CASES\" TOOLS=\"$TOOLS\" scripts/bench/saturation.sh"
 bench_begin saturation
