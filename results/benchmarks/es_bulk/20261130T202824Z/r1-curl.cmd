@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-curl-19066-1796070604594621823 xargs -a /tmp/loadgen-bench-es.lpOfuf/bulk.list -P 4 -I \{\} curl -sS --fail -o /dev/null -H Content-Type:\ application/x-ndjson --data-binary @\{\} http://127.0.0.1:9200/_bulk 

@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-curl-23607-1796070873080011793 xargs -a /tmp/loadgen-bench-es.lpOfuf/bulk.list -P 4 -I \{\} curl -sS --fail -o /dev/null -H Content-Type:\ application/x-ndjson --data-binary @\{\} http://127.0.0.1:9200/_bulk 

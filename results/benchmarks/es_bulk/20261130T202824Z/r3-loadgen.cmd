@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r3-loadgen-21857-1796070780394525367 /tmp/loadgen-4485543 run scripts/bench/es_bulk.lua --quiet --out /work/main/results/benchmarks/es_bulk/20261130T202824Z/r3-loadgen.json -e MODE=load -e DIR=/tmp/loadgen-bench-es.lpOfuf/bulk -e FILES=200 -e VUS=4 -e INDEX=loadgen-bench-es 

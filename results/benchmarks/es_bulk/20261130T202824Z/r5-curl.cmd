@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r5-curl-26172-1796071017624384131 xargs -a /tmp/loadgen-bench-es.lpOfuf/bulk.list -P 4 -I \{\} curl -sS --fail -o /dev/null -H Content-Type:\ application/x-ndjson --data-binary @\{\} http://127.0.0.1:9200/_bulk 

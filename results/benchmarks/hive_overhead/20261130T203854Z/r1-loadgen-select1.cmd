@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-loadgen-select1-7746-1796071245112455317 /tmp/loadgen-4485543 run scripts/bench/hive_overhead.lua --quiet -e WARMUP=1 -e HIVE_PORT=10000 --out /work/main/results/benchmarks/hive_overhead/20261130T203854Z/r1-loadgen-select1.json -e MODE=select1 -e STATEMENTS=200 

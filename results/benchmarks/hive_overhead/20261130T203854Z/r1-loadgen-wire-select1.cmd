@@ -1,0 +1,1 @@
+env LOADGEN_BENCH_TAG=r1-loadgen-wire-select1-10212-1796071256635447763 /tmp/loadgen-4485543 run scripts/bench/hive_overhead.lua --quiet -e WARMUP=1 -e HIVE_PORT=10100 --out /work/main/results/benchmarks/hive_overhead/20261130T203854Z/r1-loadgen-wire-select1.json -e MODE=select1 -e STATEMENTS=200 
