@@ -1430,3 +1430,34 @@ function default() http.get("{}") end
         "the report shows the censored samples"
     );
 }
+
+/// The response table through our HTTP/1.1 client: headers (read lazily), a JSON body both ways.
+#[test]
+fn response_headers_and_json_bodies_reach_the_script() {
+    let srv = server();
+    let case = Case::new(&format!(
+        r#"
+local lg = require("loadgen")
+local http = require("loadgen.http")
+options = {{ iterations = 3 }}
+function default()
+  local r = http.post("{echo}", {{ a = 1, b = "two" }})
+  lg.check(r, {{
+    ["echo 200"] = function(r) return r.status == 200 and r.ok end,
+    ["json back"] = function(r) local j = r:json(); return j.a == 1 and j.b == "two" end,
+    ["length header"] = function(r) return r.headers["content-length"] == tostring(#r.body) end,
+  }})
+  local n = http.get("{missing}")
+  lg.check(n, {{ ["404 is a client error"] = function(n) return n.status == 404 and n.err == "client" and not n.ok end }})
+end
+"#,
+        echo = srv.url("/echo"),
+        missing = srv.url("/missing"),
+    ));
+    let o = case.run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r = case.result();
+    assert_eq!(metric(&r, "checks")["rate"].as_f64().unwrap(), 1.0, "{r}");
+    assert_eq!(metric(&r, "checks")["count"].as_u64().unwrap(), 12, "{r}");
+    assert_eq!(srv.hits(), 6);
+}

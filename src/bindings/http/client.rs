@@ -1,6 +1,7 @@
-//! The HTTP client: plain Rust, no Lua. One reqwest client per worker thread, so that pooled
-//! connections live on the runtime that drives them (a connection made on another thread's
-//! current-thread runtime would stall when that runtime is idle).
+//! The HTTP client: plain Rust, no Lua. `http://` goes through our own HTTP/1.1 client (h1.rs), the
+//! rest through reqwest. Both keep their connections per worker thread, so that pooled connections
+//! live on the runtime that drives them (a connection made on another thread's current-thread
+//! runtime would stall when that runtime is idle).
 
 use crate::metrics::recorder::Units;
 use crate::metrics::{ErrorKind, OpError};
@@ -18,13 +19,54 @@ pub struct Request {
     pub timeout: Duration,
 }
 
-/// An answer as the client got it: the headers and body are moved out of reqwest's response, not
-/// copied (a script that never reads `r.headers` never pays for turning them into Lua strings).
+/// An answer as the client got it: the headers and body are moved out of the client, not copied
+/// (a script that never reads `r.headers` never pays for turning them into Lua strings).
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
+    pub headers: Headers,
     pub body: bytes::Bytes,
+}
+
+/// Response headers: reqwest's map, or the head as our HTTP/1.1 client received it (parsed again
+/// only if the script reads them).
+#[derive(Debug, Clone)]
+pub enum Headers {
+    Map(reqwest::header::HeaderMap),
+    Head(Vec<u8>),
+}
+
+impl Headers {
+    /// The head as received (reqwest's map written as one): what [`super::h1::head_fields`] reads.
+    pub fn head(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            Headers::Head(h) => std::borrow::Cow::Borrowed(h),
+            Headers::Map(m) => {
+                let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+                for (k, v) in m {
+                    h.extend_from_slice(k.as_str().as_bytes());
+                    h.extend_from_slice(b": ");
+                    h.extend_from_slice(v.as_bytes());
+                    h.extend_from_slice(b"\r\n");
+                }
+                h.extend_from_slice(b"\r\n");
+                std::borrow::Cow::Owned(h)
+            }
+        }
+    }
+
+    /// The first value of `name` (lower case).
+    pub fn get(&self, name: &str) -> Option<String> {
+        match self {
+            Headers::Map(m) => m
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            Headers::Head(h) => super::h1::head_fields(h)
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v),
+        }
+    }
 }
 
 thread_local! {
@@ -71,8 +113,60 @@ fn client() -> Result<reqwest::Client, OpError> {
 }
 
 /// Sends a request. Any answer is `Ok`, whatever its status; [`status_error`] tells which statuses
-/// count as failed operations.
+/// count as failed operations. `http://` goes through our own HTTP/1.1 client (h1.rs), the rest
+/// (and a redirect to it) through reqwest.
 pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
+    let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
+    let units = |r: &Result<Response, OpError>| {
+        let u = if sent > 0 {
+            Units::none().with("bytes_sent", sent)
+        } else {
+            Units::none()
+        };
+        match r {
+            Ok(resp) => u.with("bytes", resp.body.len() as u64),
+            Err(_) => u,
+        }
+    };
+    let deadline = tokio::time::Instant::now() + req.timeout;
+    let (method, url, timeout) = (req.method.clone(), req.url.clone(), req.timeout);
+    let r = tokio::time::timeout_at(deadline, follow(req, deadline)).await;
+    let r = r.unwrap_or_else(|_| {
+        Err(OpError::new(
+            crate::metrics::ErrorKind::Timeout,
+            format!("{method} {url}: no answer within {timeout:?}"),
+        ))
+    });
+    let u = units(&r);
+    (r, u)
+}
+
+/// Our HTTP/1.1 client while it can, redirects included; reqwest for the rest.
+async fn follow(mut req: Request, deadline: tokio::time::Instant) -> Result<Response, OpError> {
+    for _ in 0..=super::h1::MAX_REDIRECTS {
+        let Some(t) = super::h1::target(&req.url)? else {
+            req.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
+            return via_reqwest(req).await.0;
+        };
+        let resp = super::h1::exchange(&t, &req).await?;
+        match super::h1::redirect(&req, &resp)? {
+            Some(next) => req = next,
+            None => return Ok(resp),
+        }
+    }
+    Err(OpError::new(
+        crate::metrics::ErrorKind::Protocol,
+        format!(
+            "{} {}: more than {} redirects",
+            req.method,
+            req.url,
+            super::h1::MAX_REDIRECTS
+        ),
+    ))
+}
+
+/// Sends a request with reqwest (`https://`, credentials in the URL).
+async fn via_reqwest(req: Request) -> (Result<Response, OpError>, Units) {
     let client = match client() {
         Ok(c) => c,
         Err(e) => return (Err(e), Units::none()),
@@ -112,7 +206,7 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
         }
     };
     let status = resp.status().as_u16();
-    let headers = std::mem::take(resp.headers_mut());
+    let headers = Headers::Map(std::mem::take(resp.headers_mut()));
     match resp.bytes().await {
         Ok(body) => {
             let units = sent_units().with("bytes", body.len() as u64);

@@ -20,11 +20,6 @@ const METRIC: &str = "http.request";
 const RESPONSE_MT: &str = "loadgen.http.response";
 const RAW_HEADERS: &str = "_headers";
 
-/// Response headers as received, turned into `r.headers` when the script first reads it.
-struct RawHeaders(reqwest::header::HeaderMap);
-
-impl UserData for RawHeaders {}
-
 /// Settings of an `http.client{...}`; the module functions use the defaults.
 #[derive(Debug, Clone, Default)]
 struct Settings {
@@ -125,8 +120,9 @@ fn response_table(lua: &Lua, r: Result<Response, OpError>, took: Duration) -> ml
         Ok(resp) => {
             t.set("status", resp.status)?;
             t.set("body", lua.create_string(&resp.body)?)?;
-            // Most scripts never read the headers: the table is made on first access.
-            t.raw_set(RAW_HEADERS, RawHeaders(resp.headers))?;
+            // Most scripts never read the headers: the head is kept as bytes (a Lua string costs
+            // less than a userdata) and the table is made on first access.
+            t.raw_set(RAW_HEADERS, lua.create_string(resp.headers.head())?)?;
             let kind = client::status_error(resp.status);
             t.set("ok", kind.is_none())?;
             if let Some(kind) = kind {
@@ -269,10 +265,10 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
                 b"json" => Ok(Value::Function(json_fn.clone())),
                 b"headers" => {
                     let h = lua.create_table()?;
-                    if let Ok(raw) = this.raw_get::<mlua::UserDataRef<RawHeaders>>(RAW_HEADERS) {
+                    if let Ok(raw) = this.raw_get::<LuaString>(RAW_HEADERS) {
                         // A name sent twice keeps its last value, as it always did.
-                        for (k, v) in &raw.0 {
-                            h.raw_set(k.as_str(), String::from_utf8_lossy(v.as_bytes()))?;
+                        for (k, v) in super::h1::head_fields(&raw.as_bytes()) {
+                            h.raw_set(k, v)?;
                         }
                     }
                     this.raw_set("headers", h.clone())?;
