@@ -2,6 +2,12 @@
 //! `start + schedule.time_of(i)`; this worker takes every i with i % workers == worker. Latency is
 //! measured from the due time. When no VU is free and none may be added, the iteration waits for the
 //! next free VU and still counts from its due time (as wrk2), unless `drop_late` drops it (as k6).
+//!
+//! The scheduler wakes at most once per [`WAKE_QUANTUM`]: iterations due closer together than that
+//! start together when it wakes, up to one quantum late (their lateness says so). Waking once per
+//! iteration cost a thread wake-up per request: at 20,000/s the quantum took the generator from 1.52 to
+//! 0.46 context switches and from 4.65 to 2.03 CPU s per 100k requests, and the latency p50 from 0.075
+//! to 0.397 ms (docs/scripting.md). Iterations further apart are woken for exactly.
 
 use super::{drain, iterate, make_runner, Ctx, Runner};
 use crate::engine::schedule::Schedule;
@@ -11,6 +17,9 @@ use std::rc::Rc;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+
+/// The shortest time between two wake-ups of a worker's scheduler.
+pub const WAKE_QUANTUM: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Iterations due (globally) by `t` seconds: iteration 0 is due at 0.
 fn due_by(schedule: &Schedule, t: f64) -> u64 {
@@ -45,6 +54,8 @@ pub async fn run(
     let mut i = ctx.worker as u64;
     let mut stopped_at = None;
     let timer = crate::engine::timer::PreciseTimer::new();
+    // Not before this: one quantum after the last wake-up.
+    let mut wake_floor = Instant::now();
 
     'schedule: while let Some(offset) = schedule.time_of(i) {
         let due = ctx.start + offset;
@@ -53,9 +64,10 @@ pub async fn run(
         }
         if Instant::now() < due {
             tokio::select! {
-                _ = timer.sleep_until(due) => {}
+                _ = timer.sleep_until(due.max(wake_floor)) => {}
                 _ = stop.reached(GRACEFUL) => { stopped_at = Some(Instant::now()); break 'schedule; }
             }
+            wake_floor = Instant::now() + WAKE_QUANTUM;
         }
         let mut waited = false;
         let runner = loop {
