@@ -128,7 +128,11 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
             Err(_) => u,
         }
     };
-    let deadline = tokio::time::Instant::now() + req.timeout;
+    // a timeout too large to add (math.maxinteger seconds) is no limit in practice: a century
+    let now = tokio::time::Instant::now();
+    let deadline = now
+        .checked_add(req.timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
     let (method, url, timeout) = (req.method.clone(), req.url.clone(), req.timeout);
     let r = tokio::time::timeout_at(deadline, follow(req, deadline)).await;
     let r = r.unwrap_or_else(|_| {

@@ -8,7 +8,9 @@
 //! What reqwest did on this path and this client does too: `accept: */*` unless the script sets an
 //! `accept`, `host` from the URL, `content-length` for a body, redirects followed (at most 10; 301,
 //! 302 and 303 turn a POST into a GET without body, 307 and 308 keep both; credentials and cookies
-//! dropped when the host changes), a stale keep-alive connection retried once on a new one.
+//! dropped when the host changes), a stale keep-alive connection retried once on a new one. An idle
+//! connection is probed (a non-blocking read) before reuse once it has been idle for a second, so a
+//! server's idle timeout does not turn into a failed POST.
 
 use super::client::{Headers, Request, Response};
 use crate::metrics::{ErrorKind, OpError};
@@ -28,8 +30,13 @@ pub const MAX_REDIRECTS: usize = 10;
 /// An idle connection older than this is closed, not reused: servers close idle keep-alive
 /// connections after some time (nginx 75 s, Netty and Jetty about 30-60 s).
 const IDLE_MAX: Duration = Duration::from_secs(25);
+/// An idle connection older than this is probed before it is reused: a server that closed it
+/// (many do after a few seconds idle) is seen before a request is written into it.
+const PROBE_AFTER: Duration = Duration::from_secs(1);
 /// What a read asks the kernel for, at least.
 const READ_CHUNK: usize = 16 * 1024;
+/// A connection's buffer grown past this by a large answer is not kept in the pool.
+const BUF_KEEP_MAX: usize = 256 * 1024;
 /// URLs kept parsed per thread.
 const TARGETS_MAX: usize = 4096;
 
@@ -145,9 +152,20 @@ pub async fn exchange(t: &Target, req: &Request) -> Result<Response, OpError> {
     loop {
         match round_trip(&mut conn, &wire, head_only).await {
             Ok((resp, keep)) => {
-                if keep {
+                if keep && !closes(req) {
                     conn.idle_since = Instant::now();
-                    t.pool.borrow_mut().push(conn);
+                    if conn.buf.capacity() > BUF_KEEP_MAX {
+                        conn.buf = BytesMut::with_capacity(READ_CHUNK);
+                    }
+                    let mut pool = t.pool.borrow_mut();
+                    // the oldest idle connection, if expired, goes (one a request: reaped over time)
+                    if pool
+                        .first()
+                        .is_some_and(|c| c.idle_since.elapsed() >= IDLE_MAX)
+                    {
+                        pool.remove(0);
+                    }
+                    pool.push(conn);
                 }
                 return Ok(resp);
             }
@@ -171,15 +189,10 @@ pub fn redirect(req: &Request, resp: &Response) -> Result<Option<Request>, OpErr
     };
     let base = reqwest::Url::parse(&req.url)
         .map_err(|e| OpError::new(ErrorKind::Client, format!("bad URL {}: {e}", req.url)))?;
-    let next = base.join(&location).map_err(|e| {
-        OpError::new(
-            ErrorKind::Protocol,
-            format!(
-                "{} {}: redirect to a bad location {location:?}: {e}",
-                req.method, req.url
-            ),
-        )
-    })?;
+    // a location that is not a URL: the 3xx answer is the answer, as reqwest returned it
+    let Ok(next) = base.join(&location) else {
+        return Ok(None);
+    };
     let mut method = req.method.clone();
     let mut body = req.body.clone();
     let mut headers = req.headers.clone();
@@ -192,16 +205,25 @@ pub fn redirect(req: &Request, resp: &Response) -> Result<Option<Request>, OpErr
         method = reqwest::Method::GET;
         body = None;
         headers.retain(|(k, _)| {
-            !k.eq_ignore_ascii_case("content-type") && !k.eq_ignore_ascii_case("content-length")
+            ![
+                "content-type",
+                "content-length",
+                "content-encoding",
+                "transfer-encoding",
+            ]
+            .iter()
+            .any(|s| k.eq_ignore_ascii_case(s))
         });
     }
-    if next.host_str() != base.host_str()
+    if next.scheme() != base.scheme()
+        || next.host_str() != base.host_str()
         || next.port_or_known_default() != base.port_or_known_default()
     {
         headers.retain(|(k, _)| {
             ![
                 "authorization",
                 "cookie",
+                "cookie2",
                 "proxy-authorization",
                 "www-authenticate",
             ]
@@ -221,11 +243,27 @@ pub fn redirect(req: &Request, resp: &Response) -> Result<Option<Request>, OpErr
 fn take(t: &Target) -> Option<Conn> {
     let mut pool = t.pool.borrow_mut();
     while let Some(c) = pool.pop() {
-        if c.idle_since.elapsed() < IDLE_MAX {
+        let idle = c.idle_since.elapsed();
+        if idle < PROBE_AFTER || (idle < IDLE_MAX && still_open(&c)) {
             return Some(c);
         }
     }
     None
+}
+
+/// Whether an idle connection is still open: a read that would block says so; an end of stream,
+/// bytes nobody asked for or an error say it is not.
+fn still_open(c: &Conn) -> bool {
+    let mut b = [0u8; 1];
+    matches!(c.stream.try_read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// Whether the request asks the server to close the connection after its answer.
+fn closes(req: &Request) -> bool {
+    req.headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("connection")
+            && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
+    })
 }
 
 async fn connect(t: &Target) -> Result<Conn, Failure> {
@@ -248,8 +286,9 @@ fn valid_name(k: &str) -> bool {
 }
 
 fn valid_value(v: &str) -> bool {
-    // RFC 9110 5.5: no CR, LF or NUL (which would end the header or the head early).
-    !v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+    // RFC 9110 5.5: visible characters, spaces and tabs (no CR or LF, which would end the header or
+    // the head early; no other control character, as reqwest refused them too).
+    v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 /// The request as bytes on the wire.
@@ -262,20 +301,36 @@ fn encode(t: &Target, req: &Request) -> Result<Vec<u8>, OpError> {
     w.extend_from_slice(t.path.as_bytes());
     w.extend_from_slice(b" HTTP/1.1\r\n");
     let (mut host, mut accept, mut length) = (false, false, false);
+    let bad = |why: String| {
+        OpError::new(
+            ErrorKind::Client,
+            format!("{} {}: {why}", req.method, req.url),
+        )
+    };
     for (k, v) in &req.headers {
         if !valid_name(k) || !valid_value(v) {
-            return Err(OpError::new(
-                ErrorKind::Client,
-                format!(
-                    "{} {}: invalid header {k:?} (a name must be a token, a value must not hold CR, LF or NUL)",
-                    req.method, req.url
-                ),
-            ));
+            return Err(bad(format!(
+                "invalid header {k:?} (a name must be a token, a value must not hold control characters)"
+            )));
         }
         host |= k.eq_ignore_ascii_case("host");
         accept |= k.eq_ignore_ascii_case("accept");
-        length |=
-            k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding");
+        if k.eq_ignore_ascii_case("transfer-encoding") {
+            // the body is sent whole, with its length: a script's framing would put the
+            // connection out of step
+            return Err(bad(
+                "the header transfer-encoding is the client's to set, not the script's".into(),
+            ));
+        }
+        if k.eq_ignore_ascii_case("content-length") {
+            if v.trim().parse::<usize>().ok() != Some(body.len()) {
+                return Err(bad(format!(
+                    "the header content-length: {v} is not the body's length, {}",
+                    body.len()
+                )));
+            }
+            length = true;
+        }
     }
     if !accept {
         w.extend_from_slice(b"accept: */*\r\n");
@@ -286,7 +341,8 @@ fn encode(t: &Target, req: &Request) -> Result<Vec<u8>, OpError> {
         w.extend_from_slice(b"\r\n");
     }
     for (k, v) in &req.headers {
-        w.extend_from_slice(k.as_bytes());
+        // lower case, as reqwest sent them
+        w.extend(k.bytes().map(|b| b.to_ascii_lowercase()));
         w.extend_from_slice(b": ");
         w.extend_from_slice(v.as_bytes());
         w.extend_from_slice(b"\r\n");
@@ -407,60 +463,76 @@ async fn round_trip(
     ))
 }
 
-/// Framing and persistence from a parsed head.
+/// Framing and persistence from a parsed head (RFC 9112 6.3 and 9.3).
 fn framing_of(r: &httparse::Response, head_only: bool) -> Result<(Framing, bool), Failure> {
     let status = r.code.unwrap_or(0);
-    let mut keep = r.version == Some(1);
-    let mut chunked = false;
+    let http11 = r.version == Some(1);
+    let (mut close, mut keep_alive) = (false, false);
+    // Some(whether chunked is the last coding) when the answer has a transfer-encoding
+    let mut coding: Option<bool> = None;
     let mut length: Option<usize> = None;
+    let bad_length = |v: &[u8]| {
+        Failure::new(
+            ErrorKind::Protocol,
+            format!("a bad content-length: {:?}", String::from_utf8_lossy(v)),
+        )
+    };
     for h in r.headers.iter() {
         if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|b| *b == b',') {
                 let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    keep = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep = true;
-                }
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // chunked must be the last coding (RFC 9112 6.3, 4.).
+            // chunked must be the last coding (RFC 9112 6.3, 4.)
             let last = h.value.rsplit(|b| *b == b',').next().unwrap_or_default();
-            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
-            if !chunked {
-                keep = false;
-            }
+            coding = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .ok_or_else(|| {
-                    Failure::new(
+            // digits only; a list of one value repeated is that value (RFC 9110 8.6)
+            for v in h.value.split(|b| *b == b',') {
+                let v = v.trim_ascii();
+                if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+                    return Err(bad_length(h.value));
+                }
+                let n = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .ok_or_else(|| bad_length(h.value))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(Failure::new(
                         ErrorKind::Protocol,
-                        format!(
-                            "a bad content-length: {:?}",
-                            String::from_utf8_lossy(h.value)
-                        ),
-                    )
-                })?;
-            if length.is_some_and(|l| l != n) {
-                return Err(Failure::new(
-                    ErrorKind::Protocol,
-                    "two different content-length headers",
-                ));
+                        "two different content-length values",
+                    ));
+                }
+                length = Some(n);
             }
-            length = Some(n);
         }
     }
+    // HTTP/1.1 persists unless told to close; HTTP/1.0 only when asked to keep alive.
+    let mut keep = !close && (http11 || keep_alive);
     let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
         Framing::None
-    } else if chunked {
-        Framing::Chunked
+    } else if let Some(chunked) = coding {
+        // with a transfer-encoding the length is ignored; both at once may be an attack on the
+        // framing, so the connection is not used again (RFC 9112 6.1)
+        if length.is_some() {
+            keep = false;
+        }
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
     } else if let Some(n) = length {
         Framing::Length(n)
     } else {
         Framing::UntilClose
     };
+    // after 101 the connection speaks another protocol
+    if status == 101 {
+        keep = false;
+    }
     Ok((framing, keep))
 }
 
@@ -712,6 +784,62 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(&ok(get(format!("http://{addr}/s"))).await.body[..], b"1");
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_server_closed_is_not_reused_even_for_a_post() {
+        const A: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n1";
+        // the server closes the first connection after one answer, as an idle timeout would
+        let (addr, seen) = serve(vec![vec![A], vec![A]]);
+        ok(get(format!("http://{addr}/i"))).await;
+        // idle past PROBE_AFTER: the probe sees the end of stream; a POST written into the dead
+        // connection would not be retried (not idempotent) and would fail
+        tokio::time::sleep(super::PROBE_AFTER + Duration::from_millis(200)).await;
+        let mut post = get(format!("http://{addr}/i"));
+        post.method = reqwest::Method::POST;
+        post.body = Some(b"p".to_vec());
+        assert_eq!(&ok(post).await.body[..], b"1");
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn http_1_0_answers_and_connection_close_requests_are_not_kept() {
+        const A: &[u8] = b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        const B: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        // three connections: a 1.0 answer closes, so does a request sent with connection: close
+        let (addr, seen) = serve(vec![vec![A], vec![B], vec![B]]);
+        ok(get(format!("http://{addr}/a"))).await;
+        let mut req = get(format!("http://{addr}/b"));
+        req.headers = vec![("Connection".into(), "close".into())];
+        ok(req).await;
+        ok(get(format!("http://{addr}/c"))).await;
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        assert!(seen[1].contains("\r\nconnection: close\r\n"), "{}", seen[1]);
+    }
+
+    #[tokio::test]
+    async fn a_scripts_framing_headers_are_refused_and_a_huge_timeout_is_no_limit() {
+        const A: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        let (addr, _) = serve(vec![vec![A]]);
+        let mut req = get(format!("http://{addr}/f"));
+        req.method = reqwest::Method::POST;
+        req.body = Some(b"abc".to_vec());
+        req.headers = vec![("content-length".into(), "10".into())];
+        let e = send(req.clone()).await.0.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Client, "{}", e.message);
+        assert!(
+            e.message.contains("not the body's length, 3"),
+            "{}",
+            e.message
+        );
+        req.headers = vec![("transfer-encoding".into(), "chunked".into())];
+        let e = send(req.clone()).await.0.unwrap_err();
+        assert!(e.message.contains("transfer-encoding"), "{}", e.message);
+        // the right length is accepted; a timeout of math.maxinteger seconds does not overflow
+        req.headers = vec![("content-length".into(), "3".into())];
+        req.timeout = Duration::from_secs(i64::MAX as u64);
+        assert_eq!(ok(req).await.status, 200);
     }
 
     #[tokio::test]
