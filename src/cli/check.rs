@@ -50,6 +50,7 @@ pub fn check(args: ScriptArgs) -> Result<ExitCode, Failure> {
                 pre_allocated_vus,
                 max_vus,
                 drop_late,
+                ..
             } => format!(
                 "{rate} iterations per {} for {}, VUs {pre_allocated_vus}..{max_vus}{}",
                 d(*time_unit),
@@ -67,6 +68,7 @@ pub fn check(args: ScriptArgs) -> Result<ExitCode, Failure> {
                 pre_allocated_vus,
                 max_vus,
                 drop_late,
+                ..
             } => {
                 let st: Vec<String> = stages
                     .iter()

@@ -114,6 +114,8 @@ pub enum Executor {
         pre_allocated_vus: u64,
         max_vus: u64,
         drop_late: bool,
+        /// The shortest time between two wake-ups of a worker's scheduler.
+        wake_quantum: Duration,
     },
     RampingArrivalRate {
         start_rate: f64,
@@ -122,10 +124,24 @@ pub enum Executor {
         pre_allocated_vus: u64,
         max_vus: u64,
         drop_late: bool,
+        /// The shortest time between two wake-ups of a worker's scheduler.
+        wake_quantum: Duration,
     },
 }
 
+/// The default `wake_quantum` of the arrival-rate executors.
+pub const DEFAULT_WAKE_QUANTUM: Duration = Duration::from_micros(500);
+
 impl Executor {
+    /// The arrival-rate executors' `wake_quantum` (zero for the others).
+    pub fn wake_quantum(&self) -> Duration {
+        match self {
+            Executor::ConstantArrivalRate { wake_quantum, .. }
+            | Executor::RampingArrivalRate { wake_quantum, .. } => *wake_quantum,
+            _ => Duration::ZERO,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Executor::SharedIterations { .. } => "shared-iterations",

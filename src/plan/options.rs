@@ -164,6 +164,7 @@ pub fn build(options: &Value, o: &Overrides) -> R<RunPlan> {
                 pre_allocated_vus: pre,
                 max_vus: max,
                 drop_late: false,
+                wake_quantum: crate::plan::DEFAULT_WAKE_QUANTUM,
             }
         } else if let Some(iterations) = iterations {
             Executor::SharedIterations {
@@ -344,5 +345,25 @@ mod tests {
             Duration::from_secs(15)
         );
         assert_eq!(p.scenarios[0].executor.max_vus(), 4);
+        assert_eq!(
+            p.scenarios[0].executor.wake_quantum(),
+            crate::plan::DEFAULT_WAKE_QUANTUM
+        );
+    }
+
+    #[test]
+    fn wake_quantum_is_read_for_arrival_rates_only() {
+        let p = plan(
+            json!({"scenarios": {"c": {"executor": "constant-arrival-rate", "rate": 10,
+            "duration": "1s", "pre_allocated_vus": 1, "wake_quantum": "0s"}}}),
+        )
+        .unwrap();
+        assert_eq!(p.scenarios[0].executor.wake_quantum(), Duration::ZERO);
+        let e = plan(
+            json!({"scenarios": {"v": {"executor": "constant-vus", "duration": "1s",
+            "wake_quantum": "1ms"}}}),
+        )
+        .unwrap_err();
+        assert!(e.contains("unknown option for constant-vus"), "{e}");
     }
 }

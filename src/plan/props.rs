@@ -7,7 +7,7 @@ use crate::util::fuzz;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-const KEYS: [&str; 30] = [
+const KEYS: [&str; 31] = [
     "vus",
     "duration",
     "iterations",
@@ -34,6 +34,7 @@ const KEYS: [&str; 30] = [
     "pre_allocated_vus",
     "max_vus",
     "drop_late",
+    "wake_quantum",
     "threshold",
     "abort_on_fail",
     "delay_abort_eval",

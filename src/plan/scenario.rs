@@ -67,6 +67,7 @@ pub fn scenario(name: &str, value: &Value) -> R<Scenario> {
             "pre_allocated_vus",
             "max_vus",
             "drop_late",
+            "wake_quantum",
         ],
         "ramping-arrival-rate" => &[
             "start_rate",
@@ -75,6 +76,7 @@ pub fn scenario(name: &str, value: &Value) -> R<Scenario> {
             "pre_allocated_vus",
             "max_vus",
             "drop_late",
+            "wake_quantum",
         ],
         _ => &[],
     };
@@ -150,6 +152,9 @@ pub fn scenario(name: &str, value: &Value) -> R<Scenario> {
             let pre = positive(&f, "pre_allocated_vus", pre)?;
             let max_vus = f.u64("max_vus")?.unwrap_or(pre).max(pre);
             let drop_late = f.bool("drop_late")?.unwrap_or(false);
+            let wake_quantum = f
+                .duration("wake_quantum")?
+                .unwrap_or(crate::plan::DEFAULT_WAKE_QUANTUM);
             if executor_name == "constant-arrival-rate" {
                 let rate = f.f64("rate")?;
                 let rate = f.required("rate", rate, "iterations per time_unit")?;
@@ -164,6 +169,7 @@ pub fn scenario(name: &str, value: &Value) -> R<Scenario> {
                     pre_allocated_vus: pre,
                     max_vus,
                     drop_late,
+                    wake_quantum,
                 }
             } else {
                 let start_rate = f.f64("start_rate")?.unwrap_or(0.0);
@@ -175,6 +181,7 @@ pub fn scenario(name: &str, value: &Value) -> R<Scenario> {
                     pre_allocated_vus: pre,
                     max_vus,
                     drop_late,
+                    wake_quantum,
                 }
             }
         }

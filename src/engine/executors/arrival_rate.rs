@@ -3,8 +3,8 @@
 //! measured from the due time. When no VU is free and none may be added, the iteration waits for the
 //! next free VU and still counts from its due time (as wrk2), unless `drop_late` drops it (as k6).
 //!
-//! The scheduler wakes at most once per [`WAKE_QUANTUM`]: iterations due closer together than that
-//! start together when it wakes, up to one quantum late (their lateness says so). Waking once per
+//! The scheduler wakes at most once per `wake_quantum` (0.5 ms unless the scenario sets it):
+//! iterations due closer together than that start together when it wakes, up to one quantum late (their lateness says so). Waking once per
 //! iteration cost a thread wake-up per request: at 20,000/s the quantum took the generator from 1.52 to
 //! 0.46 context switches and from 4.65 to 2.03 CPU s per 100k requests, and the latency p50 from 0.075
 //! to 0.397 ms (docs/scripting.md). Iterations further apart are woken for exactly.
@@ -18,8 +18,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// The shortest time between two wake-ups of a worker's scheduler.
-pub const WAKE_QUANTUM: std::time::Duration = std::time::Duration::from_micros(500);
+/// Late by more than this, the scheduler lets the iterations it started run after each start.
+const BEHIND: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Iterations due (globally) by `t` seconds: iteration 0 is due at 0.
 fn due_by(schedule: &Schedule, t: f64) -> u64 {
@@ -55,6 +55,7 @@ pub async fn run(
     let mut stopped_at = None;
     let timer = crate::engine::timer::PreciseTimer::new();
     // Not before this: one quantum after the last wake-up.
+    let quantum = ctx.scenario.executor.wake_quantum();
     let mut wake_floor = Instant::now();
 
     'schedule: while let Some(offset) = schedule.time_of(i) {
@@ -67,12 +68,20 @@ pub async fn run(
                 _ = timer.sleep_until(due.max(wake_floor)) => {}
                 _ = stop.reached(GRACEFUL) => { stopped_at = Some(Instant::now()); break 'schedule; }
             }
-            wake_floor = Instant::now() + WAKE_QUANTUM;
+            wake_floor = Instant::now() + quantum;
         }
-        let mut waited = false;
+        let (mut waited, mut yielded) = (false, false);
         let runner = loop {
             if let Some(r) = pool.borrow_mut().pop() {
                 break Some(r);
+            }
+            // Before adding a VU, let the iterations already started run: behind the schedule this
+            // loop never awaits, so VUs that had finished could not come back, and it would
+            // initialise VUs up to max_vus on this thread, falling further behind with each one.
+            if !yielded && !set.is_empty() {
+                yielded = true;
+                tokio::task::yield_now().await;
+                continue;
             }
             if allocated < my_max {
                 let index = allocated * workers + ctx.worker as u64;
@@ -133,6 +142,11 @@ pub async fn run(
         // by one task an iteration (about 700 bytes; 4 MiB a second at 6,000 iterations/s).
         while set.try_join_next().is_some() {}
         i += workers;
+        // Far behind the schedule, this loop would start iterations without awaiting, and none of
+        // them would send anything until it caught up: let them run.
+        if Instant::now().saturating_duration_since(due) > BEHIND {
+            tokio::task::yield_now().await;
+        }
     }
 
     // Whatever was due before the end (or the stop) and never started.
@@ -248,6 +262,7 @@ mod tests {
                 pre_allocated_vus: vus,
                 max_vus: vus,
                 drop_late,
+                wake_quantum: crate::plan::DEFAULT_WAKE_QUANTUM,
             },
         };
         let (tx, rx) = stop::channel();
