@@ -1,0 +1,1 @@
+env LOCUST_RATE_PER_USER=0 /opt/loadgen-bench/locust-venv/bin/locust -f /work/main/scripts/bench/http_cost_locust.py --headless -u 64 -r 1000 -t 8s --host http://127.0.0.1:18080 --only-summary --csv /work/main/results/benchmarks/http_cost/20261130T211625Z/r1-full-locust --loglevel WARNING 

@@ -1,0 +1,1 @@
+/root/go/bin/vegeta attack -targets=/tmp/loadgen-bench-httpcost.SwtIGU/targets.txt -rate=20000/1s -duration=8s -connections=64 -max-connections=64 -workers=64 -max-workers=64 -keepalive=true -output=/tmp/loadgen-bench-httpcost.SwtIGU/r1-rate20000-vegeta.bin 

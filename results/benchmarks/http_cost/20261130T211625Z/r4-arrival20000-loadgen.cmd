@@ -1,0 +1,1 @@
+/tmp/loadgen-30ba913 run /work/main/scripts/bench/arrival_rate.lua --quiet --out /work/main/results/benchmarks/http_cost/20261130T211625Z/r4-arrival20000-loadgen.json -e RATE=20000 -e DURATION=10s -e TARGET=http://127.0.0.1:18080/1k 

@@ -1,0 +1,1 @@
+/tmp/loadgen-30ba913 run /work/main/scripts/bench/http_cost.lua --quiet --out /work/main/results/benchmarks/http_cost/20261130T211625Z/r4-full-loadgen.json -e RATE=0 -e VUS=64 -e DURATION=8s -e TARGET=http://127.0.0.1:18080/1k 

@@ -1,0 +1,1 @@
+/opt/loadgen-bench/bin/goose-bench --host http://127.0.0.1:18080 --users 64 --hatch-rate 1000 --run-time 8s --no-telnet --no-websocket --no-reset-metrics --report-file /work/main/results/benchmarks/http_cost/20261130T211625Z/r5-full-goose.json --quiet 

@@ -1,0 +1,1 @@
+/tmp/loadgen-3b425c6 run /work/main/scripts/bench/http_cost.lua --quiet --out /work/main/results/benchmarks/http_cost/20261130T214456Z/r1-rate20000-loadgen.json -e RATE=20000 -e VUS=64 -e DURATION=8s -e TARGET=http://127.0.0.1:18080/1k 
