@@ -1,4 +1,4 @@
-//! The HTTP client: plain Rust, no Lua. `http://` goes through our own HTTP/1.1 client (h1.rs), the
+//! The HTTP client: plain Rust, no Lua. `http://` goes through our own HTTP/1.1 client (h1/), the
 //! rest through reqwest. Both keep their connections per worker thread, so that pooled connections
 //! live on the runtime that drives them (a connection made on another thread's current-thread
 //! runtime would stall when that runtime is idle).
@@ -113,7 +113,7 @@ fn client() -> Result<reqwest::Client, OpError> {
 }
 
 /// Sends a request. Any answer is `Ok`, whatever its status; [`status_error`] tells which statuses
-/// count as failed operations. `http://` goes through our own HTTP/1.1 client (h1.rs), the rest
+/// count as failed operations. `http://` goes through our own HTTP/1.1 client (h1/), the rest
 /// (and a redirect to it) through reqwest.
 pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
     let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
