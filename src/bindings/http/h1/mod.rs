@@ -64,6 +64,13 @@ thread_local! {
     static POOLS: RefCell<HashMap<String, Rc<Pool>>> = RefCell::new(HashMap::new());
 }
 
+/// Closes this thread's idle connections and forgets its parsed URLs (tests).
+#[cfg(test)]
+fn forget_connections() {
+    TARGETS.with(|c| c.borrow_mut().clear());
+    POOLS.with(|p| p.borrow_mut().clear());
+}
+
 /// The target of `url` if this client takes it (`http://`, no credentials), `None` if reqwest
 /// should, or the reason it is not a URL.
 pub fn target(url: &str) -> Result<Option<Rc<Target>>, OpError> {

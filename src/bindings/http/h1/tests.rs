@@ -275,3 +275,94 @@ async fn nothing_listening_is_a_connect_error() {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Connect, "{}", e.message);
 }
+
+/// One answer from a hostile server: `bytes` written whole on a fresh connection after the request's
+/// head, then the connection closed. Runs the client on a runtime of this thread.
+fn answer_of(bytes: Vec<u8>) -> Result<super::Response, crate::metrics::OpError> {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut c, _)) = l.accept() {
+            let (mut req, mut b) = (Vec::new(), [0u8; 1]);
+            while !req.ends_with(b"\r\n\r\n") {
+                if c.read(&mut b).unwrap_or(0) == 0 {
+                    return;
+                }
+                req.push(b[0]);
+            }
+            let _ = c.write_all(&bytes);
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(send(get(format!("http://{addr}/hostile")))).0;
+    server.join().unwrap();
+    // a kept connection would hold its port until the thread ends
+    super::forget_connections();
+    r
+}
+
+/// The property-test configuration, with at most 2,000 cases: every case is a TCP connection, and
+/// a larger number runs out of the kernel's ephemeral ports (connections wait in TIME_WAIT).
+fn net_config() -> proptest::test_runner::Config {
+    let mut c = crate::util::fuzz::config();
+    c.cases = c.cases.min(2_000);
+    c
+}
+
+/// Valid answers the mutations start from: a length, chunks with an extension and a trailer, an
+/// HTTP/1.0 body that ends with the connection, an interim answer before a 204.
+const ANSWERS: [&[u8]; 4] = [
+    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4;e=1\r\nWiki\r\n0\r\nt: 1\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+];
+
+fn only_protocol_errors(r: Result<super::Response, crate::metrics::OpError>) -> Result<(), String> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind == ErrorKind::Protocol => Ok(()),
+        Err(e) => Err(format!("{:?}: {}", e.kind, e.message)),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(net_config())]
+
+    /// Arbitrary bytes as an answer: an answer or a protocol error, no panic, no hang.
+    #[test]
+    fn h1_arbitrary_answers(bytes in crate::util::fuzz::bytes(600)) {
+        only_protocol_errors(answer_of(bytes)).map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+
+    /// Valid answers with bytes flipped, cut, inserted and removed.
+    #[test]
+    fn h1_mutated_answers(i in 0..ANSWERS.len(), m in crate::util::fuzz::mutations()) {
+        let bytes = crate::util::fuzz::apply(ANSWERS[i], &m);
+        only_protocol_errors(answer_of(bytes)).map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+}
+
+#[test]
+fn lengths_and_chunk_sizes_a_server_claims_are_not_allocated() {
+    use crate::util::fuzz::alloc::peak;
+    for claim in [
+        &b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\nshort"[..],
+        b"HTTP/1.1 200 OK\r\ncontent-length: 4294967295\r\n\r\nshort",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffff\r\nshort",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3fffffff\r\nshort",
+    ] {
+        let (r, held) = peak(|| answer_of(claim.to_vec()));
+        let e = r.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protocol, "{}", e.message);
+        // the client's own buffers (4 MiB reserved at most for a claimed length), the runtime
+        assert!(
+            held < 16 << 20,
+            "{held} bytes held for {:?}",
+            String::from_utf8_lossy(claim)
+        );
+    }
+}
