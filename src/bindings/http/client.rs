@@ -150,7 +150,7 @@ async fn follow(mut req: Request, deadline: tokio::time::Instant) -> Result<Resp
     for _ in 0..=super::h1::MAX_REDIRECTS {
         let Some(t) = super::h1::target(&req.url)? else {
             req.timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
-            return via_reqwest(req).await.0;
+            return via_reqwest(req).await;
         };
         let resp = super::h1::exchange(&t, &req).await?;
         match super::h1::redirect(&req, &resp)? {
@@ -170,72 +170,39 @@ async fn follow(mut req: Request, deadline: tokio::time::Instant) -> Result<Resp
 }
 
 /// Sends a request with reqwest (`https://`, credentials in the URL).
-async fn via_reqwest(req: Request) -> (Result<Response, OpError>, Units) {
-    let client = match client() {
-        Ok(c) => c,
-        Err(e) => return (Err(e), Units::none()),
-    };
-    let url = match parse_url(&req.url) {
-        Ok(u) => u,
-        Err(e) => return (Err(e), Units::none()),
-    };
+async fn via_reqwest(req: Request) -> Result<Response, OpError> {
+    let client = client()?;
+    let url = parse_url(&req.url)?;
     let mut builder = client.request(req.method.clone(), url).timeout(req.timeout);
     for (k, v) in &req.headers {
         builder = builder.header(k, v);
     }
-    let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
-    let sent_units = || {
-        if sent > 0 {
-            Units::none().with("bytes_sent", sent)
-        } else {
-            Units::none()
-        }
-    };
     if let Some(body) = req.body {
         builder = builder.body(body);
     }
-    let mut resp = match builder.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            let msg = format!(
-                "{} {}: {}",
+    let failed = |e: reqwest::Error, what: &str| {
+        OpError::new(
+            crate::bindings::reqwest_kind(&e),
+            format!(
+                "{} {}: {what}{}",
                 req.method,
                 req.url,
                 crate::bindings::error_chain(&e)
-            );
-            return (
-                Err(OpError::new(crate::bindings::reqwest_kind(&e), msg)),
-                sent_units(),
-            );
-        }
+            ),
+        )
     };
+    let mut resp = builder.send().await.map_err(|e| failed(e, ""))?;
     let status = resp.status().as_u16();
     let headers = Headers::Map(std::mem::take(resp.headers_mut()));
-    match resp.bytes().await {
-        Ok(body) => {
-            let units = sent_units().with("bytes", body.len() as u64);
-            (
-                Ok(Response {
-                    status,
-                    headers,
-                    body,
-                }),
-                units,
-            )
-        }
-        Err(e) => (
-            Err(OpError::new(
-                crate::bindings::reqwest_kind(&e),
-                format!(
-                    "{} {}: reading the body: {}",
-                    req.method,
-                    req.url,
-                    crate::bindings::error_chain(&e)
-                ),
-            )),
-            sent_units(),
-        ),
-    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| failed(e, "reading the body: "))?;
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// The error kind a status stands for, if any.

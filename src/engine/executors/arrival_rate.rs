@@ -4,10 +4,11 @@
 //! next free VU and still counts from its due time (as wrk2), unless `drop_late` drops it (as k6).
 //!
 //! The scheduler wakes at most once per `wake_quantum` (0.5 ms unless the scenario sets it):
-//! iterations due closer together than that start together when it wakes, up to one quantum late (their lateness says so). Waking once per
-//! iteration cost a thread wake-up per request: at 20,000/s the quantum took the generator from 1.52 to
-//! 0.46 context switches and from 4.65 to 2.03 CPU s per 100k requests, and the latency p50 from 0.075
-//! to 0.397 ms (docs/scripting.md). Iterations further apart are woken for exactly.
+//! iterations due closer together than that start together when it wakes, up to one quantum late
+//! (their lateness says so). Waking once per iteration cost a thread wake-up per request: at
+//! 20,000/s the quantum took the generator from 1.52 to 0.46 context switches and from 4.65 to 2.03
+//! CPU s per 100k requests, and the latency p50 from 0.075 to 0.397 ms (docs/scripting.md).
+//! Iterations further apart are woken for exactly.
 
 use super::{drain, iterate, make_runner, Ctx, Runner};
 use crate::engine::schedule::Schedule;
