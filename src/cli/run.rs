@@ -143,10 +143,31 @@ pub fn load_with(args: &ScriptArgs, offline: bool) -> Result<Loaded, Failure> {
 }
 
 fn default_out(script: &Path) -> PathBuf {
-    let stem = script
+    PathBuf::from("results")
+        .join("runs")
+        .join(format!("{}-{}.json", stem(script), stamp()))
+}
+
+/// Where the result goes when `--out` cannot be written at the end of a run:
+/// `$TMPDIR/loadgen-<script>-<pid>-<UTC time>.json` (`/tmp` without `TMPDIR`).
+fn fallback_out(script: &Path) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "loadgen-{}-{}-{}.json",
+        stem(script),
+        std::process::id(),
+        stamp()
+    ))
+}
+
+fn stem(script: &Path) -> String {
+    script
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
+        .unwrap_or_else(|| "run".into())
+}
+
+/// The UTC time now, as 20261125-170435.
+fn stamp() -> String {
     let now = crate::util::rfc3339(std::time::SystemTime::now());
     // 2026-11-25T17:04:35.123Z -> 20261125-170435
     let compact: String = now
@@ -154,14 +175,69 @@ fn default_out(script: &Path) -> PathBuf {
         .filter(|c| c.is_ascii_digit())
         .take(14)
         .collect();
-    let stamp = format!(
+    format!(
         "{}-{}",
         &compact[..8.min(compact.len())],
         &compact[8.min(compact.len())..]
+    )
+}
+
+/// The result as written, and where.
+struct Saved {
+    /// What was written (the fallback copy carries its warning), or what could not be.
+    file: ResultFile,
+    /// `--out`, the fallback, or None when neither could be written.
+    path: Option<PathBuf>,
+    /// Why the result is not at `--out` (exit 1), naming both paths.
+    failure: Option<Failure>,
+}
+
+/// Writes the result to `out`. When that fails (a full disk, the folder gone or not writable), the
+/// run's numbers are not lost: a copy goes to [`fallback_out`], with exit code 1 (the result is not
+/// where the caller looks for it, whatever the run's own outcome) and a warning that names the
+/// error and the run's own exit code.
+fn save(out: &Path, file: ResultFile, script: &Path) -> Saved {
+    let Err(e) = crate::results::write(out, &file) else {
+        return Saved {
+            file,
+            path: Some(out.to_path_buf()),
+            failure: None,
+        };
+    };
+    let cause = format!(
+        "the result could not be written to {}: {e:#}",
+        out.display()
     );
-    PathBuf::from("results")
-        .join("runs")
-        .join(format!("{stem}-{stamp}.json"))
+    let fallback = fallback_out(script);
+    let mut copy = file.clone();
+    copy.exit_code = ExitCode::Failure.code();
+    copy.warnings.push(format!(
+        "{cause}; this copy was written to {} instead, and loadgen exited with 1 \
+         (the run's own exit code was {})",
+        fallback.display(),
+        file.exit_code
+    ));
+    match crate::results::write(&fallback, &copy) {
+        Ok(()) => Saved {
+            file: copy,
+            failure: Some(Failure::new(
+                ExitCode::Failure,
+                anyhow::anyhow!("{cause}; written to {} instead", fallback.display()),
+            )),
+            path: Some(fallback),
+        },
+        Err(e) => Saved {
+            file,
+            path: None,
+            failure: Some(Failure::new(
+                ExitCode::Failure,
+                anyhow::anyhow!(
+                    "{cause}; nor to {}: {e:#}; no result file was written",
+                    fallback.display()
+                ),
+            )),
+        },
+    }
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -197,8 +273,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 seed: args.script.seed.unwrap_or(0),
                 exit_code: f.code.code(),
             };
-            crate::results::write(&out, &ResultFile::new(&outcome, info))?;
-            return Err(f);
+            let saved = save(&out, ResultFile::new(&outcome, info), &args.script.script);
+            return Err(match saved.failure {
+                Some(lost) => {
+                    eprintln!("error: {f}");
+                    lost
+                }
+                None => f,
+            });
         }
         Err(f) => return Err(f),
     };
@@ -216,17 +298,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         seed: plan.seed,
         exit_code: code.code(),
     };
-    let file = ResultFile::new(&outcome, info);
-    let written = crate::results::write(&out, &file);
+    let saved = save(&out, ResultFile::new(&outcome, info), &args.script.script);
+    let path = saved.path.as_ref().map(|p| p.display().to_string());
     print!(
         "{}",
-        crate::results::summary::render(&file, Some(&out.display().to_string()))
+        crate::results::summary::render(&saved.file, path.as_deref())
     );
-    if let Err(e) = written {
-        return Err(Failure::new(ExitCode::Failure, e));
-    }
     if let Some((_, msg)) = &outcome.failure {
         eprintln!("error: {msg}");
     }
-    Ok(code)
+    match saved.failure {
+        Some(f) => Err(f),
+        None => Ok(code),
+    }
 }
