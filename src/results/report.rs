@@ -370,6 +370,7 @@ mod tests {
             kind: MetricKind::Operation,
             count,
             errors,
+            error_kinds: Default::default(),
             units: Default::default(),
             sum: 0.0,
             p50: Some(1.0),

@@ -129,6 +129,10 @@ pub struct SecondMetric {
     pub kind: MetricKind,
     pub count: u64,
     pub errors: u64,
+    /// The second's failures by kind (`errors` is their sum); absent when there were none, and in
+    /// files written before it was added (their failures count as kind `any` when read back).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_kinds: BTreeMap<String, u64>,
     pub units: BTreeMap<String, u64>,
     pub sum: f64,
     pub p50: Option<f64>,
@@ -257,6 +261,12 @@ impl SecondMetric {
             kind: e.kind,
             count: e.count,
             errors: e.error_count(),
+            error_kinds: e
+                .errors
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| (k.clone(), *n))
+                .collect(),
             units: e.units.clone(),
             sum: e.sum,
             p50: s.map(|s| s.p50),
@@ -270,7 +280,9 @@ impl SecondMetric {
     fn to_entry(&self, name: &str) -> Result<Entry, String> {
         let mut e = Entry::new(name, BTreeMap::new(), self.kind);
         e.count = self.count;
-        if self.errors > 0 {
+        if !self.error_kinds.is_empty() {
+            e.errors = self.error_kinds.clone();
+        } else if self.errors > 0 {
             e.errors.insert("any".into(), self.errors);
         }
         e.units = self.units.clone();
@@ -430,5 +442,37 @@ mod tests {
         assert_eq!(m.p99, None);
         let back = m.to_entry("lag").unwrap();
         assert_eq!(back.gauge.map(|g| g.max), Some(900.0));
+    }
+
+    /// Issue 16: a server killed mid-run shows in the seconds it was down as failures of a kind;
+    /// the kinds survive the file (merge and compare read seconds back as entries).
+    #[test]
+    fn a_second_keeps_its_failures_by_kind() {
+        let mut second = Entry::new("es.bulk", BTreeMap::new(), MetricKind::Operation);
+        second.count = 10;
+        second.errors.insert("connect".into(), 3);
+        second.errors.insert("timeout".into(), 1);
+        let mut store = MetricStore::default();
+        store
+            .series
+            .insert(100, [("es.bulk".to_string(), second)].into_iter().collect());
+        let (_, _, series) = ResultFile::from_store(&store, 1.0);
+        let m = &series[0].metrics["es.bulk"];
+        assert_eq!(m.errors, 4);
+        let kinds: Vec<(&str, u64)> = m
+            .error_kinds
+            .iter()
+            .map(|(k, n)| (k.as_str(), *n))
+            .collect();
+        assert_eq!(kinds, [("connect", 3), ("timeout", 1)]);
+        let back = m.to_entry("es.bulk").unwrap();
+        assert_eq!(back.errors, m.error_kinds);
+        // A second without failures leaves the field out; an older file's count reads as `any`.
+        let text = serde_json::to_string(m).unwrap();
+        assert!(text.contains("\"error_kinds\""), "{text}");
+        let mut old = m.clone();
+        old.error_kinds.clear();
+        assert!(!serde_json::to_string(&old).unwrap().contains("error_kinds"));
+        assert_eq!(old.to_entry("es.bulk").unwrap().errors["any"], 4);
     }
 }
