@@ -1,9 +1,10 @@
-//! Kafka under a fault: one of the three brokers of `scripts/stack` is stopped in the middle of a
-//! run. The run goes on, errors (if any) are counted, and every record acknowledged to loadgen is
-//! consumed back afterwards. The broker is started again at the end (`scripts/stack up kafka`).
+//! Kafka under a fault: one of the three brokers of `scripts/stack` is killed (SIGKILL) in the middle
+//! of a run and started again (`scripts/stack up kafka`) while the run goes on. The run goes on,
+//! errors (if any) are counted, and every record acknowledged to loadgen is consumed back afterwards.
 //! The test also checks that the fault happened and that the run saw it: the broker's process is
 //! gone and its port closed, and the run's own metadata watcher saw broker 2 in every in-sync replica
-//! set before the signal and out of them (and leading nothing) after it.
+//! set before the signal, out of them (and leading nothing) after it, and back in the cluster and in
+//! an in-sync replica set after the restart.
 //! In a file of its own so that no other Kafka test runs while a broker is down.
 
 mod common;
@@ -12,6 +13,7 @@ use common::fault::{finish, kill_stack_process, spawn_run, RestartOnDrop};
 use common::stack::{require_kafka, unique, KAFKA};
 use common::*;
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 /// Broker 2 of the stack: `kafka-2` in its PID files, node id 2, listening on 127.0.0.1:9094.
@@ -50,7 +52,7 @@ fn samples(text: &str) -> Vec<Sample> {
 }
 
 #[test]
-fn a_broker_stops_mid_run_and_no_acknowledged_record_is_lost() {
+fn a_broker_killed_and_restarted_mid_run_loses_no_acknowledged_record() {
     require_kafka();
     let topic = unique("lg-fault");
     let case = Case::new(
@@ -64,9 +66,9 @@ local admin = kafka.admin{ brokers = brokers }
 local p = kafka.producer{ brokers = brokers, acks = "all", idempotence = true, linger_ms = 2, timeout = "20s" }
 local acked = nil
 options = {
-  scenarios = { produce = { executor = "constant-arrival-rate", rate = 300, duration = "8s",
+  scenarios = { produce = { executor = "constant-arrival-rate", rate = 300, duration = "45s",
                             pre_allocated_vus = 20, max_vus = 200 },
-                watch = { executor = "constant-vus", vus = 1, duration = "8s", exec = "watch" } },
+                watch = { executor = "constant-vus", vus = 1, duration = "45s", exec = "watch" } },
 }
 -- The run's view of the cluster, four times a second: "epoch_ms ok brokers leaders isr1/isr2/isr3"
 -- (or "epoch_ms err message") appended to DIR/meta.
@@ -143,13 +145,20 @@ end
         TcpStream::connect(VICTIM_ADDR).is_ok(),
         "{VICTIM} is not listening on {VICTIM_ADDR} before the fault"
     );
-    // Broker 2 shuts down (SIGTERM: a controlled shutdown), and is checked gone: its process (by
-    // the stack's PID file) and its listener.
-    let killed_at = kill_stack_process(VICTIM, libc::SIGTERM, Duration::from_secs(60));
+    // Broker 2 is killed (SIGKILL: no controlled shutdown), and is checked gone: its process (by
+    // the stack's PID file) and its listener. Then it is started again under the run.
+    let killed_at = kill_stack_process(VICTIM, libc::SIGKILL, Duration::from_secs(60));
     assert!(
         TcpStream::connect(VICTIM_ADDR).is_err(),
         "{VICTIM}'s process is gone but {VICTIM_ADDR} still accepts connections"
     );
+    std::thread::sleep(Duration::from_secs(3));
+    let up = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack"))
+        .args(["up", "kafka"])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "scripts/stack up kafka: {up:?}");
+    let up_at = loadgen::epoch_micros() / 1000;
     let (status, out) = finish(child);
     assert_eq!(status, Some(0), "{out}");
     let r = case.result();
@@ -171,11 +180,20 @@ end
             && s.isrs.iter().all(|isr| isr.contains(&VICTIM_ID))),
         "just before the signal (at {killed_at} ms) the run should see broker {VICTIM_ID} in every ISR:\n{meta}"
     );
-    let mut after = seen.iter().filter(|s| s.at_ms > killed_at);
+    let mut after = seen
+        .iter()
+        .filter(|s| s.at_ms > killed_at && s.at_ms < up_at);
     assert!(
         after.any(|s| s.isrs.len() == 3
             && s.isrs.iter().all(|isr| !isr.contains(&VICTIM_ID))
             && !s.leaders.contains(&VICTIM_ID)),
         "after the signal (at {killed_at} ms) the run never saw broker {VICTIM_ID} leave the ISRs:\n{meta}"
+    );
+    // Started again: the run sees it back in the cluster and catching up into an ISR.
+    let mut back = seen.iter().filter(|s| s.at_ms > up_at);
+    assert!(
+        back.any(|s| s.brokers.contains(&VICTIM_ID)
+            && s.isrs.iter().any(|isr| isr.contains(&VICTIM_ID))),
+        "after the restart (up at {up_at} ms) the run never saw broker {VICTIM_ID} back in an ISR:\n{meta}"
     );
 }
