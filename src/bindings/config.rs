@@ -149,8 +149,14 @@ impl<'de> Deserialize<'de> for Text {
             Json::String(s) => Ok(Text(s)),
             Json::Number(n) => Ok(Text(n.to_string())),
             Json::Bool(b) => Ok(Text(b.to_string())),
+            // Named by its type, never by its value: a setting may be a secret.
             other => Err(de::Error::custom(format!(
-                "expected a string, number or boolean, got {other}"
+                "expected a string, number or boolean, got {}",
+                match other {
+                    Json::Array(_) => "a list",
+                    Json::Object(_) => "a table",
+                    _ => "null",
+                }
             ))),
         }
     }
@@ -198,6 +204,22 @@ mod tests {
         );
         let e = from_json::<Example>("x.client", json!({ "timeout": "5 parsecs" })).unwrap_err();
         assert!(e.starts_with("x.client: timeout: "), "{e}");
+    }
+
+    #[test]
+    fn a_setting_of_the_wrong_type_is_named_by_its_type_not_its_value() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Settings {
+            #[allow(dead_code)]
+            config: std::collections::BTreeMap<String, Text>,
+        }
+        let e = from_json::<Settings>("x", json!({ "config": { "sasl.password": ["pw-1"] } }))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "x: config.sasl.password: expected a string, number or boolean, got a list"
+        );
     }
 
     #[test]

@@ -179,7 +179,8 @@ struct ConnectConfig {
     http_path: Option<String>,
     auth: Option<String>,
     user: Option<String>,
-    password: Option<String>,
+    /// Text: a password Lua holds as a number is still a password (and a type error would show it).
+    password: Option<Text>,
     database: Option<String>,
     timeout: Option<Secs>,
     query_timeout: Option<Secs>,
@@ -242,7 +243,7 @@ impl ConnectConfig {
             port,
             discovery,
             user: self.user.unwrap_or_else(|| "anonymous".into()),
-            password: self.password.unwrap_or_else(|| "anonymous".into()),
+            password: self.password.map_or_else(|| "anonymous".into(), |p| p.0),
             database: self.database,
             auth,
             timeout: secs(self.timeout, Duration::from_secs(60)),
@@ -300,6 +301,9 @@ mod tests {
         assert_eq!(s.query_timeout, Some(Duration::from_secs(30)));
         assert_eq!(s.session_conf["hive.exec.parallel"], "true");
         assert_eq!(s.session_conf["n"], "3");
+        // A password Lua holds as a number is its text, never an error that would print it.
+        let s = config(json!({ "auth": "plain", "user": "u", "password": 1234 })).unwrap();
+        assert_eq!(s.password, "1234");
         let s = config(json!({ "zookeeper": "127.0.0.1:2182" })).unwrap();
         assert_eq!(
             s.discovery,
@@ -331,12 +335,16 @@ mod tests {
                 "hive.connect: timeout: invalid type",
             ),
             (
+                json!({ "password": { "pw": "secret-1" } }),
+                "hive.connect: password: expected a string, number or boolean, got a table",
+            ),
+            (
                 json!({ "prot": 1 }),
                 "unknown option 'prot'; valid: auth, database,",
             ),
         ] {
             let e = config(bad).unwrap_err();
-            assert!(e.contains(says), "{e}");
+            assert!(e.contains(says) && !e.contains("secret-1"), "{e}");
         }
     }
 }

@@ -78,13 +78,39 @@ thread_local! {
 
 const URL_CACHE_MAX: usize = 4096;
 
+/// `url` as messages show it: credentials in it (`http://user:password@host/`) are secrets, so the
+/// password, or a user without one (often a token), is replaced by a hash of it
+/// ([`crate::util::hide_secret`]). Works on text that does not parse as a URL too.
+pub fn shown_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.into();
+    };
+    // the secret: after the user's ':' if there is one, else the whole user part
+    let from = start + authority[..at].find(':').map_or(0, |i| i + 1);
+    let to = start + at;
+    format!(
+        "{}{}{}",
+        &url[..from],
+        crate::util::hide_secret("password", &url[from..to]),
+        &url[to..]
+    )
+    .into()
+}
+
 fn parse_url(url: &str) -> Result<reqwest::Url, OpError> {
     URLS.with(|c| {
         if let Some(u) = c.borrow().get(url) {
             return Ok(u.clone());
         }
-        let u = reqwest::Url::parse(url)
-            .map_err(|e| OpError::new(ErrorKind::Client, format!("bad URL {url}: {e}")))?;
+        let u = reqwest::Url::parse(url).map_err(|e| {
+            OpError::new(
+                ErrorKind::Client,
+                format!("bad URL {}: {e}", shown_url(url)),
+            )
+        })?;
         let mut c = c.borrow_mut();
         if c.len() >= URL_CACHE_MAX {
             c.clear();
@@ -138,7 +164,7 @@ pub async fn send(req: Request) -> (Result<Response, OpError>, Units) {
     let r = r.unwrap_or_else(|_| {
         Err(OpError::new(
             crate::metrics::ErrorKind::Timeout,
-            format!("{method} {url}: no answer within {timeout:?}"),
+            format!("{method} {}: no answer within {timeout:?}", shown_url(&url)),
         ))
     });
     let u = units(&r);
@@ -163,7 +189,7 @@ async fn follow(mut req: Request, deadline: tokio::time::Instant) -> Result<Resp
         format!(
             "{} {}: more than {} redirects",
             req.method,
-            req.url,
+            shown_url(&req.url),
             super::h1::MAX_REDIRECTS
         ),
     ))
@@ -186,7 +212,7 @@ async fn via_reqwest(req: Request) -> Result<Response, OpError> {
             format!(
                 "{} {}: {what}{}",
                 req.method,
-                req.url,
+                shown_url(&req.url),
                 crate::bindings::error_chain(&e)
             ),
         )
@@ -211,5 +237,32 @@ pub fn status_error(status: u16) -> Option<ErrorKind> {
         500.. => Some(ErrorKind::Server),
         400..=499 => Some(ErrorKind::Client),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn credentials_in_urls_are_hidden_in_messages() {
+        for (url, kept, hidden) in [
+            (
+                "http://user:pw1@127.0.0.1:8080/x?a@b",
+                "http://user:<hidden ",
+                "pw1",
+            ),
+            ("https://tok2@h/", "https://<hidden ", "tok2"),
+            ("user:pw3@[::1]:99999/", "user:<hidden ", "pw3"),
+        ] {
+            let shown = shown_url(url);
+            assert!(shown.starts_with(kept), "{shown}");
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+        // Two passwords stay apart; a URL without credentials is itself.
+        assert_ne!(shown_url("http://u:a@h/"), shown_url("http://u:b@h/"));
+        for url in ["http://127.0.0.1:1/p@q", "http://[::1]:80/", "not a url"] {
+            assert_eq!(shown_url(url), url);
+        }
     }
 }

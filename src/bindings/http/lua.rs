@@ -51,7 +51,10 @@ fn build(
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(lua_error(
             lua,
-            format!("http: '{url}' is not an http:// or https:// URL"),
+            format!(
+                "http: '{}' is not an http:// or https:// URL",
+                client::shown_url(&url)
+            ),
         ));
     }
     let mut headers = settings.headers.clone();
@@ -234,7 +237,11 @@ fn client_ctor(lua: &Lua, opts: Option<Table>) -> mlua::Result<Client> {
     let mut s = c.settings();
     if let Some(rate) = c.rate_limit {
         // The client's identity: its base URL and headers (secrets as a hash).
-        let mut target = s.base_url.clone().unwrap_or_default();
+        let mut target = s
+            .base_url
+            .as_deref()
+            .map(|u| client::shown_url(u).into_owned())
+            .unwrap_or_default();
         for (k, v) in &s.headers {
             target.push_str(&format!(", {k}: {}", crate::util::hide_secret(k, v)));
         }

@@ -80,8 +80,11 @@ pub fn target(url: &str) -> Result<Option<Rc<Target>>, OpError> {
     if let Some(t) = TARGETS.with(|c| c.borrow().get(url).cloned()) {
         return Ok(Some(t));
     }
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| OpError::new(ErrorKind::Client, format!("bad URL {url}: {e}")))?;
+    // (a URL with credentials goes to reqwest: the messages after this one never show one)
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        let url = super::client::shown_url(url);
+        OpError::new(ErrorKind::Client, format!("bad URL {url}: {e}"))
+    })?;
     let Some(t) = target_of(&parsed) else {
         return Ok(None);
     };

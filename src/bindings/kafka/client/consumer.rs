@@ -108,7 +108,7 @@ impl ConsumerConfig {
             .create_with_context(GroupContext(Arc::new(GroupState::new(
                 self.from == "earliest",
             ))))
-            .map_err(|e| format!("kafka consumer ({}): {e}", self.brokers))?;
+            .map_err(|e| format!("kafka consumer ({}): {}", self.brokers, super::shown(&e)))?;
         // SAFETY: the queue is dropped by GroupConsumer's drop, before the consumer.
         let queue = unsafe { BatchQueue::new(inner.client().native_ptr()) }
             .ok_or_else(|| format!("kafka consumer ({}): cannot make a queue", self.brokers))?;

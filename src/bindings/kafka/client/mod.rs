@@ -53,6 +53,39 @@ pub fn classify(e: &KafkaError) -> ErrorKind {
     }
 }
 
+/// A Kafka error for messages: rdkafka's text, but a refused setting without its value (rdkafka ends
+/// the text with it, and a misspelled `sasl.password` is still a secret).
+pub fn shown(e: &KafkaError) -> String {
+    match e {
+        KafkaError::ClientConfig(_, desc, key, _) => {
+            format!("Client config error: {desc} (setting {key})")
+        }
+        other => other.to_string(),
+    }
+}
+
 fn op_error(e: &KafkaError, what: &str) -> OpError {
     OpError::new(classify(e), format!("{what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::types::RDKafkaConfRes;
+
+    #[test]
+    fn a_refused_setting_is_shown_without_its_value() {
+        let e = KafkaError::ClientConfig(
+            RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN,
+            "No such configuration property: \"sasl.pasword\"".into(),
+            "sasl.pasword".into(),
+            "pw-1".into(),
+        );
+        assert!(e.to_string().contains("pw-1"), "rdkafka shows it: {e}");
+        let shown = shown(&e);
+        assert!(
+            shown.contains("\"sasl.pasword\"") && !shown.contains("pw-1"),
+            "{shown}"
+        );
+    }
 }

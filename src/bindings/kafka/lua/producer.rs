@@ -265,6 +265,21 @@ impl ProducerConfig {
     }
 }
 
+/// Every setting librdkafka gets, secrets as a hash of their values, so that they never reach a key
+/// or a message. (rdkafka's `config_map` shows every secret as one placeholder: producers that
+/// differed only in their password were one producer, shared, with the first one's password.)
+fn identity(cfg: &Settings) -> String {
+    let c = cfg.client_config();
+    c.config_map()
+        .keys()
+        .map(|k| {
+            let v = c.get(k).unwrap_or_default();
+            format!("{k}={}", crate::util::hide_secret(k, v))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
     let c: ProducerConfig = parse(lua, "kafka.producer", Some(&o))?;
     let cfg = c.settings();
@@ -276,15 +291,8 @@ pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
         client::admin::healthcheck(&brokers, HEALTHCHECK_TIMEOUT).map(|_| ())
     });
     let (name, rate_limit, burst) = (c.name, c.rate_limit, c.burst);
-    // What makes this producer what it is: every setting librdkafka gets (secrets as a hash, so they
-    // never reach a key or a message) and its rate limit.
-    let mut settings = cfg
-        .client_config()
-        .config_map()
-        .iter()
-        .map(|(k, v)| format!("{k}={}", crate::util::hide_secret(k, v)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // What makes this producer what it is: its settings and its rate limit.
+    let mut settings = identity(&cfg);
     if cfg.no_sent_header {
         settings.push_str(", sent_header=false");
     }
@@ -294,9 +302,10 @@ pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
     let shared = state(lua).shared.clone();
     let inner = if shared.offline() {
         // Settings are still checked (librdkafka refuses unknown ones here), without a client.
-        cfg.client_config()
-            .create_native_config()
-            .map_err(|e| lua_error(lua, format!("kafka producer ({}): {e}", cfg.brokers)))?;
+        cfg.client_config().create_native_config().map_err(|e| {
+            let e = client::shown(&e);
+            lua_error(lua, format!("kafka producer ({}): {e}", cfg.brokers))
+        })?;
         None
     } else {
         // Shared by its settings or by its name.
@@ -382,5 +391,17 @@ mod tests {
             let e = config(bad).unwrap_err();
             assert!(e.contains(says), "{e}");
         }
+    }
+
+    #[test]
+    fn producers_that_differ_only_in_a_secret_are_two_producers() {
+        let a = config(json!({ "config": { "sasl.password": "pw-a" } })).unwrap();
+        let b = config(json!({ "config": { "sasl.password": "pw-b" } })).unwrap();
+        let (ia, ib) = (identity(&a), identity(&b));
+        assert_ne!(ia, ib);
+        assert!(
+            ia.contains("sasl.password=<hidden ") && !ia.contains("pw-a"),
+            "{ia}"
+        );
     }
 }
