@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod bad_server;
 pub mod fault;
 pub mod stack;
 

@@ -14,10 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What librdkafka told us about the brokers: a record that times out while every broker is down
-/// failed to connect, not to be answered in time.
+/// failed to connect, not to be answered in time; and if the brokers' connections last went down
+/// because what they answered was not Kafka's protocol, it is a protocol error.
 #[derive(Debug, Default)]
 pub struct Health {
     all_down: AtomicBool,
+    garbled: AtomicBool,
 }
 
 /// Our librdkafka context: quiet logging, and broker health for error classification.
@@ -25,11 +27,18 @@ pub struct Context(Arc<Health>);
 
 impl ClientContext for Context {
     fn error(&self, error: KafkaError, _reason: &str) {
-        if matches!(
-            error.rdkafka_error_code(),
-            Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
-        ) {
-            self.0.all_down.store(true, Ordering::Relaxed);
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                self.0.all_down.store(true, Ordering::Relaxed)
+            }
+            Some(RDKafkaErrorCode::BrokerTransportFailure) => {
+                self.0.all_down.store(true, Ordering::Relaxed);
+                self.0.garbled.store(false, Ordering::Relaxed);
+            }
+            // librdkafka's "Receive failed: Invalid response size ..." and parse failures: the
+            // connection is dropped (AllBrokersDown follows) and tried again.
+            Some(RDKafkaErrorCode::BadMessage) => self.0.garbled.store(true, Ordering::Relaxed),
+            _ => {}
         }
     }
 }
@@ -40,6 +49,9 @@ pub struct KafkaProducer {
     pub health: Arc<Health>,
     /// Whether each record carries [`SENT_HEADER`].
     pub sent_header: bool,
+    /// `message.timeout.ms`: no send waits longer for its delivery report. librdkafka looks for
+    /// timed-out records once a second, so its own report comes up to a second after it.
+    pub timeout: Option<Duration>,
 }
 
 /// Header the producer writes: the send time in epoch microseconds, read back for `kafka.e2e`.
@@ -95,11 +107,17 @@ impl ProducerConfig {
         let inner = self
             .client_config()
             .create_with_context(Context(health.clone()))
-            .map_err(|e| format!("kafka producer ({}): {e}", self.brokers))?;
+            .map_err(|e| format!("kafka producer ({}): {}", self.brokers, super::shown(&e)))?;
+        let timeout = match self.extra.get("message.timeout.ms") {
+            Some(ms) => ms.trim().parse().ok().map(Duration::from_millis),
+            None => self.timeout,
+        };
         Ok(KafkaProducer {
             inner,
             health,
             sent_header: !self.no_sent_header,
+            // 0 is librdkafka's "no limit"
+            timeout: timeout.filter(|t| !t.is_zero()),
         })
     }
 }
@@ -157,9 +175,19 @@ pub async fn send(producer: &KafkaProducer, rec: Record) -> (Result<Delivery, Op
     }
     // Enqueue without waiting on a full queue: a full queue is the generator outrunning the
     // client, reported as a client error rather than hidden in the latency.
-    match producer.inner.send(fr, Duration::ZERO).await {
-        Ok(d) => {
+    let delivery = producer.inner.send(fr, Duration::ZERO);
+    let delivered = match producer.timeout {
+        // Past the timeout librdkafka fails the record at its next look, within a second: the
+        // send fails now, as it would then.
+        Some(t) => tokio::time::timeout(t, delivery)
+            .await
+            .map_err(|_| KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut)),
+        None => Ok(delivery.await),
+    };
+    match delivered {
+        Ok(Ok(d)) => {
             producer.health.all_down.store(false, Ordering::Relaxed);
+            producer.health.garbled.store(false, Ordering::Relaxed);
             (
                 Ok(Delivery {
                     partition: d.partition,
@@ -168,15 +196,26 @@ pub async fn send(producer: &KafkaProducer, rec: Record) -> (Result<Delivery, Op
                 units,
             )
         }
-        Err((e, _)) => {
-            let mut err = op_error(&e, &format!("produce to {}", rec.topic));
-            if err.kind == ErrorKind::Timeout && producer.health.all_down.load(Ordering::Relaxed) {
-                err.kind = ErrorKind::Connect;
-                err.message.push_str(" (no broker reachable)");
-            }
-            (Err(err), Units::none())
+        Ok(Err((e, _))) | Err(e) => (Err(delivery_error(producer, &e, &rec.topic)), Units::none()),
+    }
+}
+
+/// A failed delivery's error: a record that timed out while every broker was down failed to
+/// connect, or, when the brokers answered garbage, failed on the protocol.
+fn delivery_error(producer: &KafkaProducer, e: &KafkaError, topic: &str) -> OpError {
+    let mut err = op_error(e, &format!("produce to {topic}"));
+    let h = &producer.health;
+    if err.kind == ErrorKind::Timeout && h.all_down.load(Ordering::Relaxed) {
+        if h.garbled.load(Ordering::Relaxed) {
+            err.kind = ErrorKind::Protocol;
+            err.message
+                .push_str(" (the brokers answered with bytes that are not Kafka's protocol)");
+        } else {
+            err.kind = ErrorKind::Connect;
+            err.message.push_str(" (no broker reachable)");
         }
     }
+    err
 }
 
 /// Waits until queued records are delivered.
