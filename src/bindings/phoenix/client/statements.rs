@@ -102,9 +102,12 @@ impl Connection {
         }
     }
 
-    /// Runs SQL without parameters and fetches all its rows.
+    /// Runs SQL without parameters and fetches all its rows. After a Query Server restart the first
+    /// answer may say the statement is missing and the next that the connection is: each is
+    /// recovered from once (a new statement, a new connection), and the SQL run again.
     pub async fn execute(&self, sql: &str) -> Result<Outcome, OpError> {
-        for attempt in 0..2 {
+        let mut retry = Retry::default();
+        loop {
             self.lost.set(false);
             let stmt = match async {
                 self.open().await?;
@@ -113,7 +116,7 @@ impl Connection {
             .await
             {
                 Ok(s) => s,
-                Err(_) if attempt == 0 && self.lost.get() => continue,
+                Err(_) if self.lost.get() && retry.connection() => continue,
                 Err(e) => return Err(e),
             };
             let req = Request::PrepareAndExecute {
@@ -127,24 +130,25 @@ impl Connection {
                 Response::Execute {
                     missing_statement: true,
                     ..
-                } if attempt == 0 => self.plain.set(None),
+                } => {
+                    retry.statement("prepareAndExecute")?;
+                    self.plain.set(None);
+                }
                 Response::Execute { results, .. } => {
                     self.ran();
                     return self.collect(results, None).await;
                 }
-                Response::Error(e) if attempt == 0 && self.gone(&e) => {}
+                Response::Error(e) if retry.can_reconnect() && self.gone(&e) => retry.reconnected(),
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
             }
         }
-        Err(protocol(
-            "phoenix prepareAndExecute: the statement went missing twice",
-        ))
     }
 
     /// Runs a prepared statement with parameters and fetches all its rows.
     pub async fn execute_prepared(&self, sql: &str, params: &[Value]) -> Result<Outcome, OpError> {
-        for attempt in 0..2 {
+        let mut retry = Retry::default();
+        loop {
             let p = self.prepare(sql).await?;
             let values = bind(&p.params, params)?;
             let req = Request::Execute {
@@ -158,27 +162,26 @@ impl Connection {
                 Response::Execute {
                     missing_statement: true,
                     ..
-                } if attempt == 0 => {
+                } => {
+                    retry.statement("execute")?;
                     self.prepared.borrow_mut().remove(sql);
                 }
                 Response::Execute { results, .. } => {
                     self.ran();
                     return self.collect(results, Some(&p.columns)).await;
                 }
-                Response::Error(e) if attempt == 0 && self.gone(&e) => {}
+                Response::Error(e) if retry.can_reconnect() && self.gone(&e) => retry.reconnected(),
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
             }
         }
-        Err(protocol(
-            "phoenix execute: the statement went missing twice",
-        ))
     }
 
     /// Runs a prepared statement once per row of parameters, in one request. Returns the update
     /// count of each row.
     pub async fn execute_batch(&self, sql: &str, rows: &[Vec<Value>]) -> Result<Vec<i64>, OpError> {
-        for attempt in 0..2 {
+        let mut retry = Retry::default();
+        loop {
             let p = self.prepare(sql).await?;
             let values = rows
                 .iter()
@@ -199,21 +202,19 @@ impl Connection {
                 Response::ExecuteBatch {
                     missing_statement: true,
                     ..
-                } if attempt == 0 => {
+                } => {
+                    retry.statement("executeBatch")?;
                     self.prepared.borrow_mut().remove(sql);
                 }
                 Response::ExecuteBatch { update_counts, .. } => {
                     self.ran();
                     return Ok(update_counts);
                 }
-                Response::Error(e) if attempt == 0 && self.gone(&e) => {}
+                Response::Error(e) if retry.can_reconnect() && self.gone(&e) => retry.reconnected(),
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
             }
         }
-        Err(protocol(
-            "phoenix executeBatch: the statement went missing twice",
-        ))
     }
 
     /// A statement succeeded: with autocommit off, it is part of an open transaction.
@@ -260,5 +261,40 @@ impl Connection {
             Response::Done(_) => Ok(()),
             r => Err(Self::unexpected(&req, &r)),
         }
+    }
+}
+
+/// What a statement may recover from once each: a statement the server no longer has (made or
+/// prepared again) and a connection it no longer knows (opened again). A Query Server restart can
+/// show as both, one after the other.
+#[derive(Default)]
+struct Retry {
+    statement_used: bool,
+    connection_used: bool,
+}
+
+impl Retry {
+    /// A missing statement: Ok the first time, an error the second.
+    fn statement(&mut self, what: &str) -> Result<(), OpError> {
+        if std::mem::replace(&mut self.statement_used, true) {
+            return Err(protocol(format!(
+                "phoenix {what}: the statement went missing twice"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether a lost connection may still be opened again.
+    fn can_reconnect(&self) -> bool {
+        !self.connection_used
+    }
+
+    fn reconnected(&mut self) {
+        self.connection_used = true;
+    }
+
+    /// A lost connection found before the statement ran: true (go again) the first time.
+    fn connection(&mut self) -> bool {
+        !std::mem::replace(&mut self.connection_used, true)
     }
 }
