@@ -5,6 +5,7 @@ pub mod entry;
 pub mod hist;
 pub mod lag;
 pub mod recorder;
+mod spill;
 pub mod store;
 pub mod thresholds;
 #[cfg(test)]

@@ -3,20 +3,19 @@
 
 use super::entry::{Entry, SeriesKey};
 use super::recorder::{Snapshot, Tags};
+use super::spill::Spill;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct MetricStore {
     /// Per series.
     pub totals: BTreeMap<SeriesKey, Entry>,
-    /// Per unix second, per metric name (tags folded). Seconds more than [`SEAL_AFTER_S`] behind
-    /// the newest keep their histogram compressed in `sealed` (read them with [`MetricStore::second`]).
+    /// Per unix second, per metric name (tags folded): the seconds still open. Seconds more than
+    /// [`SEAL_AFTER_S`] behind the newest are sealed into `sealed` (read every second with
+    /// [`MetricStore::seconds`] and [`MetricStore::second`]).
     pub series: BTreeMap<i64, BTreeMap<String, Entry>>,
-    /// The latency (or values) histogram of each sealed second's metric, HdrHistogram V2 deflate:
-    /// a few hundred bytes instead of up to a few hundred KiB, so a long run's series stays small.
-    sealed: BTreeMap<(i64, String), String>,
-    /// Seconds up to this one are sealed.
-    sealed_until: Option<i64>,
+    /// Sealed seconds, compressed, out of memory: a run's memory does not grow with its length.
+    sealed: Spill,
     pub script_errors: BTreeMap<String, u64>,
     /// Bindings' warnings (Recorder::warn), by message.
     pub warnings: BTreeMap<String, u64>,
@@ -29,9 +28,7 @@ pub const SEAL_AFTER_S: i64 = 5;
 impl MetricStore {
     /// Adds a snapshot of the load to the totals and to the second `unix_sec` of the series.
     pub fn add(&mut self, unix_sec: i64, snapshot: Snapshot) {
-        if self.sealed_until.is_some_and(|s| unix_sec <= s) {
-            self.unseal(unix_sec);
-        }
+        self.unseal(unix_sec);
         let second = self.series.entry(unix_sec).or_default();
         for e in &snapshot.entries {
             match second.get_mut(&e.name) {
@@ -47,48 +44,43 @@ impl MetricStore {
         self.seal_before(unix_sec - SEAL_AFTER_S);
     }
 
-    /// Seals every second up to `last`: histograms compressed, service times dropped (the series
-    /// keeps only latency, or a trend's values).
+    /// Seals every open second up to `last`: it leaves memory, compressed, without its service
+    /// times (the series keeps only latency, or a trend's values).
     fn seal_before(&mut self, last: i64) {
-        let from = self.sealed_until.map_or(i64::MIN, |s| s + 1);
-        if from > last {
-            return;
-        }
-        for (t, metrics) in self.series.range_mut(from..=last) {
-            for (name, e) in metrics.iter_mut() {
-                e.service = None;
-                if let Some(h) = e.hist.take() {
-                    self.sealed
-                        .insert((*t, name.clone()), super::hist::encode(&h));
-                }
+        while let Some(entry) = self.series.first_entry() {
+            if *entry.key() > last {
+                break;
             }
+            let (t, metrics) = entry.remove_entry();
+            self.sealed.put(t, &metrics);
         }
-        self.sealed_until = Some(last.max(self.sealed_until.unwrap_or(i64::MIN)));
     }
 
-    /// Opens second `t` again (a late snapshot for it arrived): its histograms decoded.
+    /// Opens second `t` again if it is sealed (a late snapshot for it arrived).
     fn unseal(&mut self, t: i64) {
-        let Some(metrics) = self.series.get_mut(&t) else {
-            return;
-        };
-        for (name, e) in metrics.iter_mut() {
-            if let Some(text) = self.sealed.remove(&(t, name.clone())) {
-                e.hist = super::hist::decode(&text).ok();
-            }
+        if let Some(metrics) = self.sealed.take(t) {
+            self.series.insert(t, metrics);
         }
     }
 
-    /// Second `t` of the series with every histogram in place (decoded if sealed).
+    /// Every second of the series, sealed or open, in order.
+    pub fn seconds(&self) -> Vec<i64> {
+        let mut all: Vec<i64> = self
+            .sealed
+            .seconds()
+            .chain(self.series.keys().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Second `t` of the series with every histogram in place (read back if sealed).
     pub fn second(&self, t: i64) -> BTreeMap<String, Entry> {
-        let mut out = self.series.get(&t).cloned().unwrap_or_default();
-        for (name, e) in out.iter_mut() {
-            if e.hist.is_none() {
-                if let Some(text) = self.sealed.get(&(t, name.clone())) {
-                    e.hist = super::hist::decode(text).ok();
-                }
-            }
+        match self.series.get(&t) {
+            Some(m) => m.clone(),
+            None => self.sealed.get(t),
         }
-        out
     }
 
     /// Adds a snapshot to the totals only: what `setup()` and `teardown()` recorded, which happened
@@ -154,12 +146,10 @@ impl MetricStore {
                 }
             }
         }
-        for sec in other.series.keys() {
-            let metrics = other.second(*sec);
-            if self.sealed_until.is_some_and(|s| *sec <= s) {
-                self.unseal(*sec);
-            }
-            let mine = self.series.entry(*sec).or_default();
+        for sec in other.seconds() {
+            let metrics = other.second(sec);
+            self.unseal(sec);
+            let mine = self.series.entry(sec).or_default();
             for (name, e) in &metrics {
                 match mine.get_mut(name) {
                     Some(m) => m.merge(e),
@@ -199,13 +189,19 @@ mod tests {
         for t in 0..20 {
             store.add(t, snapshot(10 + t as u64));
         }
-        let sealed = &store.series[&3]["x.op"];
-        assert!(sealed.hist.is_none() && sealed.service.is_none());
-        assert!(
-            store.series[&19]["x.op"].hist.is_some(),
-            "recent seconds stay open"
+        // Sealed seconds leave memory; the newest stay open.
+        assert_eq!(
+            store.series.keys().copied().collect::<Vec<_>>(),
+            (15..20).collect::<Vec<_>>()
         );
+        assert!(store.series[&19]["x.op"].hist.is_some());
+        assert_eq!(store.seconds(), (0..20).collect::<Vec<_>>());
         let back = store.second(3);
+        assert!(
+            back["x.op"].service.is_none(),
+            "a sealed second keeps no service times"
+        );
+        assert_eq!(back["x.op"].count, 1);
         let h = back["x.op"].hist.as_ref().unwrap();
         assert_eq!(h.len(), 1);
         assert!(h.equivalent(h.max(), 13_000));
@@ -216,5 +212,64 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert!(h.equivalent(h.max(), 500_000));
         assert_eq!(store.totals[&SeriesKey::parse("x.op").unwrap()].count, 22);
+        assert!(!store.series.contains_key(&3), "sealed again");
+        // A copy reads the sealed seconds into its own memory: both read the same.
+        let copy = store.clone();
+        assert_eq!(copy.seconds(), store.seconds());
+        assert_eq!(copy.second(3)["x.op"].count, 2);
+        // Merging stores goes through every second, sealed or not.
+        let mut merged = MetricStore::default();
+        merged.merge_store(&store);
+        merged.merge_store(&copy);
+        assert_eq!(merged.second(3)["x.op"].count, 4);
+        assert_eq!(merged.seconds(), store.seconds());
+    }
+
+    /// Every field a sealed second keeps comes back as it went in, for each kind of metric.
+    #[test]
+    fn a_sealed_second_reads_back_every_field() {
+        use crate::metrics::entry::{Gauge, MetricKind};
+        let mut store = MetricStore::default();
+        let mut r = Recorder::new();
+        let d = Duration::from_millis(7);
+        r.record_op("a.op", &Tags::new(), d, d, None, &Units::none());
+        let mut snap = r.take();
+        let mut g = Entry::new("lag", Tags::new(), MetricKind::Gauge);
+        g.gauge = Some(Gauge {
+            value: 3.0,
+            min: 1.0,
+            max: 9.0,
+            at_us: 42,
+        });
+        g.count = 2;
+        let mut rate = Entry::new("checks", Tags::new(), MetricKind::Rate);
+        rate.count = 5;
+        rate.passes = 4;
+        let mut c = Entry::new("sent", Tags::new(), MetricKind::Counter);
+        c.sum = 12.5;
+        c.count = 3;
+        c.units.insert("bytes".into(), 100);
+        c.errors.insert("timeout".into(), 2);
+        c.censored = 1;
+        snap.entries.extend([g, rate, c]);
+        store.add(1, snap);
+        store.add(10, Snapshot::default());
+        assert!(!store.series.contains_key(&1), "second 1 is sealed");
+        let back = store.second(1);
+        assert_eq!(
+            back["lag"].gauge,
+            Some(Gauge {
+                value: 3.0,
+                min: 1.0,
+                max: 9.0,
+                at_us: 42
+            })
+        );
+        assert_eq!((back["checks"].count, back["checks"].passes), (5, 4));
+        let s = &back["sent"];
+        assert_eq!((s.sum, s.count, s.censored), (12.5, 3, 1));
+        assert_eq!(s.units["bytes"], 100);
+        assert_eq!(s.errors["timeout"], 2);
+        assert_eq!(back["a.op"].hist.as_ref().unwrap().len(), 1);
     }
 }
