@@ -5,6 +5,8 @@
 //! gone and its port closed, and the run's own metadata watcher saw broker 2 in every in-sync replica
 //! set before the signal, out of them (and leading nothing) after it, and back in the cluster and in
 //! an in-sync replica set after the restart.
+//! The watcher samples until the test has seen that (or given up): however long the restart takes
+//! on a busy machine, there are samples after it.
 //! In a file of its own so that no other Kafka test runs while a broker is down.
 
 mod common;
@@ -13,8 +15,9 @@ use common::fault::{finish, kill_stack_process, spawn_run, RestartOnDrop};
 use common::stack::{require_kafka, unique, KAFKA};
 use common::*;
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Broker 2 of the stack: `kafka-2` in its PID files, node id 2, listening on 127.0.0.1:9094.
 const VICTIM: &str = "kafka-2";
@@ -51,6 +54,32 @@ fn samples(text: &str) -> Vec<Sample> {
         .collect()
 }
 
+/// Broker 2 back after its restart: in the cluster and in the ISR of a partition.
+fn rejoined(s: &Sample) -> bool {
+    s.brokers.contains(&VICTIM_ID) && s.isrs.iter().any(|isr| isr.contains(&VICTIM_ID))
+}
+
+/// Polls the watcher's samples in `meta` until one after `up_at` (epoch ms) shows broker 2
+/// `rejoined`, for at most `within`; returns whether one did.
+fn wait_rejoined(meta: &Path, up_at: i64, within: Duration) -> bool {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(meta).unwrap_or_default();
+        // Whole lines only: the watcher may be writing the last one.
+        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        if samples(whole)
+            .iter()
+            .any(|s| s.at_ms > up_at && rejoined(s))
+        {
+            return true;
+        }
+        if t.elapsed() >= within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 #[test]
 fn a_broker_killed_and_restarted_mid_run_loses_no_acknowledged_record() {
     require_kafka();
@@ -65,14 +94,26 @@ local dir = lg.env("DIR")
 local admin = kafka.admin{ brokers = brokers }
 local p = kafka.producer{ brokers = brokers, acks = "all", idempotence = true, linger_ms = 2, timeout = "20s" }
 local acked = nil
+local stopped = false
+-- watch samples until the test writes DIR/stop; then the rest of its iterations (more than fit in
+-- max_duration) return at once and the scenario ends, the run's status untouched (lg.abort would
+-- make it "aborted").
 options = {
   scenarios = { produce = { executor = "constant-arrival-rate", rate = 300, duration = "45s",
                             pre_allocated_vus = 20, max_vus = 200 },
-                watch = { executor = "constant-vus", vus = 1, duration = "45s", exec = "watch" } },
+                watch = { executor = "per-vu-iterations", vus = 1, iterations = 4000,
+                          max_duration = "5m", exec = "watch" } },
 }
 -- The run's view of the cluster, four times a second: "epoch_ms ok brokers leaders isr1/isr2/isr3"
 -- (or "epoch_ms err message") appended to DIR/meta.
 function watch()
+  if stopped then return end
+  local stop = io.open(dir .. "/stop")
+  if stop then
+    stop:close()
+    stopped = true
+    return
+  end
   local d = admin:describe(topic)
   local line
   if d.err then
@@ -132,7 +173,7 @@ end
 "#,
     );
     let _restart = RestartOnDrop("kafka");
-    let child = spawn_run(
+    let run = spawn_run(
         &case,
         &[
             format!("BROKERS={KAFKA}"),
@@ -153,13 +194,31 @@ end
         "{VICTIM}'s process is gone but {VICTIM_ADDR} still accepts connections"
     );
     std::thread::sleep(Duration::from_secs(3));
+    let t = Instant::now();
     let up = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack"))
         .args(["up", "kafka"])
         .output()
         .unwrap();
+    eprintln!("scripts/stack up kafka took {:?}", t.elapsed());
     assert!(up.status.success(), "scripts/stack up kafka: {up:?}");
     let up_at = loadgen::epoch_micros() / 1000;
-    let (status, out) = finish(child);
+    // The watcher goes on until it has shown broker 2 back (or for a minute), then the test stops it.
+    let t = Instant::now();
+    let meta_file = case.dir.path().join("meta");
+    let back = wait_rejoined(&meta_file, up_at, Duration::from_secs(60));
+    if back {
+        eprintln!(
+            "the run saw broker {VICTIM_ID} back in an ISR {:?} after the restart",
+            t.elapsed()
+        );
+    } else {
+        eprintln!(
+            "the run did not see broker {VICTIM_ID} back in an ISR within {:?}",
+            t.elapsed()
+        );
+    }
+    std::fs::write(case.dir.path().join("stop"), "").unwrap();
+    let (status, out) = finish(run);
     assert_eq!(status, Some(0), "{out}");
     let r = case.result();
     assert_valid(&r);
@@ -170,7 +229,7 @@ end
     assert!(out.contains("acknowledged"), "{out}");
     // The run saw the fault: before the signal broker 2 was in the cluster and in every ISR; after
     // it, a sample where it is in no ISR and leads no partition.
-    let meta = std::fs::read_to_string(case.dir.path().join("meta")).unwrap();
+    let meta = std::fs::read_to_string(&meta_file).unwrap();
     eprintln!("signal at {killed_at} ms; the run's metadata samples:\n{meta}");
     let seen = samples(&meta);
     let last_before = seen.iter().rfind(|s| s.at_ms < killed_at);
@@ -190,10 +249,8 @@ end
         "after the signal (at {killed_at} ms) the run never saw broker {VICTIM_ID} leave the ISRs:\n{meta}"
     );
     // Started again: the run sees it back in the cluster and catching up into an ISR.
-    let mut back = seen.iter().filter(|s| s.at_ms > up_at);
     assert!(
-        back.any(|s| s.brokers.contains(&VICTIM_ID)
-            && s.isrs.iter().any(|isr| isr.contains(&VICTIM_ID))),
+        seen.iter().any(|s| s.at_ms > up_at && rejoined(s)),
         "after the restart (up at {up_at} ms) the run never saw broker {VICTIM_ID} back in an ISR:\n{meta}"
     );
 }

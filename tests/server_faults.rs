@@ -60,14 +60,15 @@ fn kill_and_restart(server: &str, proc: &str, addr: &str) -> (i64, i64) {
     (killed, restart(server))
 }
 
-/// One second of a metric in the per-second series: (unix second, count, errors by kind).
+/// One second of a metric in the per-second series: its count and errors by kind.
 struct Second {
-    t: i64,
     count: u64,
     errors: BTreeMap<String, u64>,
 }
 
-fn seconds(r: &Value, metric: &str) -> Vec<Second> {
+/// The metric's seconds in the per-second series, by unix second; a second in which it recorded
+/// nothing has no entry.
+fn seconds(r: &Value, metric: &str) -> BTreeMap<i64, Second> {
     r["series"]
         .as_array()
         .unwrap()
@@ -82,39 +83,39 @@ fn seconds(r: &Value, metric: &str) -> Vec<Second> {
                         .collect()
                 })
                 .unwrap_or_default();
-            Some(Second {
-                t: s["t"].as_i64().unwrap(),
+            let second = Second {
                 count: m["count"].as_u64().unwrap(),
                 errors,
-            })
+            };
+            Some((s["t"].as_i64().unwrap(), second))
         })
         .collect()
 }
 
-fn show(secs: &[Second]) -> String {
+fn show(secs: &BTreeMap<i64, Second>) -> String {
     secs.iter()
-        .map(|s| format!("{} count {} errors {:?}", s.t, s.count, s.errors))
+        .map(|(t, s)| format!("{t} count {} errors {:?}", s.count, s.errors))
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 /// The fault shows in the per-second series as it happened: failures (of one of `kinds`) in the
-/// seconds from the kill until the server was back, and only successes from `settle_s` seconds
-/// after it was back until the end.
+/// seconds from the kill until the server was back, and only successes in every second from
+/// `settle_s` seconds after it was back to the last of the load (`load_s` seconds from the first of
+/// the series); a second without the metric at all is a stall and fails the check.
 fn assert_fault_in_series(
     r: &Value,
     metric: &str,
     kinds: &[&str],
-    killed_ms: i64,
-    up_ms: i64,
+    (killed_ms, up_ms): (i64, i64),
     settle_s: i64,
+    load_s: i64,
 ) {
     let secs = seconds(r, metric);
     let (down_from, up_at) = (killed_ms / 1000, up_ms / 1000);
     let failed: u64 = secs
-        .iter()
-        .filter(|s| s.t >= down_from && s.t <= up_at)
-        .flat_map(|s| s.errors.iter())
+        .range(down_from..=up_at)
+        .flat_map(|(_, s)| s.errors.iter())
         .filter(|(k, _)| kinds.contains(&k.as_str()))
         .map(|(_, n)| n)
         .sum();
@@ -123,23 +124,54 @@ fn assert_fault_in_series(
         "no {kinds:?} failure of {metric} counted between the kill ({killed_ms} ms) and the restart ({up_ms} ms):\n{}",
         show(&secs)
     );
-    let after: Vec<&Second> = secs.iter().filter(|s| s.t >= up_at + settle_s).collect();
+    // Every worker reports its first second, recorded or not: the series starts with the load.
+    let first = r["series"][0]["t"].as_i64().unwrap();
+    let (from, last) = (up_at + settle_s, first + load_s - 1);
     assert!(
-        after.len() >= 3 && after.iter().all(|s| s.count > 0 && s.errors.is_empty()),
-        "{metric} should succeed in every second from {settle_s} s after the restart ({up_ms} ms) on:\n{}",
+        last - from + 1 >= 3,
+        "{metric}: {} s of load from {settle_s} s after the restart ({up_ms} ms) to the last second of the load ({last}); at least 3 needed:\n{}",
+        last - from + 1,
         show(&secs)
     );
+    for t in from..=last {
+        let why = match secs.get(&t) {
+            None => "nothing recorded".to_string(),
+            Some(s) if s.count == 0 || !s.errors.is_empty() => {
+                format!("count {}, errors {:?}", s.count, s.errors)
+            }
+            Some(_) => continue,
+        };
+        panic!(
+            "{metric} should succeed in every second from {settle_s} s after the restart ({up_ms} ms) to the last second of the load ({last}); second {t}: {why}:\n{}",
+            show(&secs)
+        );
+    }
     // Every failure has a kind the docs name; none is hidden as a script error.
-    for s in &secs {
+    for (t, s) in &secs {
         for k in s.errors.keys() {
             assert!(
                 ["connect", "timeout", "server", "protocol"].contains(&k.as_str()),
-                "{metric} failed as {k} at {}: {}",
-                s.t,
+                "{metric} failed as {k} at {t}: {}",
                 show(&secs)
             );
         }
     }
+}
+
+/// The series of `metric` in the scenario `scenario` (`series_totals`, keyed `name{tag:value,...}`).
+fn scenario_series<'a>(r: &'a Value, metric: &str, scenario: &str) -> Vec<&'a Value> {
+    let tag = format!("scenario:{scenario}");
+    r["series_totals"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| {
+            k.strip_prefix(metric)
+                .and_then(|t| t.strip_prefix('{')?.strip_suffix('}'))
+                .is_some_and(|tags| tags.split(',').any(|t| t == tag))
+        })
+        .map(|(_, v)| v)
+        .collect()
 }
 
 fn max_service_ms(r: &Value, metric: &str) -> f64 {
@@ -210,7 +242,7 @@ function teardown()
 end
 "#,
     );
-    let child = spawn_run(
+    let run = spawn_run(
         &case,
         &[
             format!("URL={ELASTICSEARCH}"),
@@ -220,12 +252,12 @@ end
     );
     std::thread::sleep(Duration::from_secs(6));
     let (killed, up) = kill_and_restart("elasticsearch", "elasticsearch", "127.0.0.1:9200");
-    let (status, out) = finish(child);
+    let (status, out) = finish(run);
     eprintln!("killed at {killed} ms, up again at {up} ms\n{out}");
     let r = case.result();
     assert_run_ok(status, &out, &r);
     assert!(out.contains("acknowledged"), "{out}");
-    assert_fault_in_series(&r, "es.bulk", &["connect", "timeout"], killed, up, 3);
+    assert_fault_in_series(&r, "es.bulk", &["connect", "timeout"], (killed, up), 3, 40);
     // A call is bounded by its timeout (3 s) whatever the server does.
     assert!(
         max_service_ms(&r, "es.bulk") < 4_000.0,
@@ -289,7 +321,7 @@ function teardown()
 end
 "#,
     );
-    let child = spawn_run(
+    let run = spawn_run(
         &case,
         &[
             format!("URL={PHOENIX}"),
@@ -299,7 +331,7 @@ end
     );
     std::thread::sleep(Duration::from_secs(5));
     let (killed, up) = kill_and_restart("phoenix", "phoenix", "127.0.0.1:8765");
-    let (status, out) = finish(child);
+    let (status, out) = finish(run);
     eprintln!("killed at {killed} ms, up again at {up} ms\n{out}");
     let r = case.result();
     assert_run_ok(status, &out, &r);
@@ -308,9 +340,9 @@ end
         &r,
         "phoenix.execute",
         &["connect", "timeout"],
-        killed,
-        up,
+        (killed, up),
         3,
+        35,
     );
     assert!(
         max_service_ms(&r, "phoenix.execute") < 4_000.0,
@@ -322,7 +354,7 @@ end
 /// A long query (HiveServer2 sleeps 30 s in it) on one VU, short queries at 2 a second on others,
 /// 50 s in all; 5 s in, HiveServer2 gets SIGKILL (the metastore stays up) and is started again. The
 /// long query fails when its connection goes (not after 30 s), every VU's session is opened again
-/// once the server is back, and short queries succeed from then on.
+/// once the server is back, short queries succeed from then on, and none outlives its timeout.
 #[test]
 fn hiveserver2_killed_during_a_long_query() {
     require_hive();
@@ -347,29 +379,26 @@ function short()
 end
 "#,
     );
-    let child = spawn_run(&case, &[]);
+    let run = spawn_run(&case, &[]);
     std::thread::sleep(Duration::from_secs(5));
     let (killed, up) = kill_and_restart("hive", "hive-server2", "127.0.0.1:10000");
     require("HiveServer2", common::stack::HIVE);
-    let (status, out) = finish(child);
+    let (status, out) = finish(run);
     eprintln!("killed at {killed} ms, up again at {up} ms\n{out}");
     let r = case.result();
     assert_eq!(status, Some(0), "{out}");
     assert_valid(&r);
     assert_eq!(r["status"], "completed", "{out}");
     // The long query failed with its connection, well before its 30 s.
-    let long = &r["series_totals"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(k, _)| k.starts_with("hive.query{") && k.contains("scenario:long"))
+    let long = scenario_series(&r, "hive.query", "long")
+        .first()
+        .copied()
         .unwrap_or_else(|| {
             panic!(
                 "no hive.query series of the long scenario: {}",
                 r["series_totals"]
             )
-        })
-        .1;
+        });
     assert_eq!(
         long["error_count"], 1,
         "the long query should fail: {long}\n{out}"
@@ -382,8 +411,24 @@ end
         &r,
         "hive.query",
         &["connect", "timeout", "protocol"],
-        killed,
-        up,
+        (killed, up),
         3,
+        50,
     );
+    // A short query is bounded by the handle's timeout (10 s) whatever the server does.
+    let short = scenario_series(&r, "hive.query", "short");
+    assert!(
+        !short.is_empty(),
+        "no hive.query series of the short scenario: {}",
+        r["series_totals"]
+    );
+    for s in short {
+        assert!(
+            s["service_time"]["max"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no service time for a short query: {s}"))
+                < 11_000.0,
+            "a short query outlived the 10 s timeout: {s}"
+        );
+    }
 }

@@ -23,7 +23,10 @@ local es_docs = tonumber(lg.env("ES_DOCS", "100"))
 local function rate(name, default) return tonumber(lg.env(name, default)) end
 
 local web = http.client{ timeout = "10s" }
-local producer = kafka.producer{ brokers = brokers, acks = "all", linger_ms = 5, timeout = "10s" }
+-- idempotence: librdkafka's own retries cannot add a record twice (the high watermark would pass the
+-- acknowledged count for a reason that is not loss).
+local producer = kafka.producer{ brokers = brokers, acks = "all", idempotence = true, linger_ms = 5,
+                                 timeout = "10s" }
 local store = es.client{ url = lg.env("ES", "http://127.0.0.1:9200"), timeout = "10s" }
 local pqs = phoenix.connect{ url = lg.env("PHOENIX", "http://127.0.0.1:8765"), timeout = "10s" }
 
@@ -111,7 +114,9 @@ function teardown()
   assert(not d.err, d.error)
   local hw = 0
   for _, p in ipairs(d.partitions) do hw = hw + assert(p.high, "a partition without a leader") end
-  local c = kafka.consumer{ brokers = brokers, group = group, topics = { topic }, from = "earliest" }
+  -- It polls to get its partitions, so it must not commit what it reads before the count is taken.
+  local c = kafka.consumer{ brokers = brokers, group = group, topics = { topic }, from = "earliest",
+                            config = { ["enable.auto.commit"] = "false" } }
   local parts = {}
   for _ = 1, 120 do
     c:poll("500ms", 1, { records = false })
@@ -120,7 +125,8 @@ function teardown()
   end
   assert(#parts == 3, "teardown: no partitions assigned to the counting consumer")
   local committed = 0
-  for _, p in ipairs(parts) do committed = committed + (p.committed or 0) end
+  -- A partition the group never committed reports -1.
+  for _, p in ipairs(parts) do committed = committed + math.max(p.committed or 0, 0) end
   counts.kafka_high_watermark, counts.kafka_committed = hw, committed
   c:close()
   assert(store:refresh(index).ok)

@@ -42,8 +42,13 @@ mkdir -p "$OUT_DIR"
 
 scripts/stack up kafka elasticsearch hdfs hbase phoenix >/dev/null
 LG_PID=""
+# On an interrupt loadgen gets the terminal's SIGINT itself and stops gracefully (its teardown
+# counts and drops what the run made): wait for it rather than send a second INT (a hard stop).
 cleanup() {
-    [ -z "$LG_PID" ] || bench_stop_pid "$LG_PID" loadgen INT
+    if [ -n "$LG_PID" ]; then
+        for _ in $(seq 1 400); do kill -0 "$LG_PID" 2>/dev/null || break; sleep 1; done
+        bench_stop_pid "$LG_PID" loadgen INT
+    fi
     nginx_stop
 }
 trap cleanup EXIT
@@ -78,5 +83,5 @@ export HTTP_RATE KAFKA_RATE ES_RATE SEARCH_RATE PHOENIX_RATE
 python3 scripts/bench/soak_check.py "$OUT_DIR" "$rc" || check=$?
 case "$OUT_DIR" in "$ROOT"/results/*) chmod -R a-w "$OUT_DIR" ;; esac
 bench_log "soak: loadgen exit $rc, check exit $check; $OUT_DIR/summary.md"
-cat "$OUT_DIR/summary.md"
+cat "$OUT_DIR/summary.md" 2>/dev/null || bench_log "soak: no summary.md (the checker failed)"
 exit "$check"

@@ -92,6 +92,9 @@ def per_second(r, op):
 def judge(r, rss, rates, out, check):
     lines = []
     secs = {op: per_second(r, op) for op in rates}
+    if not any(secs.values()):
+        check("per-second series", False, "the result has no seconds of load")
+        return lines
     t_first = min(s[0][0] for s in secs.values() if s)
     t_last = max(s[-1][0] for s in secs.values() if s)
     span = t_last - t_first + 1

@@ -2,7 +2,6 @@
 
 use super::stack::stack_state;
 use super::{bin, Case};
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,9 +69,24 @@ pub fn kill_stack_process(name: &str, signal: i32, within: Duration) -> i64 {
     at
 }
 
+/// A `loadgen run` started by `spawn_run`. Dropped before `finish` took it (a test that panicked
+/// on the way), it kills the run (SIGKILL) and reaps it, so that no run goes on loading the servers
+/// while the next test starts. Declare it after the test's `RestartOnDrop`: locals drop in reverse
+/// order, so the run is gone before the server is started again.
+pub struct RunGuard(Option<Child>);
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `loadgen run` of the case in the background (`--quiet`, its result in the case's folder), with
 /// `-e` settings; stdout is piped for `finish`.
-pub fn spawn_run(case: &Case, env: &[String]) -> Child {
+pub fn spawn_run(case: &Case, env: &[String]) -> RunGuard {
     let mut c = Command::new(bin());
     c.arg("run")
         .arg(case.script())
@@ -82,15 +96,16 @@ pub fn spawn_run(case: &Case, env: &[String]) -> Child {
     for e in env {
         c.arg("-e").arg(e);
     }
-    c.stdout(Stdio::piped()).spawn().unwrap()
+    RunGuard(Some(c.stdout(Stdio::piped()).spawn().unwrap()))
 }
 
 /// Waits for a run from `spawn_run`: its exit code and what it printed.
-pub fn finish(mut child: Child) -> (Option<i32>, String) {
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        s.read_to_string(&mut out).unwrap();
-    }
-    (status.code(), out)
+pub fn finish(mut run: RunGuard) -> (Option<i32>, String) {
+    let child = run.0.take().expect("a run is finished once");
+    // Read to the end before reaping: a run that fills the pipe would otherwise never exit.
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
