@@ -134,28 +134,64 @@ pub fn process_cpu_time() -> Duration {
 }
 
 /// A setting's (or header's) value for keys and messages: the value itself, or for a secret (a key
-/// naming a password, secret, token, JAAS config, an Authorization or Cookie header) a hash of it,
-/// so two different secrets still differ.
+/// naming a password, secret, token, JAAS config, TLS private key, OAUTHBEARER setting, API key, an
+/// Authorization or Cookie header) `<hidden xxxxxxxx>`, a hash of it, so that two different secrets
+/// still differ. The hash is keyed per process: equal within a run, and not a way to test guesses
+/// against a result file offline.
 pub fn hide_secret(key: &str, value: &str) -> String {
-    let k = key.to_ascii_lowercase();
-    if [
-        "password",
-        "secret",
-        "token",
-        "jaas",
-        "authorization",
-        "cookie",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-    {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        value.hash(&mut h);
-        format!("<hidden {:08x}>", h.finish() as u32)
+    if is_secret(key) {
+        use std::hash::BuildHasher;
+        static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        let h = KEY.get_or_init(Default::default).hash_one(value);
+        format!("<hidden {:08x}>", h as u32)
     } else {
         value.to_string()
     }
+}
+
+/// Whether a setting's (or header's) key names a secret ([`hide_secret`]).
+fn is_secret(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    // `ssl.key` and the keys under it (ssl.key.pem, ssl.key.password), not ssl.keystore.location
+    k.ends_with("ssl.key")
+        || k.contains("ssl.key.")
+        || [
+            "password",
+            "secret",
+            "token",
+            "jaas",
+            "authorization",
+            "cookie",
+            "oauthbearer",
+            "api-key",
+            "apikey",
+            "api_key",
+        ]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+/// `url` as messages show it: credentials in it (`http://user:password@host/`) are secrets, so the
+/// password, or a user without one (often a token), is replaced by a hash of it ([`hide_secret`]).
+/// Works on text that does not parse as a URL too.
+pub fn shown_url(url: &str) -> std::borrow::Cow<'_, str> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.into();
+    };
+    // the secret: after the user's ':' if there is one, else the whole user part
+    let from = start + authority[..at].find(':').map_or(0, |i| i + 1);
+    let to = start + at;
+    format!(
+        "{}{}{}",
+        &url[..from],
+        hide_secret("password", &url[from..to]),
+        &url[to..]
+    )
+    .into()
 }
 
 /// Resident set size of this process now, in bytes (`/proc/self/statm`; 0 where there is none).
@@ -203,6 +239,62 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("ms").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn secrets_are_hidden_by_a_hash_keyed_for_this_process() {
+        for key in [
+            "sasl.password",
+            "ssl.key.pem",
+            "ssl.key.password",
+            "ssl.key",
+            "sasl.oauthbearer.config",
+            "x-api-key",
+            "ApiKey",
+            "api_key",
+            "Authorization",
+            "sasl.jaas.config",
+        ] {
+            let shown = hide_secret(key, "hunter2");
+            assert!(shown.starts_with("<hidden "), "{key}: {shown}");
+            assert!(!shown.contains("hunter2"), "{key}: {shown}");
+            // the same secret is shown the same within a run; another one otherwise
+            assert_eq!(shown, hide_secret("password", "hunter2"));
+            assert_ne!(shown, hide_secret(key, "hunter3"));
+        }
+        for key in ["ssl.keystore.location", "linger.ms", "monkey"] {
+            assert_eq!(hide_secret(key, "v"), "v", "{key}");
+        }
+        // Not the hash of fixed keys, as it was: the same in every run, so a result file's hash
+        // of a weak password could be brute-forced offline.
+        use std::hash::{Hash, Hasher};
+        let mut fixed = std::collections::hash_map::DefaultHasher::new();
+        "hunter2".hash(&mut fixed);
+        assert_ne!(
+            hide_secret("password", "hunter2"),
+            format!("<hidden {:08x}>", fixed.finish() as u32)
+        );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_hidden() {
+        for (url, kept, hidden) in [
+            (
+                "http://user:pw1@127.0.0.1:8080/x?a@b",
+                "http://user:<hidden ",
+                "pw1",
+            ),
+            ("https://tok2@h/", "https://<hidden ", "tok2"),
+            ("user:pw3@[::1]:99999/", "user:<hidden ", "pw3"),
+        ] {
+            let shown = shown_url(url);
+            assert!(shown.starts_with(kept), "{shown}");
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+        assert_ne!(shown_url("http://u:a@h/"), shown_url("http://u:b@h/"));
+        for url in ["http://127.0.0.1:1/p@q", "http://[::1]:80/", "not a url"] {
+            assert_eq!(shown_url(url), url);
+        }
     }
 
     #[test]

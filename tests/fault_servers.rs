@@ -1,5 +1,7 @@
 //! Servers that accept a connection and never answer, and servers that answer garbage (issue 16,
-//! item 2). For every binding that talks to a server, a short run against each: the run goes on and
+//! item 2); servers that die under a request, closing or resetting the connection before a byte of
+//! the answer (item 1: a server gone is `connect`, except where a case says why not). For every
+//! binding that talks to a server, a short run against each: the run goes on and
 //! ends in bounded time, failures are counted by kind in the totals and in the per-second series, no
 //! iteration outlasts its call's timeout by much, the result file is valid and nothing panics. With
 //! the health check on (the default), the same servers stop the run before the load instead: exit 4,
@@ -51,11 +53,14 @@ struct Binding {
     health_check: Option<Duration>,
 }
 
-/// A server of a case: silent, or answering every read with these bytes.
+/// A server of a case: silent, answering every read with these bytes, or dying under the first
+/// request (closing or resetting the connection).
 #[derive(Clone, Copy)]
 enum Fake {
     Silent,
     Garbage(fn() -> Vec<u8>),
+    Closing,
+    Resetting,
 }
 
 impl Fake {
@@ -63,6 +68,8 @@ impl Fake {
         match self {
             Fake::Silent => BadServer::silent(),
             Fake::Garbage(bytes) => BadServer::garbage(&bytes()),
+            Fake::Closing => BadServer::closing(),
+            Fake::Resetting => BadServer::resetting(),
         }
     }
 }
@@ -408,6 +415,10 @@ const HUGE_LENGTH: Fake = Fake::Garbage(huge_length_prefix);
 const BAD_FRAME: Fake = Fake::Garbage(small_bad_frame);
 /// An HTTP answer announcing a body of 1 TiB and sending none of it.
 const HUGE_BODY: Fake = Fake::Garbage(huge_content_length);
+/// Reads the request, then closes the connection without a byte (FIN): a server that died.
+const CLOSES: Fake = Fake::Closing;
+/// Reads a byte of the request, then closes with the rest unread (RST).
+const RESETS: Fake = Fake::Resetting;
 
 fn huge_content_length() -> Vec<u8> {
     b"HTTP/1.1 200 OK\r\ncontent-length: 1099511627776\r\n\r\n".to_vec()
@@ -442,6 +453,8 @@ fn http_against_servers_that_never_answer_or_answer_garbage() {
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            fault("closes", CLOSES, "connect"),
+            fault("resets", RESETS, "connect"),
             fault("1 TiB content-length", HUGE_BODY, "timeout"),
         ],
         &[],
@@ -464,6 +477,8 @@ local c = es.client{ $CHECKurl = "$URL", timeout = "$Ts" }"#,
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            fault("closes", CLOSES, "connect"),
+            fault("resets", RESETS, "connect"),
             fault("200, body not JSON", HTTP_OK, "protocol"),
             fault("1 TiB content-length", HUGE_BODY, "timeout"),
         ],
@@ -487,6 +502,11 @@ local h = hive.connect{ $CHECKhost = "127.0.0.1", port = $PORT, timeout = "$Ts" 
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            // An end of stream in the SASL handshake reads as a transport or auth mismatch
+            // (hive/transport.rs: "is it a binary port, does it use nosasl?"): protocol, where
+            // the other bindings count a server gone before answering as connect.
+            fault("closes", CLOSES, "protocol"),
+            fault("resets", RESETS, "connect"),
             fault("HTTP answer", HTTP_OK, "protocol"),
             fault("huge length", HUGE_LENGTH, "timeout"),
         ],
@@ -510,6 +530,10 @@ local h = hive.connect{ $CHECKhost = "127.0.0.1", port = $PORT, auth = "nosasl",
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            // An end of stream before the first answer reads as a server that wants SASL
+            // (hive/transport.rs): protocol, where the other bindings count connect.
+            fault("closes", CLOSES, "protocol"),
+            fault("resets", RESETS, "connect"),
             fault("HTTP answer", HTTP_OK, "protocol"),
         ],
         &[],
@@ -532,6 +556,10 @@ local h = hive.connect{ $CHECKhost = "127.0.0.1", port = $PORT, transport = "htt
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            // hyper's "connection closed before message completed" cannot be told from other
+            // protocol errors through reqwest (bindings::reqwest_kind): protocol; a reset is connect.
+            fault("closes", CLOSES, "protocol"),
+            fault("resets", RESETS, "connect"),
             fault("200, body not Thrift", HTTP_OK, "protocol"),
             fault("1 TiB content-length", HUGE_BODY, "timeout"),
         ],
@@ -564,6 +592,10 @@ fn phoenix_protobuf_against_servers_that_never_answer_or_answer_garbage() {
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            // hyper's "connection closed before message completed" cannot be told from other
+            // protocol errors through reqwest (bindings::reqwest_kind): protocol; a reset is connect.
+            fault("closes", CLOSES, "protocol"),
+            fault("resets", RESETS, "connect"),
             fault("200, body not Avatica", HTTP_OK, "protocol"),
             fault("1 TiB content-length", HUGE_BODY, "timeout"),
         ],
@@ -578,6 +610,10 @@ fn phoenix_json_against_servers_that_never_answer_or_answer_garbage() {
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            // hyper's "connection closed before message completed" cannot be told from other
+            // protocol errors through reqwest (bindings::reqwest_kind): protocol; a reset is connect.
+            fault("closes", CLOSES, "protocol"),
+            fault("resets", RESETS, "connect"),
             fault("200, body not Avatica", HTTP_OK, "protocol"),
             fault("1 TiB content-length", HUGE_BODY, "timeout"),
         ],
@@ -603,6 +639,8 @@ local c = hdfs.client{ $CHECKurl = "hdfs://$HP", user = "loadgen", timeout = "$T
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            fault("closes", CLOSES, "connect"),
+            fault("resets", RESETS, "connect"),
             fault("HTTP answer", HTTP_OK, "protocol"),
             fault("huge length", HUGE_LENGTH, "timeout"),
             fault("bad 16-byte frame", BAD_FRAME, "protocol"),
@@ -627,6 +665,8 @@ local f = flink.cluster{ $CHECKurl = "$URL", timeout = "$Ts" }"#,
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            fault("closes", CLOSES, "connect"),
+            fault("resets", RESETS, "connect"),
             fault("200, body not JSON", HTTP_OK, "protocol"),
             fault("1 TiB content-length", HUGE_BODY, "timeout"),
         ],
@@ -656,6 +696,8 @@ local p = kafka.producer{ $CHECKbrokers = "$HP", timeout = "$Ts" }"#,
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "protocol"),
+            fault("closes", CLOSES, "connect"),
+            fault("resets", RESETS, "connect"),
             fault("HTTP answer", HTTP_OK, "protocol"),
             // A length under receive.message.max.bytes, and nothing after it: librdkafka waits
             // for the rest, and the record times out.
@@ -689,6 +731,8 @@ local c = hdfs.client{ $CHECKurl = "hdfs://$HP", user = "loadgen", timeout = "$T
         &[
             fault("silent", SILENT, "timeout"),
             fault("garbage", BLOB, "timeout"),
+            fault("closes", CLOSES, "connect"),
+            fault("resets", RESETS, "connect"),
             fault("HTTP answer", HTTP_OK, "timeout"),
             fault("bad 16-byte frame", BAD_FRAME, "connect"),
         ],

@@ -599,3 +599,46 @@ fn kafka_option_errors_hide_sasl_settings() {
         assert_kept(&[&s], &outs);
     }
 }
+
+#[test]
+fn elasticsearch_url_credentials_stay_out_of_every_output() {
+    // No server: 127.0.0.1:1 refuses every connection, and 99999 is not a port.
+    let s = secret();
+    let script = |body: &str| {
+        Case::new(&format!(
+            "local lg = require('loadgen')\nlocal es = require('loadgen.elasticsearch')\nlocal S = lg.env('SECRET')\n{NOTES}\n{body}\n"
+        ))
+    };
+    let refused = script(
+        r#"
+local c = es.client{ url = "http://user:" .. S .. "@127.0.0.1:1", healthcheck = false, timeout = "1s" }
+options = { iterations = 1 }
+function default()
+  expect(c:count("i"), "count refused", false)
+  expect(c:index("i", { a = 1 }), "index refused", false)
+  expect(c:bulk("i", { { a = 1 } }), "bulk refused", false)
+  raise()
+end
+"#,
+    );
+    let bad = script(
+        "es.client{ urls = { 'http://127.0.0.1:1', 'http://user:' .. S .. '@127.0.0.1:99999' } }\nfunction default() end",
+    );
+    let env = env_args(&[("SECRET", &s)]);
+    let (run, outs) = outputs_of(&refused, &as_strs(&env));
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    assert_kept(&[&s], &outs);
+    let errors = script_errors(&outs);
+    for what in [
+        "count refused: connect: ",
+        "index refused: connect: ",
+        "bulk refused: connect: ",
+    ] {
+        assert!(errors.contains(what), "{what} not in {errors}");
+    }
+    let (run, outs) = outputs_of(&bad, &as_strs(&env));
+    assert_eq!(code(&run), 3, "{}", stderr(&run));
+    let says = "bad url 'http://user:<hidden ";
+    assert!(stderr(&run).contains(says), "{says}: {}", stderr(&run));
+    assert_kept(&[&s], &outs);
+}

@@ -1,8 +1,9 @@
 //! Servers that misbehave, for tests of loadgen's own behaviour against them: a TCP listener on
-//! 127.0.0.1:0 that accepts every connection and then either never answers ([`BadServer::silent`])
-//! or answers every read with bytes that are not the protocol the client speaks
-//! ([`BadServer::garbage`]). Each connection has a thread of its own; the server lives until the
-//! test process ends.
+//! 127.0.0.1:0 that accepts every connection and then either never answers ([`BadServer::silent`]),
+//! answers every read with bytes that are not the protocol the client speaks
+//! ([`BadServer::garbage`]), or dies under the first request, closing the connection
+//! ([`BadServer::closing`]) or resetting it ([`BadServer::resetting`]). Each connection has a
+//! thread of its own; the server lives until the test process ends.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,6 +18,11 @@ enum Behaviour {
     Silent,
     /// Answers every read (of at least one byte) with these bytes, and keeps the connection open.
     Answer(Arc<[u8]>),
+    /// Reads what the client sends first, then closes the connection (FIN) without a byte.
+    Close,
+    /// Reads one byte of what the client sends first, then closes the connection with the rest
+    /// unread, which resets it (RST).
+    Reset,
 }
 
 pub struct BadServer {
@@ -31,6 +37,14 @@ impl BadServer {
 
     pub fn garbage(answer: &[u8]) -> BadServer {
         start(Behaviour::Answer(answer.into()))
+    }
+
+    pub fn closing() -> BadServer {
+        start(Behaviour::Close)
+    }
+
+    pub fn resetting() -> BadServer {
+        start(Behaviour::Reset)
     }
 
     /// `127.0.0.1:port`.
@@ -71,6 +85,22 @@ fn start(behaviour: Behaviour) -> BadServer {
 
 fn serve(mut s: TcpStream, behaviour: Behaviour) {
     let mut buf = vec![0u8; 64 * 1024];
+    match behaviour {
+        Behaviour::Close => {
+            // the request whole, however many segments it came in: a close with bytes unread
+            // would be a reset
+            if matches!(s.read(&mut buf), Ok(n) if n > 0) {
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_millis(100)));
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            }
+            return;
+        }
+        Behaviour::Reset => {
+            let _ = s.read(&mut buf[..1]);
+            return;
+        }
+        Behaviour::Silent | Behaviour::Answer(_) => {}
+    }
     loop {
         match s.read(&mut buf) {
             Ok(0) | Err(_) => return,

@@ -28,8 +28,25 @@ impl Settings {
         }
         self.urls
             .iter()
-            .map(|u| Url::parse(u).map_err(|e| format!("elasticsearch: bad url '{u}': {e}")))
+            .map(|u| {
+                Url::parse(u).map_err(|e| {
+                    format!(
+                        "elasticsearch: bad url '{}': {e}",
+                        crate::util::shown_url(u)
+                    )
+                })
+            })
             .collect()
+    }
+
+    /// The URLs as messages show them: credentials in them hidden ([`crate::util::shown_url`]).
+    pub fn shown_urls(&self) -> String {
+        let shown: Vec<_> = self
+            .urls
+            .iter()
+            .map(|u| crate::util::shown_url(u))
+            .collect();
+        shown.join(",")
     }
 }
 
@@ -63,16 +80,38 @@ pub fn client(s: &Settings) -> Result<Elasticsearch, OpError> {
     })
 }
 
-fn transport_error(e: &elasticsearch::Error, what: &str) -> OpError {
+/// Where a request failed: before its answer's head was complete, or reading the body.
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    Head,
+    Body,
+}
+
+/// The kind of a failed request, as for the other bindings: the connection failing before the
+/// answer (refused, reset, closed) is `connect`; an answer that had started and was cut off, or
+/// bytes that are not HTTP, `protocol`.
+fn transport_error(e: &elasticsearch::Error, what: &str, stage: Stage) -> OpError {
     let chain = crate::bindings::error_chain(e);
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
-    } else if chain.contains("connect") || chain.contains("Connection refused") {
+    } else if stage == Stage::Body {
+        ErrorKind::Protocol
+    } else if crate::bindings::lost_connection_in(e) || gone_before_answering(&chain) {
         ErrorKind::Connect
     } else {
         ErrorKind::Protocol
     };
     OpError::new(kind, format!("{what}: {chain}"))
+}
+
+/// Whether an error's text says the connection was never made or was closed before the answer:
+/// the elasticsearch crate's reqwest (0.12) and hyper types are not ours to test, so their words
+/// are matched: hyper-util's "client error (Connect)" (refused, DNS, TLS) and hyper's
+/// "connection closed before message completed" (also when part of the head had arrived: hyper
+/// does not say).
+fn gone_before_answering(chain: &str) -> bool {
+    chain.contains("client error (Connect)")
+        || chain.contains("connection closed before message completed")
 }
 
 fn status_kind(status: u16) -> Option<ErrorKind> {
@@ -147,9 +186,12 @@ async fn send(
             None,
         )
         .await
-        .map_err(|e| transport_error(&e, what))?;
+        .map_err(|e| transport_error(&e, what, Stage::Head))?;
     let status = resp.status_code().as_u16();
-    let raw = resp.bytes().await.map_err(|e| transport_error(&e, what))?;
+    let raw = resp
+        .bytes()
+        .await
+        .map_err(|e| transport_error(&e, what, Stage::Body))?;
     if let Some(kind) = status_kind(status) {
         let reason = serde_json::from_slice::<Value>(&raw)
             .ok()
@@ -322,7 +364,7 @@ pub async fn bulk(
 /// Reaches the cluster, or says which address could not be reached. Runs on a runtime of its own
 /// (before the run), with a client that is not kept.
 pub fn healthcheck(s: &Settings) -> Result<(), String> {
-    let fail = |m: String| format!("elasticsearch: cannot reach {}: {m}", s.urls.join(","));
+    let fail = |m: String| format!("elasticsearch: cannot reach {}: {m}", s.shown_urls());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -343,6 +385,104 @@ pub fn healthcheck(s: &Settings) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+
+    /// The kind of a count against a server that takes one connection and does `then` with it.
+    fn kind_against(then: fn(&mut std::net::TcpStream)) -> (ErrorKind, String) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            then(&mut c);
+        });
+        let s = Settings {
+            urls: vec![format!("http://{addr}")],
+            timeout: Duration::from_secs(5),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = rt
+            .block_on(request_with(
+                &build(&s).unwrap(),
+                Method::Get,
+                "/i/_count",
+                None,
+                false,
+            ))
+            .unwrap_err();
+        server.join().unwrap();
+        (e.kind, e.message)
+    }
+
+    /// Reads a request's head (a GET has no body).
+    fn read_head(c: &mut std::net::TcpStream) {
+        let (mut req, mut b) = (Vec::new(), [0u8; 1]);
+        while !req.ends_with(b"\r\n\r\n") && c.read(&mut b).unwrap_or(0) == 1 {
+            req.push(b[0]);
+        }
+    }
+
+    #[test]
+    fn a_server_gone_before_answering_is_connect_and_a_cut_off_answer_protocol() {
+        for (how, then, kind) in [
+            (
+                "closed",
+                read_head as fn(&mut std::net::TcpStream),
+                ErrorKind::Connect,
+            ),
+            (
+                "reset",
+                |c| {
+                    let _ = c.read(&mut [0u8; 1]);
+                },
+                ErrorKind::Connect,
+            ),
+            (
+                "a short body",
+                |c| {
+                    read_head(c);
+                    c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{}")
+                        .unwrap();
+                },
+                ErrorKind::Protocol,
+            ),
+            (
+                "not HTTP",
+                |c| {
+                    read_head(c);
+                    c.write_all(b"SSH-2.0-OpenSSH\r\n\r\n").unwrap();
+                },
+                ErrorKind::Protocol,
+            ),
+        ] {
+            let (k, message) = kind_against(then);
+            assert_eq!(k, kind, "{how}: {message}");
+        }
+    }
+
+    #[test]
+    fn urls_with_credentials_are_shown_without_the_password() {
+        let s = Settings {
+            urls: vec!["http://user:pw-1@127.0.0.1:1".into()],
+            timeout: Duration::from_millis(500),
+        };
+        let e = healthcheck(&s).unwrap_err();
+        assert!(
+            e.contains("http://user:<hidden ") && !e.contains("pw-1"),
+            "{e}"
+        );
+        let bad = Settings {
+            urls: vec!["http://user:pw-2@127.0.0.1:99999".into()],
+            ..s
+        };
+        let e = bad.validate().unwrap_err();
+        assert!(
+            e.contains("bad url 'http://user:<hidden ") && !e.contains("pw-2"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn a_bulk_answer_is_counted_and_only_failures_are_kept() {

@@ -438,7 +438,7 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
     healthcheck_if(
         lua,
         c.healthcheck != Some(false),
-        &format!("elasticsearch {}", settings.urls.join(",")),
+        &format!("elasticsearch {}", settings.shown_urls()),
         move || client::healthcheck(&check),
     );
     let limiter = match c.rate_limit {
@@ -446,7 +446,7 @@ fn client_ctor(lua: &Lua, o: Option<Table>) -> mlua::Result<Client> {
             lua,
             "elasticsearch.client rate_limit",
             c.name.as_deref(),
-            &settings.urls.join(","),
+            &settings.shown_urls(),
             r,
             c.burst,
         )?),

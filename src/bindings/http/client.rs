@@ -78,27 +78,7 @@ thread_local! {
 
 const URL_CACHE_MAX: usize = 4096;
 
-/// `url` as messages show it: credentials in it (`http://user:password@host/`) are secrets, so the
-/// password, or a user without one (often a token), is replaced by a hash of it
-/// ([`crate::util::hide_secret`]). Works on text that does not parse as a URL too.
-pub fn shown_url(url: &str) -> std::borrow::Cow<'_, str> {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let Some(at) = authority.rfind('@') else {
-        return url.into();
-    };
-    // the secret: after the user's ':' if there is one, else the whole user part
-    let from = start + authority[..at].find(':').map_or(0, |i| i + 1);
-    let to = start + at;
-    format!(
-        "{}{}{}",
-        &url[..from],
-        crate::util::hide_secret("password", &url[from..to]),
-        &url[to..]
-    )
-    .into()
-}
+pub use crate::util::shown_url;
 
 fn parse_url(url: &str) -> Result<reqwest::Url, OpError> {
     URLS.with(|c| {

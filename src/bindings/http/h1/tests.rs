@@ -321,10 +321,13 @@ const ANSWERS: [&[u8]; 4] = [
     b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
 ];
 
-fn only_protocol_errors(r: Result<super::Response, crate::metrics::OpError>) -> Result<(), String> {
-    match r {
+/// An answer, or a protocol error; or, when the server sent nothing at all, a connect error.
+fn only_protocol_errors(bytes: Vec<u8>) -> Result<(), String> {
+    let silent = bytes.is_empty();
+    match answer_of(bytes) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind == ErrorKind::Protocol => Ok(()),
+        Err(e) if e.kind == ErrorKind::Protocol && !silent => Ok(()),
+        Err(e) if e.kind == ErrorKind::Connect && silent => Ok(()),
         Err(e) => Err(format!("{:?}: {}", e.kind, e.message)),
     }
 }
@@ -335,14 +338,98 @@ proptest::proptest! {
     /// Arbitrary bytes as an answer: an answer or a protocol error, no panic, no hang.
     #[test]
     fn h1_arbitrary_answers(bytes in crate::util::fuzz::bytes(600)) {
-        only_protocol_errors(answer_of(bytes)).map_err(proptest::test_runner::TestCaseError::fail)?;
+        only_protocol_errors(bytes).map_err(proptest::test_runner::TestCaseError::fail)?;
     }
 
     /// Valid answers with bytes flipped, cut, inserted and removed.
     #[test]
     fn h1_mutated_answers(i in 0..ANSWERS.len(), m in crate::util::fuzz::mutations()) {
         let bytes = crate::util::fuzz::apply(ANSWERS[i], &m);
-        only_protocol_errors(answer_of(bytes)).map_err(proptest::test_runner::TestCaseError::fail)?;
+        only_protocol_errors(bytes).map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+}
+
+/// A server that dies under one request: it accepts the connection, lets `before_close` read (or
+/// not) and write, then closes it. The client's error.
+fn dying(before_close: fn(&mut std::net::TcpStream)) -> crate::metrics::OpError {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        before_close(&mut c);
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(send(get(format!("http://{addr}/dying")))).0;
+    server.join().unwrap();
+    super::forget_connections();
+    r.unwrap_err()
+}
+
+/// Reads a request's head.
+fn read_head(c: &mut std::net::TcpStream) {
+    let (mut req, mut b) = (Vec::new(), [0u8; 1]);
+    while !req.ends_with(b"\r\n\r\n") && c.read(&mut b).unwrap_or(0) == 1 {
+        req.push(b[0]);
+    }
+}
+
+#[test]
+fn a_server_gone_before_any_byte_of_its_answer_is_a_connect_error() {
+    // closed (FIN) after the request was read; closed right on accepting it, before the request
+    // came; closed with the request unread, which resets the connection (RST)
+    for (how, before_close) in [
+        (
+            "closed after the request",
+            read_head as fn(&mut std::net::TcpStream),
+        ),
+        ("closed on accepting", |_| {}),
+        ("reset", |c| {
+            let _ = c.read(&mut [0u8; 1]);
+        }),
+    ] {
+        let e = dying(before_close);
+        assert_eq!(e.kind, ErrorKind::Connect, "{how}: {}", e.message);
+        assert!(
+            e.message.contains("before answering")
+                || e.message.contains("reset")
+                || e.message.contains("sending the request"),
+            "{how}: {}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn an_answer_cut_off_after_it_started_is_a_protocol_error() {
+    // half a status line; an interim answer and nothing after it; a body shorter than its length
+    for (how, before_close) in [
+        (
+            "half a status line",
+            (|c| {
+                read_head(c);
+                c.write_all(b"HTTP/1.1 20").unwrap();
+            }) as fn(&mut std::net::TcpStream),
+        ),
+        ("only an interim answer", |c| {
+            read_head(c);
+            c.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap();
+        }),
+        ("a short body", |c| {
+            read_head(c);
+            c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort")
+                .unwrap();
+        }),
+    ] {
+        let e = dying(before_close);
+        assert_eq!(e.kind, ErrorKind::Protocol, "{how}: {}", e.message);
+        assert!(
+            e.message.contains("in the middle of the"),
+            "{how}: {}",
+            e.message
+        );
     }
 }
 

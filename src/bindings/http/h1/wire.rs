@@ -16,13 +16,22 @@ enum Framing {
 
 /// Sends `wire` and reads the answer. `Ok` holds the answer and whether the connection may be
 /// used again; `Err` the failure and whether the request was written.
+///
+/// The connection failing before any byte of the answer arrived (a failed write, a reset, an end
+/// of stream) is the server gone: `connect`. Once bytes arrived, an answer that is not HTTP or is
+/// cut off is `protocol`. (`stale`, whether the request may be sent again on a new connection, is
+/// judged apart from the kind.)
 pub(super) async fn round_trip(
     conn: &mut Conn,
     wire: &[u8],
     head_only: bool,
 ) -> Result<(Response, bool), (Failure, bool)> {
-    let io = |what: &str, e: std::io::Error, stale: bool| Failure {
-        kind: ErrorKind::Protocol,
+    let lost = |what: &str, e: std::io::Error, heard: bool, stale: bool| Failure {
+        kind: if !heard && crate::bindings::connection_lost(&e) {
+            ErrorKind::Connect
+        } else {
+            ErrorKind::Protocol
+        },
         what: format!("{what}: {e}"),
         stale,
     };
@@ -38,8 +47,10 @@ pub(super) async fn round_trip(
         ));
     }
     if let Err(e) = conn.stream.write_all(wire).await {
-        return Err((io("sending the request", e, true), false));
+        return Err((lost("sending the request", e, false, true), false));
     }
+    // Whether any byte of the answer (an interim 1xx answer included) arrived.
+    let mut heard = false;
     // The head, skipping any 1xx interim answer.
     let (status, head, framing, keep) = loop {
         let parsed = {
@@ -80,17 +91,24 @@ pub(super) async fn round_trip(
                 let nothing_yet = conn.buf.is_empty();
                 match read_more(conn).await {
                     Ok(0) => {
+                        let (kind, what) = if heard {
+                            (ErrorKind::Protocol, "in the middle of the answer's head")
+                        } else {
+                            (ErrorKind::Connect, "before answering")
+                        };
                         return Err((
                             Failure {
-                                kind: ErrorKind::Protocol,
-                                what: "the server closed the connection before answering".into(),
+                                kind,
+                                what: format!("the server closed the connection {what}"),
                                 stale: nothing_yet,
                             },
                             true,
-                        ))
+                        ));
                     }
-                    Ok(_) => {}
-                    Err(e) => return Err((io("reading the answer", e, nothing_yet), true)),
+                    Ok(_) => heard = true,
+                    Err(e) => {
+                        return Err((lost("reading the answer", e, heard, nothing_yet), true))
+                    }
                 }
             }
         }

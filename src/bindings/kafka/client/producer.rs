@@ -49,8 +49,9 @@ pub struct KafkaProducer {
     pub health: Arc<Health>,
     /// Whether each record carries [`SENT_HEADER`].
     pub sent_header: bool,
-    /// `message.timeout.ms`: no send waits longer for its delivery report. librdkafka looks for
-    /// timed-out records once a second, so its own report comes up to a second after it.
+    /// `message.timeout.ms` as librdkafka has it ([`ProducerConfig::message_timeout_ms`]): no send
+    /// waits longer for its delivery report. librdkafka looks for timed-out records once a second,
+    /// so its own report comes up to a second after it. None: no limit.
     pub timeout: Option<Duration>,
 }
 
@@ -74,7 +75,60 @@ pub struct ProducerConfig {
     pub extra: BTreeMap<String, String>,
 }
 
+/// librdkafka's names for a record's delivery timeout: `delivery.timeout.ms` is an alias of
+/// `message.timeout.ms` (one setting).
+const DELIVERY_TIMEOUT: [&str; 2] = ["message.timeout.ms", "delivery.timeout.ms"];
+
+/// The largest `message.timeout.ms` librdkafka takes (its range is 0..=2147483647; 0 is no limit).
+const DELIVERY_TIMEOUT_MAX: u64 = i32::MAX as u64;
+
 impl ProducerConfig {
+    /// `message.timeout.ms`, in milliseconds, as librdkafka is handed it: from `extra` under
+    /// either of its names, else from `timeout`; None when neither is set (librdkafka's default,
+    /// 300000, applies, with no bound of ours). `extra` wins over `timeout`, as it always did.
+    ///
+    /// With both names in `extra`, which one librdkafka keeps would be the last it is handed, and
+    /// rdkafka hands settings over in a hash map's order, which differs between runs: two different
+    /// values are refused, and [`Self::client_config`] hands over one name only. A value that is
+    /// not a whole number of milliseconds in librdkafka's range is refused too (librdkafka itself
+    /// would read "10s" as 10 and "0x10" as 16). A `timeout` under a millisecond is 1 ms, not the
+    /// 0 it would truncate to, which librdkafka reads as no limit.
+    pub fn message_timeout_ms(&self) -> Result<Option<u64>, String> {
+        let mut from_extra: Option<(&str, u64)> = None;
+        for key in DELIVERY_TIMEOUT {
+            let Some(v) = self.extra.get(key) else {
+                continue;
+            };
+            let ms = v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms <= DELIVERY_TIMEOUT_MAX)
+                .ok_or_else(|| {
+                    format!(
+                        "config.{key}: expected a whole number of milliseconds from 0 (no limit) \
+                         to {DELIVERY_TIMEOUT_MAX}, got {v:?}"
+                    )
+                })?;
+            match from_extra {
+                Some((first, other)) if other != ms => {
+                    return Err(format!(
+                        "config.{first} ({other}) and config.{key} ({ms}) are one setting \
+                         (librdkafka's alias) with two values: set one"
+                    ))
+                }
+                _ => from_extra = Some((key, ms)),
+            }
+        }
+        Ok(match from_extra {
+            Some((_, ms)) => Some(ms),
+            None => self.timeout.map(|t| match t.as_millis() {
+                0 if !t.is_zero() => 1,
+                ms => u64::try_from(ms).unwrap_or(u64::MAX),
+            }),
+        })
+    }
+
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers);
@@ -93,33 +147,52 @@ impl ProducerConfig {
         if let Some(v) = self.idempotence {
             c.set("enable.idempotence", v.to_string());
         }
-        if let Some(t) = self.timeout {
-            c.set("message.timeout.ms", t.as_millis().to_string());
-        }
         for (k, v) in &self.extra {
-            c.set(k, v);
+            if !DELIVERY_TIMEOUT.contains(&k.as_str()) {
+                c.set(k, v);
+            }
+        }
+        match self.message_timeout_ms() {
+            Ok(Some(ms)) => {
+                c.set(DELIVERY_TIMEOUT[0], ms.to_string());
+            }
+            Ok(None) => {}
+            // refused by `create`; otherwise (the producer's identity, `loadgen check`) handed
+            // over as written, for librdkafka to judge
+            Err(_) => {
+                for key in DELIVERY_TIMEOUT {
+                    if let Some(v) = self.extra.get(key) {
+                        c.set(key, v);
+                    }
+                }
+            }
         }
         c
     }
 
     pub fn create(&self) -> Result<KafkaProducer, String> {
+        let fail = |e: String| format!("kafka producer ({}): {e}", self.brokers);
+        let timeout_ms = self.message_timeout_ms().map_err(fail)?;
         let health = Arc::new(Health::default());
         let inner = self
             .client_config()
             .create_with_context(Context(health.clone()))
-            .map_err(|e| format!("kafka producer ({}): {}", self.brokers, super::shown(&e)))?;
-        let timeout = match self.extra.get("message.timeout.ms") {
-            Some(ms) => ms.trim().parse().ok().map(Duration::from_millis),
-            None => self.timeout,
-        };
+            .map_err(|e| fail(super::shown(&e)))?;
         Ok(KafkaProducer {
             inner,
             health,
             sent_header: !self.no_sent_header,
-            // 0 is librdkafka's "no limit"
-            timeout: timeout.filter(|t| !t.is_zero()),
+            timeout: send_bound(timeout_ms),
         })
     }
+}
+
+/// How long a send waits for its delivery report, from the `message.timeout.ms` librdkafka has:
+/// that long, or without a bound for 0 (librdkafka's "no limit") or no setting.
+fn send_bound(message_timeout_ms: Option<u64>) -> Option<Duration> {
+    message_timeout_ms
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
 }
 
 /// One record to produce.
@@ -186,8 +259,12 @@ pub async fn send(producer: &KafkaProducer, rec: Record) -> (Result<Delivery, Op
     };
     match delivered {
         Ok(Ok(d)) => {
-            producer.health.all_down.store(false, Ordering::Relaxed);
-            producer.health.garbled.store(false, Ordering::Relaxed);
+            // (loads first: a store on every delivery would bounce the line between threads)
+            for flag in [&producer.health.all_down, &producer.health.garbled] {
+                if flag.load(Ordering::Relaxed) {
+                    flag.store(false, Ordering::Relaxed);
+                }
+            }
             (
                 Ok(Delivery {
                     partition: d.partition,
@@ -224,4 +301,96 @@ pub fn flush(producer: &KafkaProducer, timeout: Duration) -> Result<(), OpError>
         .inner
         .flush(timeout)
         .map_err(|e| op_error(&e, "flush"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(timeout: Option<Duration>, extra: &[(&str, &str)]) -> ProducerConfig {
+        ProducerConfig {
+            brokers: "127.0.0.1:1".into(),
+            timeout,
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_send_bound_is_the_message_timeout_librdkafka_is_handed() {
+        let (s, ms) = (Duration::from_secs, Duration::from_millis);
+        for (timeout, extra, handed, bound) in [
+            (None, &[][..], None, None),
+            (Some(s(20)), &[], Some(20_000), Some(s(20))),
+            // under a millisecond: 1 ms, not 0 (librdkafka's "no limit")
+            (Some(Duration::from_micros(500)), &[], Some(1), Some(ms(1))),
+            (Some(Duration::from_micros(1500)), &[], Some(1), Some(ms(1))),
+            (Some(Duration::ZERO), &[], Some(0), None),
+            // `config` wins over `timeout`, under either name
+            (
+                Some(s(20)),
+                &[("delivery.timeout.ms", "3000")],
+                Some(3000),
+                Some(s(3)),
+            ),
+            (
+                Some(s(20)),
+                &[("message.timeout.ms", " 2500 ")],
+                Some(2500),
+                Some(ms(2500)),
+            ),
+            (None, &[("message.timeout.ms", "0")], Some(0), None),
+            (
+                None,
+                &[
+                    ("message.timeout.ms", "4000"),
+                    ("delivery.timeout.ms", "04000"),
+                ],
+                Some(4000),
+                Some(s(4)),
+            ),
+        ] {
+            let c = config(timeout, extra);
+            let case = format!("{timeout:?} {extra:?}");
+            assert_eq!(c.message_timeout_ms(), Ok(handed), "{case}");
+            let cc = c.client_config();
+            let handed_text = handed.map(|ms| ms.to_string());
+            assert_eq!(
+                cc.get("message.timeout.ms"),
+                handed_text.as_deref(),
+                "{case}"
+            );
+            assert_eq!(cc.get("delivery.timeout.ms"), None, "{case}");
+            assert_eq!(send_bound(handed), bound, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_delivery_timeout_not_in_milliseconds_or_set_twice_is_refused() {
+        for (extra, says) in [
+            (&[("message.timeout.ms", "10s")][..], "config.message.timeout.ms: expected"),
+            (&[("delivery.timeout.ms", "abc")], "config.delivery.timeout.ms: expected"),
+            (&[("message.timeout.ms", "0x10")], "got \"0x10\""),
+            (&[("message.timeout.ms", "-1")], "got \"-1\""),
+            (&[("message.timeout.ms", "")], "got \"\""),
+            (&[("message.timeout.ms", "2147483648")], "to 2147483647"),
+            (
+                &[("message.timeout.ms", "1000"), ("delivery.timeout.ms", "2000")],
+                "config.message.timeout.ms (1000) and config.delivery.timeout.ms (2000) are one setting",
+            ),
+        ] {
+            let c = config(Some(Duration::from_secs(1)), extra);
+            let e = c.message_timeout_ms().unwrap_err();
+            assert!(e.contains(says), "{extra:?}: {e}");
+            // refused before librdkafka is asked
+            let e = c.create().err().expect("refused");
+            assert!(
+                e.starts_with("kafka producer (127.0.0.1:1): ") && e.contains(says),
+                "{extra:?}: {e}"
+            );
+        }
+    }
 }
