@@ -171,7 +171,7 @@ def judge(r, rss, rates, out, check):
     if rss:
         slope = growth_per_hour(rss, t_first + warm, t_last)
         lines += [f"RSS after the warm-up grows {slope:+.2f} MiB an hour (least squares over the samples)."]
-    chart(out, rss, windows, rates, t_first)
+    chart(out, rss, windows, rates, t_first, warm)
     return lines
 
 
@@ -185,7 +185,7 @@ def growth_per_hour(rss, since, until):
     return sum((t - mt) * (v - mv) for t, v in pts) / den * 3600 if den else 0.0
 
 
-def chart(out, rss, windows, rates, t0):
+def chart(out, rss, windows, rates, t0, warm):
     """Two panels: loadgen's RSS (MiB) over minutes, and each operation's 10-s throughput in % of its rate."""
     w, h, left, top, ph, gap = 900, 560, 70, 40, 200, 70
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
@@ -197,6 +197,10 @@ def chart(out, rss, windows, rates, t0):
     def panel(y0, title, ymin, ymax, unit, series):
         svg.append(f'<text x="{left}" y="{y0 - 10}" font-weight="bold">{title}</text>')
         svg.append(f'<rect x="{left}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+        # where the warm-up ends (the criteria look at what follows)
+        xw = left + pw * warm / tmax
+        svg.append(f'<line x1="{xw:.1f}" x2="{xw:.1f}" y1="{y0}" y2="{y0 + ph}" stroke="#888" stroke-dasharray="4 3"/>')
+        svg.append(f'<text x="{xw + 4:.1f}" y="{y0 + 12}" fill="#666">end of warm-up</text>')
         for k in range(5):
             v = ymin + (ymax - ymin) * k / 4
             y = y0 + ph - ph * k / 4
@@ -218,7 +222,7 @@ def chart(out, rss, windows, rates, t0):
     if mib:
         lo, hi = min(v for _, v in mib), max(v for _, v in mib)
         pad = max((hi - lo) * 0.1, 1)
-        panel(top, "loadgen resident memory (RSS)", max(lo - pad, 0), hi + pad, "", [("RSS MiB", mib)])
+        panel(top, "loadgen resident memory (RSS), MiB", max(lo - pad, 0), hi + pad, "", [("RSS", mib)])
     tp = [(op, [(2 + 10 * i + 5, 100 * v / (rates[op] * 10)) for i, v in enumerate(ws)]) for op, ws in windows.items()]
     panel(top + ph + gap, "throughput per 10-s window, % of the set rate", 90, 110, "%", tp)
     svg.append("</svg>")
