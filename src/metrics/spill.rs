@@ -21,8 +21,10 @@ enum Place {
 
 #[derive(Debug, Default)]
 pub struct Spill {
-    /// Made at the first second sealed; `None` before, and for good once making or writing it failed.
+    /// Made at the first second sealed; `None` before, and when it could not be made.
     file: Option<Arc<File>>,
+    /// No more writes to the file (it could not be made, or a write failed): later seconds stay in
+    /// memory. What the file already holds is still read from it.
     failed: bool,
     /// Where the next second's bytes go in the file.
     end: u64,
@@ -31,6 +33,8 @@ pub struct Spill {
 
 /// A sealed entry: everything of an [`Entry`] the series keeps (a sealed second has no tags and no
 /// service-time histogram), its latency or values histogram as HdrHistogram V2 deflate text.
+/// Numbers are kept as their bits: JSON has no NaN or infinity, and a script can make either (a
+/// trend of `x / 0`), which would lose the whole second.
 #[derive(Serialize, Deserialize)]
 struct Sealed {
     name: String,
@@ -38,9 +42,10 @@ struct Sealed {
     count: u64,
     errors: BTreeMap<String, u64>,
     units: BTreeMap<String, u64>,
-    sum: f64,
+    sum: u64,
     passes: u64,
-    gauge: Option<Gauge>,
+    /// value, min, max (bits), at_us
+    gauge: Option<(u64, u64, u64, i64)>,
     censored: u64,
     hist: Option<String>,
 }
@@ -70,10 +75,13 @@ impl Spill {
     }
 
     /// Seals second `t`: its entries leave memory. Histograms are compressed; service times dropped.
-    pub fn put(&mut self, t: i64, metrics: &BTreeMap<String, Entry>) {
+    /// Returns why, the first time the seconds stay in memory instead of the file (for the run's
+    /// warnings).
+    pub fn put(&mut self, t: i64, metrics: &BTreeMap<String, Entry>) -> Option<String> {
         let bytes = encode(metrics);
-        let place = match self.file() {
-            Some(f) => match f.write_all_at(&bytes, self.end) {
+        let mut why = None;
+        let place = match self.writable() {
+            Ok(f) => match f.write_all_at(&bytes, self.end) {
                 Ok(()) => {
                     let at = self.end;
                     self.end += bytes.len() as u64;
@@ -82,16 +90,21 @@ impl Spill {
                         len: bytes.len() as u32,
                     }
                 }
-                Err(_) => {
-                    // A full disk: the seconds from here on stay in memory.
-                    self.file = None;
+                Err(e) => {
+                    // A full disk: what the file holds stays readable; later seconds stay in memory.
                     self.failed = true;
+                    why = Some(format!("writing the per-second series to a temporary file failed ({e}): the seconds from here on are kept in memory, which grows with the run"));
                     Place::Memory(bytes)
                 }
             },
-            None => Place::Memory(bytes),
+            Err(Some(e)) => {
+                why = Some(format!("no temporary file for the per-second series in {} ({e}): every second is kept in memory, which grows with the run", std::env::temp_dir().display()));
+                Place::Memory(bytes)
+            }
+            Err(None) => Place::Memory(bytes),
         };
         self.index.insert(t, place);
+        why
     }
 
     /// Second `t`'s entries (empty if it is not sealed here, or could not be read back).
@@ -121,12 +134,21 @@ impl Spill {
         }
     }
 
-    /// The temporary file, made at first use and unlinked at once (it goes with the process, however
-    /// the process ends).
-    fn file(&mut self) -> Option<Arc<File>> {
-        if self.file.is_none() && !self.failed {
+    /// The temporary file to write to: made at first use (readable by its owner only) and unlinked
+    /// at once, so it goes with the process however the process ends. `Err(Some(why))` when it could
+    /// not be made (once), `Err(None)` when writes stopped earlier.
+    fn writable(&mut self) -> Result<Arc<File>, Option<std::io::Error>> {
+        if self.failed {
+            return Err(None);
+        }
+        if let Some(f) = &self.file {
+            return Ok(f.clone());
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut last = None;
+        for attempt in 0..3u32 {
             let path = std::env::temp_dir().join(format!(
-                ".loadgen-series-{}-{}",
+                ".loadgen-series-{}-{}-{attempt}",
                 std::process::id(),
                 crate::util::epoch_micros()
             ));
@@ -134,16 +156,20 @@ impl Spill {
                 .read(true)
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&path)
             {
                 Ok(f) => {
                     let _ = std::fs::remove_file(&path);
-                    self.file = Some(Arc::new(f));
+                    let f = Arc::new(f);
+                    self.file = Some(f.clone());
+                    return Ok(f);
                 }
-                Err(_) => self.failed = true,
+                Err(e) => last = Some(e),
             }
         }
-        self.file.clone()
+        self.failed = true;
+        Err(last)
     }
 }
 
@@ -156,9 +182,11 @@ fn encode(metrics: &BTreeMap<String, Entry>) -> Vec<u8> {
             count: e.count,
             errors: e.errors.clone(),
             units: e.units.clone(),
-            sum: e.sum,
+            sum: e.sum.to_bits(),
             passes: e.passes,
-            gauge: e.gauge,
+            gauge: e
+                .gauge
+                .map(|g| (g.value.to_bits(), g.min.to_bits(), g.max.to_bits(), g.at_us)),
             censored: e.censored,
             hist: e.hist.as_ref().map(super::hist::encode),
         })
@@ -181,9 +209,14 @@ fn decode(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
         e.count = s.count;
         e.errors = s.errors;
         e.units = s.units;
-        e.sum = s.sum;
+        e.sum = f64::from_bits(s.sum);
         e.passes = s.passes;
-        e.gauge = s.gauge;
+        e.gauge = s.gauge.map(|(value, min, max, at_us)| Gauge {
+            value: f64::from_bits(value),
+            min: f64::from_bits(min),
+            max: f64::from_bits(max),
+            at_us,
+        });
         e.censored = s.censored;
         e.service = None;
         e.hist = match s.hist {
@@ -193,4 +226,42 @@ fn decode(bytes: &[u8]) -> Option<BTreeMap<String, Entry>> {
         out.insert(s.name, e);
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn second(count: u64) -> BTreeMap<String, Entry> {
+        let mut e = Entry::new("x", BTreeMap::new(), MetricKind::Counter);
+        e.count = count;
+        [("x".to_string(), e)].into_iter().collect()
+    }
+
+    /// A write that fails (a full disk) keeps later seconds in memory, says so once, and every second
+    /// the file already holds still reads back.
+    #[test]
+    fn a_failed_write_keeps_what_the_file_holds() {
+        let mut spill = Spill::default();
+        assert_eq!(spill.put(1, &second(1)), None);
+        assert!(
+            matches!(spill.index[&1], Place::File { .. }),
+            "written to the file"
+        );
+        // The same (unlinked) file, opened again read-only: the next write fails.
+        let fd = spill.file.as_ref().unwrap().as_raw_fd();
+        let read_only = File::open(format!("/proc/self/fd/{fd}")).unwrap();
+        spill.file = Some(Arc::new(read_only));
+        let why = spill.put(2, &second(2)).expect("the fall-back is reported");
+        assert!(why.contains("kept in memory"), "{why}");
+        assert_eq!(spill.put(3, &second(3)), None, "reported once");
+        assert!(matches!(spill.index[&3], Place::Memory(_)));
+        for t in 1..=3 {
+            assert_eq!(spill.get(t)["x"].count, t as u64, "second {t}");
+        }
+        // A copy holds everything in memory.
+        let copy = spill.clone();
+        assert_eq!(copy.get(1)["x"].count, 1);
+    }
 }

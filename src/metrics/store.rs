@@ -52,7 +52,9 @@ impl MetricStore {
                 break;
             }
             let (t, metrics) = entry.remove_entry();
-            self.sealed.put(t, &metrics);
+            if let Some(why) = self.sealed.put(t, &metrics) {
+                *self.warnings.entry(why).or_default() += 1;
+            }
         }
     }
 
@@ -271,5 +273,31 @@ mod tests {
         assert_eq!(s.units["bytes"], 100);
         assert_eq!(s.errors["timeout"], 2);
         assert_eq!(back["a.op"].hist.as_ref().unwrap().len(), 1);
+    }
+
+    /// A script can make a trend of `x / 0` or a gauge of `0 / 0`: the second keeps them, and every
+    /// other metric of it.
+    #[test]
+    fn a_sealed_second_keeps_infinities_and_nan() {
+        use crate::metrics::entry::{Gauge, MetricKind};
+        let mut store = MetricStore::default();
+        let mut snap = snapshot(5);
+        let mut c = Entry::new("rate", Tags::new(), MetricKind::Counter);
+        c.sum = f64::INFINITY;
+        let mut g = Entry::new("g", Tags::new(), MetricKind::Gauge);
+        g.gauge = Some(Gauge {
+            value: f64::NAN,
+            min: f64::NEG_INFINITY,
+            max: 1.0,
+            at_us: 1,
+        });
+        snap.entries.extend([c, g]);
+        store.add(1, snap);
+        store.add(10, Snapshot::default());
+        let back = store.second(1);
+        assert_eq!(back["rate"].sum, f64::INFINITY);
+        let g = back["g"].gauge.unwrap();
+        assert!(g.value.is_nan() && g.min == f64::NEG_INFINITY && g.max == 1.0);
+        assert_eq!(back["x.op"].count, 1);
     }
 }

@@ -126,6 +126,25 @@ async fn a_keep_alive_connection_the_server_closed_is_retried_once_on_a_new_one(
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
 
+/// A 1xx answer says the server has started on the request: if the connection then closes, the
+/// request is not sent again on a new one (it would run twice), even when it is idempotent.
+#[tokio::test]
+async fn a_request_the_server_answered_with_1xx_is_not_sent_again() {
+    const A: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n1";
+    // the first connection answers once, then a 100 and closes; a second would answer 200
+    let (addr, seen) = serve(vec![vec![A, b"HTTP/1.1 100 Continue\r\n\r\n"], vec![A]]);
+    ok(get(format!("http://{addr}/c"))).await;
+    let e = send(get(format!("http://{addr}/c"))).await.0.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Protocol, "{}", e.message);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "sent once on each connection only"
+    );
+    super::forget_connections();
+}
+
 #[tokio::test]
 async fn an_idle_connection_the_server_closed_is_not_reused_even_for_a_post() {
     const A: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n1";

@@ -88,7 +88,9 @@ pub(super) async fn round_trip(
                         true,
                     ));
                 }
-                let nothing_yet = conn.buf.is_empty();
+                // Nothing of any answer yet: after a 1xx answer the buffer is empty again, but the
+                // server has started on the request, which must not be sent again.
+                let nothing_yet = conn.buf.is_empty() && !heard;
                 match read_more(conn).await {
                     Ok(0) => {
                         let (kind, what) = if heard {

@@ -99,8 +99,10 @@ impl ProducerConfig {
             let Some(v) = self.extra.get(key) else {
                 continue;
             };
-            let ms = v
-                .trim()
+            // A whole number; a Lua number reaches `config` as text like "5000.0".
+            let text = v.trim();
+            let whole = text.strip_suffix(".0").unwrap_or(text);
+            let ms = whole
                 .parse::<u64>()
                 .ok()
                 .filter(|ms| *ms <= DELIVERY_TIMEOUT_MAX)
@@ -392,5 +394,14 @@ mod tests {
                 "{extra:?}: {e}"
             );
         }
+    }
+
+    /// A Lua number in `config` arrives as text like "5000.0": a whole number, taken.
+    #[test]
+    fn a_whole_number_written_as_a_float_is_taken() {
+        let c = config(None, &[("message.timeout.ms", "5000.0")]);
+        assert_eq!(c.message_timeout_ms(), Ok(Some(5000)));
+        let c = config(None, &[("message.timeout.ms", "5000.5")]);
+        assert!(c.message_timeout_ms().is_err());
     }
 }

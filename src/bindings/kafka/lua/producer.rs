@@ -301,7 +301,10 @@ pub(super) fn producer(lua: &Lua, o: Table) -> mlua::Result<Producer> {
     }
     let shared = state(lua).shared.clone();
     let inner = if shared.offline() {
-        // Settings are still checked (librdkafka refuses unknown ones here), without a client.
+        // Settings are still checked (librdkafka refuses unknown ones here; the delivery timeout
+        // as `run` reads it), without a client.
+        cfg.message_timeout_ms()
+            .map_err(|e| lua_error(lua, format!("kafka producer ({}): {e}", cfg.brokers)))?;
         cfg.client_config().create_native_config().map_err(|e| {
             let e = client::shown(&e);
             lua_error(lua, format!("kafka producer ({}): {e}", cfg.brokers))

@@ -138,7 +138,7 @@ impl Connection {
                     self.ran();
                     return self.collect(results, None).await;
                 }
-                Response::Error(e) if retry.can_reconnect() && self.gone(&e) => retry.reconnected(),
+                Response::Error(e) if self.gone(&e) && retry.can_reconnect() => retry.reconnected(),
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
             }
@@ -170,7 +170,7 @@ impl Connection {
                     self.ran();
                     return self.collect(results, Some(&p.columns)).await;
                 }
-                Response::Error(e) if retry.can_reconnect() && self.gone(&e) => retry.reconnected(),
+                Response::Error(e) if self.gone(&e) && retry.can_reconnect() => retry.reconnected(),
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
             }
@@ -210,7 +210,7 @@ impl Connection {
                     self.ran();
                     return Ok(update_counts);
                 }
-                Response::Error(e) if retry.can_reconnect() && self.gone(&e) => retry.reconnected(),
+                Response::Error(e) if self.gone(&e) && retry.can_reconnect() => retry.reconnected(),
                 Response::Error(e) => return Err(server_error(req.name(), &e)),
                 r => return Err(Self::unexpected(&req, &r)),
             }
