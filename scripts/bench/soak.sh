@@ -5,7 +5,7 @@
 # judges the run and writes summary.md and rss.svg: loadgen's RSS flat within 5 % after the first five
 # minutes (a quarter of the run when shorter), every operation's throughput within 5 % of its rate in
 # every 10-second window, every acknowledged count equal to the server's own count, the latency p99
-# stable from window to window. Exit 0 when every criterion holds, 1 otherwise.
+# not climbing from window to window. Exit 0 when every criterion holds, 1 otherwise.
 #
 #   scripts/bench/soak.sh                                   # one hour, results/soak/<UTC time>/
 #   DURATION=2m OUT_DIR=/tmp/soak SOAK_LOCK=0 scripts/bench/soak.sh   # what scripts/test runs

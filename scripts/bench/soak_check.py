@@ -15,8 +15,9 @@ Criteria (the warm-up is the first five minutes, or the first quarter of a short
   counts (Kafka high watermarks, ES _count, Phoenix COUNT(*)); records the run consumed equal the
   group's committed offsets;
 - errors: under 0.1 % of each operation's calls;
-- latency stable: per window (5 minutes, or a quarter of a shorter run) the median of the per-second
-  p99s; after the warm-up, the highest window at most twice the lowest plus 1 ms.
+- latency stable, that is, not climbing: per window (5 minutes, or a quarter of a shorter run) the
+  median of the per-second p99s; every window after the warm-up at most twice the first one after it,
+  plus 1 ms (servers still warming up make it fall, which is not instability).
 """
 import json
 import os
@@ -159,9 +160,11 @@ def judge(r, rss, rates, out, check):
             meds.append(statistics.median(p) if p else None)
         vals = [m for i, m in enumerate(meds) if m is not None and i * wlen >= warm]
         lines += [f"| {op} | " + " | ".join("-" if m is None else f"{m:.2f}" for m in meds) + " |"]
-        check(f"{op} p99 stable (highest window <= 2 x lowest + 1 ms)",
-              vals and max(vals) <= 2 * min(vals) + 1.0,
-              f"{min(vals, default=0):.2f}-{max(vals, default=0):.2f} ms over {len(vals)} windows")
+        # Stable means it does not climb as the run goes on (what a leak or a backlog would do);
+        # servers still warming up after the warm-up make it fall, which is not instability.
+        check(f"{op} p99 does not climb (every window after the warm-up <= 2 x the first + 1 ms)",
+              vals and max(vals) <= 2 * vals[0] + 1.0,
+              f"first {vals[0] if vals else 0:.2f} ms, then {min(vals, default=0):.2f}-{max(vals, default=0):.2f} ms over {len(vals)} windows")
     g = r["generator"]
     ops = sum(r["metrics"].get(op, {}).get("count", 0) for op in rates)
     lat = g.get("scheduler_lateness") or {}
