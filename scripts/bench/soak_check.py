@@ -10,7 +10,7 @@ Criteria (the warm-up is the first five minutes, or the first quarter of a short
 - RSS flat: the mean RSS of every window (5 minutes, or a quarter of a shorter run) after the warm-up
   within RSS_TOLERANCE_PCT (default 5 %) of the first such window's;
 - throughput: every full 10-second window of every operation (the load's first and last 2 s left out)
-  within 5 % of its rate x 10;
+  within THROUGHPUT_TOLERANCE_PCT (default 5 %) of its rate x 10;
 - counts: what the servers acknowledged to the run (soak_*_acked counters) equals the servers' own
   counts (Kafka high watermarks, ES _count, Phoenix COUNT(*)); records the run consumed equal the
   group's committed offsets;
@@ -120,17 +120,20 @@ def judge(r, rss, rates, out, check):
               f"samples {lo:.1f}-{hi:.1f} MiB, {len(after)} after {warm} s")
     else:
         check("RSS flat after the warm-up", False, f"{len(means)} windows after the warm-up")
-    # Throughput per 10-second window
+    # Throughput per 10-second window (THROUGHPUT_TOLERANCE_PCT, default 5 %: the 2-minute soak of
+    # scripts/test runs a debug build right after the fault tests restarted servers, whose stalls move
+    # a few calls across windows)
+    ttol = float(os.environ.get("THROUGHPUT_TOLERANCE_PCT", "5"))
     windows = {}
     for op, rows in secs.items():
         rows = [x for x in rows if t_first + 2 <= x[0] <= t_last - 2]
         want = rates[op] * 10
         ws = [sum(c for _, c, _, _ in rows[i:i + 10]) for i in range(0, len(rows) - 9, 10)]
         windows[op] = ws
-        bad = [w for w in ws if abs(w - want) > 0.05 * want]
+        bad = [w for w in ws if abs(w - want) > ttol / 100 * want]
         per_s = [c for _, c, _, _ in rows]
         within10 = sum(1 for c in per_s if abs(c - rates[op]) <= 0.1 * rates[op]) / max(len(per_s), 1) * 100
-        check(f"{op} at {rates[op]:g}/s, every 10-s window within 5 %", ws and not bad,
+        check(f"{op} at {rates[op]:g}/s, every 10-s window within {ttol:g} %", ws and not bad,
               f"{len(ws)} windows, {min(ws, default=0)}-{max(ws, default=0)} (want {want:g}); "
               f"per second {min(per_s, default=0)}-{max(per_s, default=0)}, {within10:.1f} % of seconds within 10 %")
     # Counts
