@@ -45,6 +45,8 @@ pub struct Shared {
     limits: Mutex<VuLimits>,
     /// The modules scripts may `require` besides `loadgen` and `loadgen.gen` (the bindings).
     pub modules: &'static [super::Module],
+    /// Iterations running and the scheduler's worst recent lateness, for the live view.
+    pub live: crate::live::LiveGauges,
 }
 
 impl Shared {
@@ -69,6 +71,7 @@ impl Shared {
             stop_lua_at_ns: Default::default(),
             limits: Mutex::default(),
             modules,
+            live: Default::default(),
         })
     }
 
