@@ -60,9 +60,17 @@ pub struct RunArgs {
     /// start) or `--dashboard=ADDR:PORT`.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true, default_missing_value = "127.0.0.1:0")]
     pub dashboard: Option<String>,
-    /// Send the run's metrics to a Prometheus remote-write endpoint while it runs.
+    /// Send the run's metrics to a Prometheus remote-write endpoint while it runs
+    /// (docs/prometheus.md).
     #[arg(long, value_name = "URL")]
     pub remote_write: Option<String>,
+    /// Time between two remote-write pushes (at least 1s).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration, default_value = "5s")]
+    pub remote_write_interval: Duration,
+    /// Latency histograms for remote write: native, classic buckets, or native with classic
+    /// buckets when the receiver refuses native ones.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub remote_write_histograms: crate::live::remote_write::Histograms,
 }
 
 /// A loaded script: VU 0 (it read the options; it runs setup and teardown) and the plan.
@@ -303,10 +311,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         _ => None,
     };
     let remote_write = match (&args.remote_write, &feed) {
-        (Some(url), Some(feed)) => Some(
-            crate::live::remote_write::start(url, feed)
-                .map_err(|e| Failure::usage(format!("--remote-write {url}: {e:#}")))?,
-        ),
+        (Some(url), Some(feed)) => {
+            let options = crate::live::remote_write::Options {
+                interval: args.remote_write_interval,
+                histograms: args.remote_write_histograms,
+            };
+            Some(
+                crate::live::remote_write::start(url, options, feed, &plan.tags).map_err(|e| {
+                    let url = crate::util::shown_url(url);
+                    Failure::usage(format!("--remote-write {url}: {e:#}"))
+                })?,
+            )
+        }
         _ => None,
     };
     let outcome = crate::engine::run(
