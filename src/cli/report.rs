@@ -17,6 +17,11 @@ pub struct ReportArgs {
     /// section per file. The files must carry the suite's run tags (suite=evaluation, phase, store).
     #[arg(long)]
     pub evaluation: bool,
+    /// Serve the live dashboard's page for one result file instead of writing HTML: `--serve`
+    /// (127.0.0.1, a free port, printed) or `--serve=ADDR:PORT`; until Ctrl-C.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "127.0.0.1:0", conflicts_with_all = ["out", "evaluation"])]
+    pub serve: Option<String>,
 }
 
 pub fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
@@ -24,6 +29,13 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, Failure> {
     for p in &args.files {
         let r = crate::results::read(p).map_err(|e| Failure::new(ExitCode::Usage, e))?;
         runs.push((p.display().to_string(), r));
+    }
+    if let Some(addr) = &args.serve {
+        let [(label, r)] = <[_; 1]>::try_from(runs)
+            .map_err(|_| Failure::usage("--serve shows one result file; give exactly one"))?;
+        crate::live::dashboard::serve_result(addr, &label, r)
+            .map_err(|e| Failure::usage(format!("--serve={addr}: {e:#}")))?;
+        return Ok(ExitCode::Ok);
     }
     let out = args
         .out

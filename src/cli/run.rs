@@ -60,6 +60,11 @@ pub struct RunArgs {
     /// start) or `--dashboard=ADDR:PORT`.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true, default_missing_value = "127.0.0.1:0")]
     pub dashboard: Option<String>,
+    /// With --dashboard: keep serving the final page (summary, result file, report) this long
+    /// after the run ended, e.g. 5m; Ctrl-C ends it sooner. Default 0: loadgen exits when the run
+    /// ends, as without a dashboard (open pages are still sent the final summary).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::duration, requires = "dashboard")]
+    pub dashboard_linger: Duration,
     /// Send the run's metrics to a Prometheus remote-write endpoint while it runs
     /// (docs/prometheus.md).
     #[arg(long, value_name = "URL")]
@@ -366,7 +371,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         eprintln!("error: {msg}");
     }
     if let Some(d) = dashboard {
-        d.finish();
+        d.finish(args.dashboard_linger);
     }
     match saved.failure {
         Some(f) => Err(f),

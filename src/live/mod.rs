@@ -35,8 +35,6 @@ pub const PUBLISH_LAG_S: i64 = 2;
 
 /// What a subscriber receives.
 #[derive(Clone, Debug)]
-// Read by the dashboard and the remote write, which are being written.
-#[allow(dead_code)]
 pub enum Event {
     Start(Arc<Start>),
     Tick(Arc<Tick>),
@@ -45,7 +43,6 @@ pub enum Event {
 
 /// The run as planned, sent at t0.
 #[derive(Clone, Debug)]
-#[allow(dead_code)]
 pub struct Start {
     /// The result file's `run_id`.
     pub run_id: String,
@@ -64,7 +61,6 @@ pub struct Start {
 }
 
 #[derive(Clone, Debug)]
-#[allow(dead_code)]
 pub struct ScenarioPlan {
     pub name: String,
     pub executor: String,
@@ -76,7 +72,6 @@ pub struct ScenarioPlan {
 
 /// One second of the run, published [`PUBLISH_LAG_S`] seconds after it ended.
 #[derive(Clone, Debug)]
-#[allow(dead_code)]
 pub struct Tick {
     /// Seconds since t0 when the tick was made.
     pub elapsed_s: f64,
@@ -101,7 +96,6 @@ pub struct Tick {
 
 /// The end of the run: the result as written.
 #[derive(Clone, Debug)]
-#[allow(dead_code)]
 pub struct End {
     pub result: Arc<ResultFile>,
     /// Where it was written (None when it could not be written anywhere).
@@ -124,7 +118,6 @@ impl Feed {
         }
     }
 
-    #[allow(dead_code)] // the dashboard and the remote write subscribe (being written)
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
     }

@@ -249,7 +249,7 @@ impl MetricResult {
 }
 
 impl SecondMetric {
-    fn from_entry(e: &Entry) -> SecondMetric {
+    pub(crate) fn from_entry(e: &Entry) -> SecondMetric {
         let s = e.hist.as_ref().filter(|h| !h.is_empty()).map(Summary::of);
         // A gauge's second keeps the highest value any of its series was set to in that second
         // (the partition furthest behind, say).
@@ -278,7 +278,7 @@ impl SecondMetric {
         }
     }
 
-    fn to_entry(&self, name: &str) -> Result<Entry, String> {
+    pub(crate) fn to_entry(&self, name: &str) -> Result<Entry, String> {
         let mut e = Entry::new(name, BTreeMap::new(), self.kind);
         e.count = self.count;
         if !self.error_kinds.is_empty() {
