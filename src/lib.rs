@@ -28,6 +28,7 @@
 mod bindings;
 pub mod cli;
 mod engine;
+mod live;
 mod metrics;
 mod plan;
 mod results;

@@ -64,6 +64,21 @@ pub struct RunArgs {
     /// moment for every instance of a distributed run.
     #[arg(long, env = "LOADGEN_START_AT", value_parser = super::start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Serve a live dashboard of the run: `--dashboard` (127.0.0.1, a free port, printed at the
+    /// start) or `--dashboard=ADDR:PORT`.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true, default_missing_value = "127.0.0.1:0")]
+    pub dashboard: Option<String>,
+    /// Send the run's metrics to a Prometheus remote-write endpoint while it runs
+    /// (docs/prometheus.md).
+    #[arg(long, value_name = "URL")]
+    pub remote_write: Option<String>,
+    /// Time between two remote-write pushes (at least 1s).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration, default_value = "5s")]
+    pub remote_write_interval: Duration,
+    /// Latency histograms for remote write: native, classic buckets, or native with classic
+    /// buckets when the receiver refuses native ones.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub remote_write_histograms: crate::live::remote_write::Histograms,
 }
 
 /// A loaded script: VU 0 (it read the options; it runs setup and teardown) and the plan.
@@ -343,7 +358,39 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         );
     }
     let plan = Arc::new(plan);
-    let outcome = crate::engine::run(plan.clone(), shared.clone(), vu0, recorder0, args.quiet);
+    let run_id = crate::results::schema::run_id();
+    let feed = (args.dashboard.is_some() || args.remote_write.is_some())
+        .then(|| crate::live::Feed::new(&run_id));
+    let dashboard = match (&args.dashboard, &feed) {
+        (Some(addr), Some(feed)) => Some(
+            crate::live::dashboard::start(addr, feed, args.quiet)
+                .map_err(|e| Failure::usage(format!("--dashboard={addr}: {e:#}")))?,
+        ),
+        _ => None,
+    };
+    let remote_write = match (&args.remote_write, &feed) {
+        (Some(url), Some(feed)) => {
+            let options = crate::live::remote_write::Options {
+                interval: args.remote_write_interval,
+                histograms: args.remote_write_histograms,
+            };
+            Some(
+                crate::live::remote_write::start(url, options, feed, &plan.tags).map_err(|e| {
+                    let url = crate::util::shown_url(url);
+                    Failure::usage(format!("--remote-write {url}: {e:#}"))
+                })?,
+            )
+        }
+        _ => None,
+    };
+    let outcome = crate::engine::run(
+        plan.clone(),
+        shared.clone(),
+        vu0,
+        recorder0,
+        args.quiet,
+        feed.clone(),
+    );
     let code = match &outcome.failure {
         Some((kind, _)) => ExitCode::from(*kind),
         None if outcome.thresholds.iter().any(|t| !t.ok) => ExitCode::ThresholdsCrossed,
@@ -358,7 +405,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         instance: Some(plan.instance).filter(|i| i.count > 1),
         plan_hash: Some(plan_hash),
     };
-    let saved = save(&out, ResultFile::new(&outcome, info), &args.script.script);
+    let mut file = ResultFile::new(&outcome, info);
+    file.run_id = run_id;
+    if let Some(rw) = remote_write {
+        rw.finish(&mut file);
+    }
+    let saved = save(&out, file, &args.script.script);
+    if let Some(feed) = &feed {
+        feed.send(crate::live::Event::End(Arc::new(crate::live::End {
+            result: Arc::new(saved.file.clone()),
+            path: saved.path.clone(),
+        })));
+    }
     let path = saved.path.as_ref().map(|p| p.display().to_string());
     print!(
         "{}",
@@ -366,6 +424,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     );
     if let Some((_, msg)) = &outcome.failure {
         eprintln!("error: {msg}");
+    }
+    if let Some(d) = dashboard {
+        d.finish();
     }
     match saved.failure {
         Some(f) => Err(f),

@@ -46,6 +46,8 @@ pub struct Run {
     pub quiet: bool,
     pub signals: Signals,
     pub out: RunOutcome,
+    /// The live view's feed (`--dashboard`, `--remote-write`), if any.
+    pub feed: Option<crate::live::Feed>,
 }
 
 pub async fn coordinate(
@@ -54,6 +56,7 @@ pub async fn coordinate(
     vu0: Vu,
     recorder0: Rc<RefCell<Recorder>>,
     quiet: bool,
+    feed: Option<crate::live::Feed>,
 ) -> RunOutcome {
     let cpu0 = crate::util::process_cpu_time();
     let started = SystemTime::now();
@@ -80,6 +83,7 @@ pub async fn coordinate(
         quiet,
         signals: Signals::new(),
         out,
+        feed,
     };
     let stages = async {
         health_stage(&run)?;

@@ -4,6 +4,7 @@
 
 use super::coordinator::{Run, Stop};
 use super::finish::abort_due;
+use super::watch::Watcher;
 use super::worker::{Msg, Worker};
 use super::{hard_stop, progress, stop};
 use crate::metrics::thresholds;
@@ -159,6 +160,14 @@ pub async fn load(run: &mut Run, mut workers: Workers) -> Result<Load, Stop> {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let _ = workers.start_tx.send(Some(t0));
+    let t0_unix_ms = t0_epoch
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut watcher = run
+        .feed
+        .clone()
+        .map(|feed| Watcher::start(feed, &plan, &run.shared, t0_unix_ms));
 
     let mut progress = progress::Progress::new(run.quiet, plan.scheduled_duration());
     let mut ticker = tokio::time::interval_at(t0 + Duration::from_secs(1), Duration::from_secs(1));
@@ -194,12 +203,20 @@ pub async fn load(run: &mut Run, mut workers: Workers) -> Result<Load, Stop> {
             _ = ticker.tick() => {
                 let elapsed = t0.elapsed();
                 progress.tick(elapsed, &out.store, stop_tx.level());
+                let watched = watcher.as_ref().is_some_and(|w| w.watched());
+                let outcomes = if out.status == Status::Completed || watched {
+                    thresholds::evaluate(&plan.thresholds, &out.store, elapsed.as_secs_f64())
+                } else {
+                    Vec::new()
+                };
                 if out.status == Status::Completed {
-                    let outcomes = thresholds::evaluate(&plan.thresholds, &out.store, elapsed.as_secs_f64());
                     if let Some(bad) = abort_due(&plan, &outcomes, elapsed) {
                         out.status = Status::Aborted;
                         shared.request_abort(format!("threshold '{}' on {} crossed (abort_on_fail)", bad.threshold, bad.metric));
                     }
+                }
+                if let Some(w) = watcher.as_mut() {
+                    w.tick(elapsed, &out.store, &outcomes, shared, stop_tx.level() > 0 || out.status != Status::Completed);
                 }
                 if shared.aborted() && stop_tx.level() < stop::HARD {
                     out.status = Status::Aborted;

@@ -13,6 +13,7 @@ pub mod progress;
 pub mod schedule;
 pub mod stop;
 pub mod timer;
+mod watch;
 pub mod worker;
 
 use crate::metrics::Recorder;
@@ -30,6 +31,7 @@ pub fn run(
     vu0: Vu,
     recorder0: Rc<RefCell<Recorder>>,
     quiet: bool,
+    feed: Option<crate::live::Feed>,
 ) -> RunOutcome {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -38,7 +40,7 @@ pub fn run(
     let local = tokio::task::LocalSet::new();
     local.block_on(
         &rt,
-        coordinator::coordinate(plan, shared, vu0, recorder0, quiet),
+        coordinator::coordinate(plan, shared, vu0, recorder0, quiet, feed),
     )
 }
 

@@ -41,6 +41,33 @@ pub struct GeneratorReport {
     /// CPU used / (elapsed x cores), 0..1.
     pub cpu_share: f64,
     pub peak_rss_bytes: u64,
+    /// `--remote-write`: what reached the Prometheus receiver (absent without the flag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_write: Option<RemoteWriteReport>,
+}
+
+/// What `--remote-write` sent (docs/prometheus.md). A push is one request with every series'
+/// totals at one moment.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWriteReport {
+    /// The receiver, credentials hidden.
+    pub url: String,
+    pub interval_s: f64,
+    /// `native` or `classic`: how latency was sent at the end.
+    pub histograms: String,
+    /// Pushes the receiver accepted (the final one included).
+    pub pushes_sent: u64,
+    /// Pushes given up: refused, or unanswered after their retries.
+    pub pushes_failed: u64,
+    /// Pushes never tried: the queue was full, or the final totals superseded them.
+    pub pushes_dropped: u64,
+    /// Ticks of the live feed the sender fell too far behind to see.
+    pub ticks_missed: u64,
+    /// Whether the receiver holds the run's final (exact) totals.
+    pub final_push_ok: bool,
+    /// The last failure, with the receiver's answer when there was one.
+    pub last_error: Option<String>,
 }
 
 pub struct RunOutcome {

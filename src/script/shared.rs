@@ -47,6 +47,8 @@ pub struct Shared {
     instance: Mutex<crate::plan::Instance>,
     /// The modules scripts may `require` besides `loadgen` and `loadgen.gen` (the bindings).
     pub modules: &'static [super::Module],
+    /// Iterations running and the scheduler's worst recent lateness, for the live view.
+    pub live: crate::live::LiveGauges,
 }
 
 impl Shared {
@@ -72,6 +74,7 @@ impl Shared {
             limits: Mutex::default(),
             instance: Mutex::default(),
             modules,
+            live: Default::default(),
         })
     }
 

@@ -115,10 +115,9 @@ pub async fn run(
         if !waited {
             // The generator's own lateness: a VU was free, so any delay is the scheduler's.
             let late = Instant::now().saturating_duration_since(due);
-            ctx.wake_lateness
-                .borrow_mut()
-                .record((late.as_micros() as u64).max(1))
-                .ok();
+            let us = (late.as_micros() as u64).max(1);
+            ctx.wake_lateness.borrow_mut().record(us).ok();
+            ctx.shared.live.woke_late(us);
         }
         // Backlog: iterations of this worker already due but not started (this one included).
         let t = Instant::now()

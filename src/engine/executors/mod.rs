@@ -128,6 +128,7 @@ pub async fn iterate(ctx: &Ctx, r: &Runner, scheduled: Instant) -> bool {
     let start = Instant::now();
     let lateness = start.saturating_duration_since(scheduled);
     r.vu.begin_iteration(lateness);
+    ctx.shared.live.iteration_started();
     // By then the scenario would have cancelled the iteration; Lua that never yields is stopped here.
     r.vu.limit_until((ctx.end() + ctx.grace()).into_std(), &r.limit_label);
     let mut running = Running {
@@ -176,6 +177,7 @@ struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
+        self.ctx.shared.live.iteration_ended();
         if self.done {
             return;
         }
