@@ -100,6 +100,35 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// Parses an RFC 3339 time (`2026-12-01T10:00:00Z`, `2026-12-01T11:00:00.5+01:00`): humantime
+/// reads the UTC forms; a numeric offset is applied here, so no date crate is needed for it.
+pub fn parse_rfc3339(s: &str) -> Result<SystemTime, String> {
+    let bad =
+        |why: &str| format!("'{s}' is not an RFC 3339 time ({why}), e.g. 2026-12-01T10:00:00Z");
+    let t = s.trim();
+    let b = t.as_bytes();
+    // A numeric offset ends the text: [+-]HH:MM after the seconds.
+    let (base, offset_s) = if b.len() > 25 || (b.len() == 25 && b[19] != b'.') {
+        let (base, off) = t.split_at(t.len() - 6);
+        let ob = off.as_bytes();
+        let digits = |r: std::ops::Range<usize>| off[r].parse::<i64>().ok();
+        match (ob[0], ob[3], digits(1..3), digits(4..6)) {
+            (sign @ (b'+' | b'-'), b':', Some(h), Some(m)) if h < 24 && m < 60 => {
+                let secs = (h * 3600 + m * 60) * if sign == b'+' { 1 } else { -1 };
+                (format!("{base}Z"), secs)
+            }
+            _ => (t.to_string(), 0),
+        }
+    } else {
+        (t.to_string(), 0)
+    };
+    let utc =
+        humantime::parse_rfc3339_weak(&base).map_err(|e| bad(&e.to_string().to_lowercase()))?;
+    // Local time = UTC + offset, so UTC = local - offset.
+    let d = Duration::from_secs(offset_s.unsigned_abs());
+    Ok(if offset_s >= 0 { utc - d } else { utc + d })
+}
+
 /// Number of CPU cores this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism()
@@ -218,6 +247,31 @@ pub fn peak_rss_bytes() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rfc3339_with_offsets() {
+        let at = |s| super::parse_rfc3339(s).map(super::rfc3339);
+        assert_eq!(
+            at("2026-12-01T10:00:00Z").unwrap(),
+            "2026-12-01T10:00:00.000Z"
+        );
+        assert_eq!(
+            at("2026-12-01T10:00:00.250Z").unwrap(),
+            "2026-12-01T10:00:00.250Z"
+        );
+        assert_eq!(
+            at("2026-12-01T11:30:00+01:30").unwrap(),
+            "2026-12-01T10:00:00.000Z"
+        );
+        assert_eq!(
+            at("2026-12-01T08:00:00.5-02:00").unwrap(),
+            "2026-12-01T10:00:00.500Z"
+        );
+        assert!(at("2026-12-01 10:00")
+            .unwrap_err()
+            .contains("not an RFC 3339 time"));
+        assert!(at("tomorrow").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -11,6 +11,13 @@ pub fn check(args: ScriptArgs) -> Result<ExitCode, Failure> {
     let plan = &loaded.plan;
     println!("script {} is valid", args.script.display());
     println!("workers: {}, seed: {}", plan.workers, plan.seed);
+    if plan.instance.count > 1 {
+        println!(
+            "instance {} of a distributed run (plan {}): its share of the scenarios below",
+            plan.instance,
+            &loaded.plan_hash[..12]
+        );
+    }
     for s in &plan.scenarios {
         let detail = match &s.executor {
             Executor::SharedIterations {

@@ -55,6 +55,32 @@ pub fn duration(s: &str) -> Result<std::time::Duration, String> {
     crate::util::parse_duration(s)
 }
 
+/// How far in the past `--start-at` may be (clocks of several machines, a slow command line), and
+/// how far ahead (a typo in the date would otherwise hold the run for days).
+const START_AT_PAST: std::time::Duration = std::time::Duration::from_secs(5);
+const START_AT_AHEAD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Parses `--start-at`: an RFC 3339 time at most 5 s in the past and 24 h ahead.
+pub fn start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    let at = crate::util::parse_rfc3339(s)?;
+    let now = std::time::SystemTime::now();
+    if let Ok(past) = now.duration_since(at) {
+        if past > START_AT_PAST {
+            return Err(format!(
+                "{s} is {:.1} s in the past (more than {} s): give a time a little ahead, the \
+                 same for every instance",
+                past.as_secs_f64(),
+                START_AT_PAST.as_secs()
+            ));
+        }
+    } else if at.duration_since(now).unwrap_or_default() > START_AT_AHEAD {
+        return Err(format!(
+            "{s} is more than 24 h ahead; the load would wait that long"
+        ));
+    }
+    Ok(at)
+}
+
 pub fn path_exists(p: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(p);
     if path.is_file() {

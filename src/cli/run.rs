@@ -44,6 +44,10 @@ pub struct ScriptArgs {
     /// Worker threads (default: one per core).
     #[arg(long, env = "LOADGEN_WORKERS")]
     pub workers: Option<usize>,
+    /// Run part I of N of the plan (1-based): N processes with 1/N .. N/N together run it once
+    /// (docs/distributed.md).
+    #[arg(long, env = "LOADGEN_INSTANCE", value_parser = crate::plan::Instance::parse)]
+    pub instance: Option<crate::plan::Instance>,
 }
 
 #[derive(Args, Debug)]
@@ -56,6 +60,10 @@ pub struct RunArgs {
     /// No live progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Start the load at this RFC 3339 time (after setup and the VUs' init), e.g. the same
+    /// moment for every instance of a distributed run.
+    #[arg(long, env = "LOADGEN_START_AT", value_parser = super::start_at)]
+    pub start_at: Option<std::time::SystemTime>,
     /// Serve a live dashboard of the run: `--dashboard` (127.0.0.1, a free port, printed at the
     /// start) or `--dashboard=ADDR:PORT`.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true, default_missing_value = "127.0.0.1:0")]
@@ -84,6 +92,8 @@ pub struct Loaded {
     pub shared: Arc<Shared>,
     pub vu0: Vu,
     pub recorder0: Rc<RefCell<Recorder>>,
+    /// sha256 of the script and the resolved plan: what instances of one run share.
+    pub plan_hash: String,
 }
 
 pub fn load(args: &ScriptArgs) -> Result<Loaded, Failure> {
@@ -112,6 +122,8 @@ pub fn load_with(args: &ScriptArgs, offline: bool) -> Result<Loaded, Failure> {
     if offline {
         shared.set_offline();
     }
+    let instance = args.instance.unwrap_or_default();
+    shared.set_run_instance(instance);
     let recorder0 = Rc::new(RefCell::new(Recorder::new()));
     let spec = VuSpec {
         vu_id: 0,
@@ -137,9 +149,16 @@ pub fn load_with(args: &ScriptArgs, offline: bool) -> Result<Loaded, Failure> {
         tags: args.tags.iter().cloned().collect(),
         seed: args.seed,
         workers: args.workers,
+        instance,
     };
-    let plan = crate::plan::build(&options, &overrides)
+    let mut plan = crate::plan::build(&options, &overrides)
         .map_err(|e| Failure::usage(format!("{}: options: {e}", path.display())))?;
+    let plan_hash = plan_hash(&shared.script.hash, &plan);
+    if instance.count > 1 && !plan.seed_given {
+        // Every instance must draw the same seed, or VU k's records would differ from one
+        // instance count to another; the plan hash is what they all share.
+        plan.seed = u64::from_str_radix(&plan_hash[..16], 16).expect("hex digits");
+    }
     shared.set_seed(plan.seed);
     vu0.reseed();
     shared.set_limits(plan.vu_limits);
@@ -159,7 +178,29 @@ pub fn load_with(args: &ScriptArgs, offline: bool) -> Result<Loaded, Failure> {
         shared,
         vu0,
         recorder0,
+        plan_hash,
     })
+}
+
+/// The plan's hash: the script's text and the resolved plan (options with the command line's
+/// overrides), the seed if one was given. Not in it: what may differ between the instances of one
+/// run (`--instance`, `--start-at`, `--out`, `--workers`, `-e` values, which reach the plan only
+/// through what they change in the options).
+pub fn plan_hash(script_sha256: &str, plan: &RunPlan) -> String {
+    let mut h = Sha256::new();
+    h.update(script_sha256.as_bytes());
+    let resolved = format!(
+        "\n{:?}\n{:?}\n{:?}\n{:?} {:?}\n{:?}\nseed {:?}",
+        plan.scenarios,
+        plan.thresholds,
+        plan.tags,
+        plan.setup_timeout,
+        plan.teardown_timeout,
+        plan.vu_limits,
+        plan.seed_given.then_some(plan.seed),
+    );
+    h.update(resolved.as_bytes());
+    format!("{:x}", h.finalize())
 }
 
 fn default_out(script: &Path) -> PathBuf {
@@ -267,10 +308,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         .unwrap_or_else(|| default_out(&args.script.script));
     crate::results::check_writable(&out).map_err(|e| Failure::new(ExitCode::Usage, e))?;
     let Loaded {
-        plan,
+        mut plan,
         shared,
         vu0,
         recorder0,
+        plan_hash,
     } = match load(&args.script) {
         Ok(l) => l,
         // The script or a server failed before any load: the result file still says so.
@@ -292,6 +334,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
                 tags: args.script.tags.iter().cloned().collect(),
                 seed: args.script.seed.unwrap_or(0),
                 exit_code: f.code.code(),
+                instance: args.script.instance.filter(|i| i.count > 1),
+                plan_hash: None,
             };
             let saved = save(&out, ResultFile::new(&outcome, info), &args.script.script);
             return Err(match saved.failure {
@@ -304,6 +348,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         }
         Err(f) => return Err(f),
     };
+    plan.start_at = args.start_at;
+    if plan.instance.count > 1 && !args.quiet {
+        eprintln!(
+            "instance {} of a distributed run: plan {}, loadgen.gen seed {}{}",
+            plan.instance,
+            &plan_hash[..12],
+            plan.seed,
+            if plan.seed_given {
+                ""
+            } else {
+                " (from the plan hash: every instance draws the same)"
+            }
+        );
+    }
     let plan = Arc::new(plan);
     let run_id = crate::results::schema::run_id();
     let feed = (args.dashboard.is_some() || args.remote_write.is_some())
@@ -349,6 +407,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         tags: plan.tags.clone(),
         seed: plan.seed,
         exit_code: code.code(),
+        instance: Some(plan.instance).filter(|i| i.count > 1),
+        plan_hash: Some(plan_hash),
     };
     let mut file = ResultFile::new(&outcome, info);
     file.run_id = run_id;
@@ -376,5 +436,44 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     match saved.failure {
         Some(f) => Err(f),
         None => Ok(code),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan_hash;
+    use crate::plan::{build, Instance, Overrides};
+    use serde_json::json;
+
+    /// What the instances of one run may differ in stays out of the hash; what changes the plan
+    /// goes in.
+    #[test]
+    fn the_plan_hash_follows_the_plan_not_the_instance() {
+        let options = json!({"vus": 4, "duration": "10s"});
+        let hash = |o: Overrides| plan_hash("abc", &build(&options, &o).unwrap());
+        let base = hash(Overrides::default());
+        let part = Overrides {
+            instance: Instance { index: 1, count: 2 },
+            workers: Some(7),
+            ..Default::default()
+        };
+        assert_eq!(hash(part), base);
+        let tagged = Overrides {
+            tags: [("x".to_string(), "y".to_string())].into(),
+            ..Default::default()
+        };
+        assert_ne!(hash(tagged), base);
+        let more = Overrides {
+            vus: Some(8),
+            ..Default::default()
+        };
+        assert_ne!(hash(more), base);
+        let seeded = Overrides {
+            seed: Some(1),
+            ..Default::default()
+        };
+        assert_ne!(hash(seeded), base);
+        let p = build(&options, &Overrides::default()).unwrap();
+        assert_ne!(plan_hash("abd", &p), base, "another script");
     }
 }

@@ -74,6 +74,7 @@ pub async fn coordinate(
         },
         thresholds: Vec::new(),
         warnings: Vec::new(),
+        start_skew_ms: None,
     };
     let mut run = Run {
         plan,
@@ -88,7 +89,7 @@ pub async fn coordinate(
         health_stage(&run)?;
         let data = Arc::new(setup(&mut run).await?);
         let workers = load::init(&mut run, data.clone()).await?;
-        let load = load::load(&mut run, workers).await;
+        let load = load::load(&mut run, workers).await?;
         let load = load::drain(&mut run, load).await;
         teardown(&mut run, &data, &load).await;
         Ok::<Load, Stop>(load)

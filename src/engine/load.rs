@@ -102,13 +102,59 @@ pub async fn init(run: &mut Run, data: Arc<serde_json::Value>) -> Result<Workers
     })
 }
 
+/// The start barrier (`--start-at`): waits until 5 ms before that wall-clock time (t0 is 5 ms after
+/// the workers are told). Returns false when interrupted while waiting.
+async fn wait_for_start(run: &mut Run) -> bool {
+    let Some(at) = run.plan.start_at else {
+        return true;
+    };
+    // Slept in steps of at most a second against the wall clock, so a clock stepped by NTP while
+    // waiting moves the start with it.
+    loop {
+        let left = at
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(Duration::from_millis(5));
+        if left.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
+            _ = run.signals.next() => return false,
+        }
+    }
+}
+
 /// Load: starts every worker at t0 and runs until each reports its end (or a stop).
-pub async fn load(run: &mut Run, mut workers: Workers) -> Load {
+pub async fn load(run: &mut Run, mut workers: Workers) -> Result<Load, Stop> {
+    if !wait_for_start(run).await {
+        // The workers wait for t0; stopped, they drop their VUs and end.
+        hard_stop(&workers.stop_tx, &run.shared);
+        return Err(Stop::interrupted(
+            "interrupted while waiting for --start-at",
+        ));
+    }
     let plan = run.plan.clone();
     let t0 = Instant::now() + Duration::from_millis(5);
     // The wall-clock time of t0, for the result's start and the series' seconds.
     let t0_epoch = SystemTime::now() + Duration::from_millis(5);
     run.out.started = t0_epoch;
+    if let Some(at) = plan.start_at {
+        let skew_ms = match t0_epoch.duration_since(at) {
+            Ok(late) => late.as_secs_f64() * 1000.0,
+            Err(early) => -early.duration().as_secs_f64() * 1000.0,
+        };
+        run.out.start_skew_ms = Some(skew_ms);
+        if skew_ms > 1000.0 {
+            run.out.warnings.push(format!(
+                "the load started {:.0} ms after --start-at {} (setup and the VUs' init took \
+                 longer, or the time was already past): instances of this run did not start \
+                 together",
+                skew_ms,
+                crate::util::rfc3339(at)
+            ));
+        }
+    }
     let t0_sec = t0_epoch
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -203,7 +249,7 @@ pub async fn load(run: &mut Run, mut workers: Workers) -> Load {
     }
     let end = Instant::now();
     progress.finish();
-    Load {
+    Ok(Load {
         t0,
         end,
         hard_exit,
@@ -213,7 +259,7 @@ pub async fn load(run: &mut Run, mut workers: Workers) -> Load {
         safety_hit,
         stats,
         wake,
-    }
+    })
 }
 
 /// Drain: late snapshots, the worker threads joined (or left behind after 10 s), the scenarios'

@@ -70,8 +70,12 @@ impl Worker {
         for (si, scenario) in self.plan.scenarios.iter().enumerate() {
             let ctx = Ctx {
                 scenario: scenario.clone(),
-                worker: self.index,
-                workers: self.workers,
+                split: executors::split::Split {
+                    instance: self.plan.instance.index,
+                    instances: self.plan.instance.count,
+                    worker: self.index as u64,
+                    workers: self.workers as u64,
+                },
                 // Replaced with the real start below; Instant::now() is a placeholder.
                 start: Instant::now(),
                 shared: self.shared.clone(),

@@ -183,6 +183,8 @@ mod tests {
                 tags: BTreeMap::new(),
                 seed: 0,
                 exit_code: 0,
+                instance: None,
+                plan_hash: None,
             },
         )
     }

@@ -27,8 +27,52 @@ pub struct RunPlan {
     pub vu_limits: VuLimits,
     /// Seed of the random source of `loadgen.gen`.
     pub seed: u64,
+    /// Whether the seed was given (`--seed` or `options.seed`) rather than drawn at random.
+    pub seed_given: bool,
     /// Worker threads (default: one per core).
     pub workers: usize,
+    /// This process's part of a run shared by several (`--instance I/N`).
+    pub instance: Instance,
+    /// `--start-at`: the load starts at this wall-clock time (after init), not as soon as it can.
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+/// Instance `index + 1` of `count` (`--instance I/N`): which part of every scenario this process
+/// runs (see `engine::executors::split`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instance {
+    /// 0-based (the flag is 1-based).
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Instance { index: 0, count: 1 }
+    }
+}
+
+impl std::fmt::Display for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
+}
+
+impl Instance {
+    /// Parses `I/N` (1-based, 1 <= I <= N).
+    pub fn parse(s: &str) -> Result<Instance, String> {
+        let bad = || format!("--instance '{s}': expected I/N with 1 <= I <= N, such as 2/4");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let i: u64 = i.trim().parse().map_err(|_| bad())?;
+        let n: u64 = n.trim().parse().map_err(|_| bad())?;
+        if n == 0 || i == 0 || i > n {
+            return Err(bad());
+        }
+        Ok(Instance {
+            index: i - 1,
+            count: n,
+        })
+    }
 }
 
 impl RunPlan {

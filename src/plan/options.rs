@@ -20,6 +20,7 @@ pub struct Overrides {
     pub tags: BTreeMap<String, String>,
     pub seed: Option<u64>,
     pub workers: Option<usize>,
+    pub instance: Instance,
 }
 
 pub(super) const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
@@ -204,6 +205,15 @@ pub fn build(options: &Value, o: &Overrides) -> R<RunPlan> {
         }]
     };
     tags.extend(o.tags.clone());
+    // Lua hands a table's keys over in an order that differs from one Lua state (and process) to
+    // the next. The plan must not: the VU ids of a scenario follow the VUs of the scenarios before
+    // it, and the instances of a distributed run must agree on them (and on the plan's hash).
+    let mut scenarios = scenarios;
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut thresholds = thresholds;
+    thresholds.sort_by(|a, b| a.key.cmp(&b.key));
+    split_among(&scenarios, o.instance)?;
+    let seed = o.seed.or(seed);
     Ok(RunPlan {
         scenarios,
         thresholds,
@@ -211,9 +221,38 @@ pub fn build(options: &Value, o: &Overrides) -> R<RunPlan> {
         setup_timeout,
         teardown_timeout,
         vu_limits,
-        seed: o.seed.or(seed).unwrap_or_else(random_seed),
+        seed: seed.unwrap_or_else(random_seed),
+        seed_given: seed.is_some(),
         workers: o.workers.unwrap_or_else(crate::util::cores).max(1),
+        instance: o.instance,
+        // Set by `loadgen run` (`--start-at`); not an option of the script.
+        start_at: None,
     })
+}
+
+/// Every instance of a run must hold at least one VU of every scenario: one without VUs could
+/// run none of its share of the iterations (VUs are split round-robin, see
+/// `engine::executors::split`).
+fn split_among(scenarios: &[Scenario], instance: Instance) -> R<()> {
+    for s in scenarios {
+        let vus = s.executor.max_vus();
+        if vus < instance.count {
+            let what = match s.executor {
+                Executor::ConstantArrivalRate { .. } | Executor::RampingArrivalRate { .. } => {
+                    "max_vus"
+                }
+                Executor::RampingVus { .. } => "the largest stage target",
+                _ => "vus",
+            };
+            return Err(format!(
+                "scenario '{}': {what} is {vus}, fewer than the {} instances of --instance {}; \
+                 each instance needs at least one VU of every scenario (raise {what} to {} or run \
+                 fewer instances)",
+                s.name, instance.count, instance, instance.count
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn random_seed() -> u64 {
@@ -365,5 +404,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("unknown option for constant-vus"), "{e}");
+    }
+
+    #[test]
+    fn instance_parses_one_based_and_names_the_flag() {
+        assert_eq!(Instance::parse("2/4"), Ok(Instance { index: 1, count: 4 }));
+        assert_eq!(Instance::parse("1/1"), Ok(Instance::default()));
+        for bad in ["0/4", "5/4", "1/0", "2", "a/b", "-1/2"] {
+            let e = Instance::parse(bad).unwrap_err();
+            assert!(e.starts_with(&format!("--instance '{bad}'")), "{e}");
+        }
+    }
+
+    /// A scenario with fewer VUs than instances would leave an instance with none: refused, naming
+    /// the scenario and the setting to raise.
+    #[test]
+    fn fewer_vus_than_instances_is_refused() {
+        let o = |n| Overrides {
+            instance: Instance { index: 0, count: n },
+            ..Default::default()
+        };
+        let opts = json!({"scenarios": {"ingest": {"executor": "constant-arrival-rate", "rate": 10,
+            "duration": "1s", "pre_allocated_vus": 1, "max_vus": 3}}});
+        assert!(build(&opts, &o(3)).is_ok());
+        let e = build(&opts, &o(4)).unwrap_err();
+        assert!(
+            e.starts_with("scenario 'ingest': max_vus is 3, fewer than the 4 instances"),
+            "{e}"
+        );
+        let e = build(&json!({"vus": 2, "duration": "1s"}), &o(3)).unwrap_err();
+        assert!(e.starts_with("scenario 'default': vus is 2"), "{e}");
+    }
+
+    /// Instances of one run resolve the same plan; the seed is recorded as given or not.
+    #[test]
+    fn the_seed_is_known_to_be_given_or_drawn() {
+        assert!(!plan(json!({})).unwrap().seed_given);
+        let p = plan(json!({"seed": 7})).unwrap();
+        assert!(p.seed_given && p.seed == 7);
     }
 }

@@ -8,6 +8,7 @@ use crate::metrics::thresholds::{parse_metric_selector, ThresholdRule, Threshold
 use anyhow::{anyhow, bail};
 use std::time::Duration;
 
+/// Merges the files; what it has to say besides (instances missing) is in the result's warnings.
 pub fn merge(files: &[(String, ResultFile)]) -> anyhow::Result<ResultFile> {
     let Some((_, first)) = files.first() else {
         bail!("merge needs at least one result file");
@@ -21,7 +22,21 @@ pub fn merge(files: &[(String, ResultFile)]) -> anyhow::Result<ResultFile> {
                 first.script.path
             );
         }
+        // Files older than the plan hash are compared by their script alone (above).
+        if let (Some(a), Some(b)) = (&f.plan_hash, &first.plan_hash) {
+            if a != b {
+                bail!(
+                    "{path} and {}: different plans (plan_hash {} and {}): the same script with \
+                     other options or command-line overrides (--vus, --duration, --iterations, \
+                     --rate, --tag, --seed); merge combines instances of one plan",
+                    files[0].0,
+                    &a[..12.min(a.len())],
+                    &b[..12.min(b.len())]
+                );
+            }
+        }
     }
+    let mut warnings = instances(files)?;
     let mut store = first.store().map_err(|e| anyhow!("{}: {e}", files[0].0))?;
     for (path, f) in &files[1..] {
         store.merge_store(&f.store().map_err(|e| anyhow!("{path}: {e}"))?);
@@ -73,7 +88,6 @@ pub fn merge(files: &[(String, ResultFile)]) -> anyhow::Result<ResultFile> {
         .map(|(_, f)| f.status)
         .max_by_key(|s| rank(*s))
         .unwrap_or(Status::Completed);
-    let mut warnings = Vec::new();
     let mut failures = Vec::new();
     for (path, f) in files {
         for w in &f.warnings {
@@ -136,5 +150,148 @@ pub fn merge(files: &[(String, ResultFile)]) -> anyhow::Result<ResultFile> {
         script_errors,
         generator,
         warnings,
+        instance: None,
+        plan_hash: first.plan_hash.clone(),
+        start_skew_ms: files
+            .iter()
+            .filter_map(|(_, f)| f.start_skew_ms)
+            .max_by(f64::total_cmp),
     })
+}
+
+/// The parts of a distributed run (`--instance I/N`): all files are parts of one count or none
+/// is, no part twice; a part missing is a warning (the merged numbers are then those of the parts
+/// present, not of the plan).
+fn instances(files: &[(String, ResultFile)]) -> anyhow::Result<Vec<String>> {
+    let parts: Vec<_> = files
+        .iter()
+        .filter_map(|(p, f)| f.instance.map(|i| (p, i)))
+        .collect();
+    let Some((first_path, first)) = parts.first() else {
+        return Ok(Vec::new());
+    };
+    if let Some((path, _)) = files.iter().find(|(_, f)| f.instance.is_none()) {
+        bail!(
+            "{path} is a run of one process, {first_path} is instance {}/{} of a distributed \
+             run: merge combines the parts of one run",
+            first.index,
+            first.count
+        );
+    }
+    let mut seen: Vec<Option<&String>> = vec![None; first.count as usize + 1];
+    for (path, i) in &parts {
+        if i.index == 0 || i.index > i.count {
+            bail!(
+                "{path}: instance {}/{} is not a part of a run",
+                i.index,
+                i.count
+            );
+        }
+        if i.count != first.count {
+            bail!(
+                "{path} is instance {}/{}, {first_path} instance {}/{}: parts of runs with \
+                 different instance counts",
+                i.index,
+                i.count,
+                first.index,
+                first.count
+            );
+        }
+        let slot = &mut seen[i.index as usize];
+        if let Some(other) = slot {
+            bail!(
+                "{other} and {path} are both instance {}/{}: each part of a run may be merged once",
+                i.index,
+                i.count
+            );
+        }
+        *slot = Some(path);
+    }
+    let missing: Vec<String> = (1..=first.count)
+        .filter(|k| seen[*k as usize].is_none())
+        .map(|k| format!("{k}/{}", first.count))
+        .collect();
+    let mut warnings = Vec::new();
+    if !missing.is_empty() {
+        let w = format!(
+            "instance(s) {} missing: the merged result covers {} of {} parts of the plan",
+            missing.join(", "),
+            parts.len(),
+            first.count
+        );
+        warnings.push(w);
+    }
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::outcome::RunOutcome;
+    use crate::results::schema::{InstanceInfo, RunInfo};
+
+    fn part(index: u64, count: u64, plan: &str) -> (String, ResultFile) {
+        let mut outcome = RunOutcome::not_started(
+            crate::results::outcome::FailureKind::Script,
+            String::new(),
+            1,
+        );
+        outcome.failure = None;
+        outcome.status = Status::Completed;
+        let info = RunInfo {
+            script_path: "s.lua".into(),
+            script_sha256: "0".repeat(64),
+            tags: Default::default(),
+            seed: 1,
+            exit_code: 0,
+            instance: None,
+            plan_hash: Some(plan.repeat(64)),
+        };
+        let mut f = ResultFile::new(&outcome, info);
+        f.instance = (count > 1).then_some(InstanceInfo { index, count });
+        (format!("part{index}.json"), f)
+    }
+
+    #[test]
+    fn parts_of_one_run_merge_and_a_missing_one_is_named() {
+        let m = merge(&[part(1, 3, "a"), part(3, 3, "a")]).unwrap();
+        assert_eq!(m.instance, None);
+        assert_eq!(m.plan_hash.as_deref(), Some("a".repeat(64).as_str()));
+        assert!(
+            m.warnings
+                .iter()
+                .any(|w| w.starts_with("instance(s) 2/3 missing")),
+            "{:?}",
+            m.warnings
+        );
+        assert!(merge(&[part(1, 2, "a"), part(2, 2, "a")])
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn other_plans_duplicates_and_mixed_counts_are_refused_naming_the_files() {
+        let e = merge(&[part(1, 2, "a"), part(2, 2, "b")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("part2.json and part1.json: different plans"),
+            "{e}"
+        );
+        let e = merge(&[part(1, 2, "a"), part(1, 2, "a")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("are both instance 1/2"), "{e}");
+        let e = merge(&[part(1, 2, "a"), part(2, 3, "a")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("different instance counts"), "{e}");
+        let e = merge(&[part(1, 2, "a"), part(1, 1, "a")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a run of one process"), "{e}");
+        // Two runs of one process (no instance) still merge, as before.
+        assert!(merge(&[part(1, 1, "a"), part(1, 1, "a")]).is_ok());
+    }
 }

@@ -110,6 +110,8 @@ mod tests {
             tags: Default::default(),
             seed: 0,
             exit_code: 3,
+            instance: None,
+            plan_hash: None,
         };
         ResultFile::new(&outcome, info)
     }

@@ -83,6 +83,8 @@ pub struct RunOutcome {
     pub generator: GeneratorReport,
     pub thresholds: Vec<Outcome>,
     pub warnings: Vec<String>,
+    /// `--start-at`: the load's actual start minus the time asked for, in ms.
+    pub start_skew_ms: Option<f64>,
 }
 
 impl RunOutcome {
@@ -104,6 +106,7 @@ impl RunOutcome {
             },
             thresholds: Vec::new(),
             warnings: Vec::new(),
+            start_skew_ms: None,
         }
     }
 }

@@ -43,6 +43,26 @@ pub struct ResultFile {
     pub script_errors: BTreeMap<String, u64>,
     pub generator: GeneratorReport,
     pub warnings: Vec<String>,
+    /// `--instance I/N`: this file is one part of a distributed run. Absent for a run of one
+    /// process (and in a merged file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceInfo>,
+    /// sha256 of the script and the resolved plan (see `cli::run::plan_hash`): `merge` combines
+    /// only files that share it. Absent in files written before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// `--start-at`: when the load really started minus the time asked for, ms (negative: early).
+    /// In a merged file: the largest of its files'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_skew_ms: Option<f64>,
+}
+
+/// Which part of a distributed run a file is (1-based, as the flag).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceInfo {
+    pub index: u64,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -310,6 +330,9 @@ pub struct RunInfo {
     pub tags: BTreeMap<String, String>,
     pub seed: u64,
     pub exit_code: u8,
+    /// A part of a distributed run (count > 1), or None.
+    pub instance: Option<crate::plan::Instance>,
+    pub plan_hash: Option<String>,
 }
 
 /// A run's id: the start time in microseconds and 32 random bits (from the standard library's
@@ -385,6 +408,12 @@ impl ResultFile {
             script_errors: outcome.store.script_errors.clone(),
             generator: outcome.generator.clone(),
             warnings: outcome.warnings.clone(),
+            instance: info.instance.map(|i| InstanceInfo {
+                index: i.index + 1,
+                count: i.count,
+            }),
+            plan_hash: info.plan_hash,
+            start_skew_ms: outcome.start_skew_ms,
         }
     }
 
@@ -409,75 +438,5 @@ impl ResultFile {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn gauge(name: &str, partition: &str, value: f64, at_us: i64) -> Entry {
-        let mut tags = BTreeMap::new();
-        tags.insert("partition".to_string(), partition.to_string());
-        let mut e = Entry::new(name, tags, MetricKind::Gauge);
-        e.count = 1;
-        e.gauge = Some(Gauge {
-            value,
-            min: value,
-            max: value,
-            at_us,
-        });
-        e
-    }
-
-    /// A gauge's second says the highest value any of its series was set to (the partition furthest
-    /// behind), and reads back as a gauge of that value.
-    #[test]
-    fn a_gauge_second_keeps_its_highest_value() {
-        let mut second = Entry::new("lag", BTreeMap::new(), MetricKind::Gauge);
-        second.merge(&gauge("lag", "0", 900.0, 1));
-        second.merge(&gauge("lag", "1", 40.0, 2));
-        let mut store = MetricStore::default();
-        store
-            .series
-            .insert(100, [("lag".to_string(), second)].into_iter().collect());
-        let (_, _, series) = ResultFile::from_store(&store, 1.0);
-        let m = &series[0].metrics["lag"];
-        assert_eq!(m.max, Some(900.0));
-        assert_eq!(m.p99, None);
-        let back = m.to_entry("lag").unwrap();
-        assert_eq!(back.gauge.map(|g| g.max), Some(900.0));
-    }
-
-    /// Issue 16: a server killed mid-run shows in the seconds it was down as failures of a kind;
-    /// the kinds survive the file (merge and compare read seconds back as entries).
-    #[test]
-    fn a_second_keeps_its_failures_by_kind() {
-        let mut second = Entry::new("es.bulk", BTreeMap::new(), MetricKind::Operation);
-        second.count = 10;
-        second.errors.insert("connect".into(), 3);
-        second.errors.insert("timeout".into(), 1);
-        let mut store = MetricStore::default();
-        store
-            .series
-            .insert(100, [("es.bulk".to_string(), second)].into_iter().collect());
-        let (_, _, series) = ResultFile::from_store(&store, 1.0);
-        let m = &series[0].metrics["es.bulk"];
-        assert_eq!(m.errors, 4);
-        let kinds: Vec<(&str, u64)> = m
-            .error_kinds
-            .iter()
-            .map(|(k, n)| (k.as_str(), *n))
-            .collect();
-        assert_eq!(kinds, [("connect", 3), ("timeout", 1)]);
-        let back = m.to_entry("es.bulk").unwrap();
-        assert_eq!(back.errors, m.error_kinds);
-        // A second without failures leaves the field out; an older file's count reads as `any`.
-        let text = serde_json::to_string(m).unwrap();
-        assert!(text.contains("\"error_kinds\""), "{text}");
-        let mut old = m.clone();
-        old.error_kinds.clear();
-        assert!(!serde_json::to_string(&old).unwrap().contains("error_kinds"));
-        assert_eq!(old.to_entry("es.bulk").unwrap().errors["any"], 4);
-        // Written again (a merge), such a second keeps its count and names no kind: `any` is not
-        // one the schema allows.
-        let again = SecondMetric::from_entry(&old.to_entry("es.bulk").unwrap());
-        assert_eq!((again.errors, again.error_kinds.len()), (4, 0));
-    }
-}
+#[path = "schema_tests.rs"]
+mod tests;

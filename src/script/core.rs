@@ -273,6 +273,16 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
     )?;
     m.set("vu", lua.create_function(|lua, ()| Ok(state(lua).vu_id))?)?;
     m.set(
+        "instance",
+        lua.create_function(|lua, ()| {
+            let i = state(lua).shared.run_instance();
+            let t = lua.create_table()?;
+            t.set("index", i.index + 1)?;
+            t.set("count", i.count)?;
+            Ok(t)
+        })?,
+    )?;
+    m.set(
         "iteration",
         lua.create_function(|lua, ()| Ok(state(lua).iteration))?,
     )?;

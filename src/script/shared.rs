@@ -43,6 +43,8 @@ pub struct Shared {
     stop_lua_at_ns: std::sync::atomic::AtomicU64,
     /// The limits of a VU (set from the options before the VUs beyond VU 0 are made).
     limits: Mutex<VuLimits>,
+    /// `--instance I/N` (set from the command line before VU 0 is made): `lg.instance()`.
+    instance: Mutex<crate::plan::Instance>,
     /// The modules scripts may `require` besides `loadgen` and `loadgen.gen` (the bindings).
     pub modules: &'static [super::Module],
     /// Iterations running and the scheduler's worst recent lateness, for the live view.
@@ -70,6 +72,7 @@ impl Shared {
             stop_lua: AtomicBool::new(false),
             stop_lua_at_ns: Default::default(),
             limits: Mutex::default(),
+            instance: Mutex::default(),
             modules,
             live: Default::default(),
         })
@@ -107,6 +110,14 @@ impl Shared {
 
     pub fn limits(&self) -> VuLimits {
         *self.limits.lock().expect("limits lock")
+    }
+
+    pub fn set_run_instance(&self, instance: crate::plan::Instance) {
+        *self.instance.lock().expect("instance lock") = instance;
+    }
+
+    pub fn run_instance(&self) -> crate::plan::Instance {
+        *self.instance.lock().expect("instance lock")
     }
 
     pub fn seed(&self) -> u64 {

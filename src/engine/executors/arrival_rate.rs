@@ -1,5 +1,6 @@
 //! The open model behind constant- and ramping-arrival-rate. Iteration i is due at
-//! `start + schedule.time_of(i)`; this worker takes every i with i % workers == worker. Latency is
+//! `start + schedule.time_of(i)`; this worker takes its lane of them (every `stride`-th from `first`,
+//! see [`super::split`], across instances and threads). Latency is
 //! measured from the due time. When no VU is free and none may be added, the iteration waits for the
 //! next free VU and still counts from its due time (as wrk2), unless `drop_late` drops it (as k6).
 //!
@@ -38,21 +39,18 @@ pub async fn run(
     max_vus: u64,
     drop_late: bool,
 ) {
-    // Fewer VUs than workers: only the first max_vus workers take part (one VU each), and the
-    // schedule is split among them alone, so no iteration falls to a worker without a VU.
-    let workers = (ctx.workers as u64).min(max_vus.max(1));
-    if ctx.worker as u64 >= workers {
+    let Some(lane) = ctx.split.lane(max_vus) else {
         return;
-    }
+    };
     let pool = Rc::new(RefCell::new(runners));
     let freed = Rc::new(Notify::new());
-    let my_max = share(max_vus, ctx.worker as u64, workers);
+    let my_max = lane.max_vus;
     let mut allocated = pool.borrow().len() as u64;
     let mut set = JoinSet::new();
     let end = ctx.end();
     let mut stop = ctx.stop.clone();
     let (mut started, mut dropped) = (0u64, 0u64);
-    let mut i = ctx.worker as u64;
+    let mut i = lane.first;
     let mut stopped_at = None;
     let timer = crate::engine::timer::PreciseTimer::new();
     // Not before this: one quantum after the last wake-up.
@@ -85,7 +83,7 @@ pub async fn run(
                 continue;
             }
             if allocated < my_max {
-                let index = allocated * workers + ctx.worker as u64;
+                let index = lane.vu_index(allocated);
                 allocated += 1;
                 ctx.stats.borrow_mut().vus_max = allocated;
                 match make_runner(&ctx, index) {
@@ -111,7 +109,7 @@ pub async fn run(
             ctx.recorder
                 .borrow_mut()
                 .add_counter("dropped_iterations", &ctx.tags, 1.0);
-            i += workers;
+            i += lane.stride;
             continue;
         };
         if !waited {
@@ -125,7 +123,7 @@ pub async fn run(
         let t = Instant::now()
             .saturating_duration_since(ctx.start)
             .as_secs_f64();
-        let mine_due = share(due_by(&schedule, t), ctx.worker as u64, workers);
+        let mine_due = lane.mine(due_by(&schedule, t));
         let backlog = mine_due.saturating_sub(started + dropped);
         {
             let mut st = ctx.stats.borrow_mut();
@@ -141,7 +139,7 @@ pub async fn run(
         // A JoinSet keeps every finished task until it is joined: reaped here, or the set grows
         // by one task an iteration (about 700 bytes; 4 MiB a second at 6,000 iterations/s).
         while set.try_join_next().is_some() {}
-        i += workers;
+        i += lane.stride;
         // Far behind the schedule, this loop would start iterations without awaiting, and none of
         // them would send anything until it caught up: let them run.
         if Instant::now().saturating_duration_since(due) > BEHIND {
@@ -152,7 +150,7 @@ pub async fn run(
     // Whatever was due before the end (or the stop) and never started.
     let until = stopped_at.unwrap_or(end).min(end);
     let t = until.saturating_duration_since(ctx.start).as_secs_f64();
-    let mine_due = share(due_by(&schedule, t), ctx.worker as u64, workers);
+    let mine_due = lane.mine(due_by(&schedule, t));
     let unstarted = mine_due.saturating_sub(started + dropped);
     {
         let mut st = ctx.stats.borrow_mut();
@@ -163,7 +161,7 @@ pub async fn run(
     // They are this worker's next `unstarted` iterations, from `i` on (iterations start in order):
     // each waited at least from its due time to `until`.
     let bounds: Vec<_> = (0..unstarted)
-        .map_while(|n| schedule.time_of(i + n * workers))
+        .map_while(|n| schedule.time_of(i + n * lane.stride))
         .map(|offset| until.saturating_duration_since(ctx.start + offset))
         .collect();
     let interrupted = drain(&mut set, end + ctx.scenario.graceful_stop, &ctx).await;
@@ -176,15 +174,6 @@ pub async fn run(
     ctx.recorder
         .borrow_mut()
         .censor_unstarted(&ctx.tags, ran, &bounds);
-}
-
-/// How many of the first `n` global iterations belong to worker `k` of `w`.
-fn share(n: u64, k: u64, w: u64) -> u64 {
-    if n > k {
-        (n - k).div_ceil(w)
-    } else {
-        0
-    }
 }
 
 #[cfg(test)]
@@ -269,8 +258,7 @@ mod tests {
         let c = Ctx {
             tags: Rc::new(scenario_tags(&scenario)),
             scenario,
-            worker,
-            workers,
+            split: crate::engine::executors::split::Split::local(worker, workers),
             start: Instant::now(),
             shared,
             data: Arc::new(serde_json::Value::Null),
@@ -481,8 +469,5 @@ mod tests {
         assert_eq!(due_by(&s, 0.0), 1);
         assert_eq!(due_by(&s, 0.25), 3);
         assert_eq!(due_by(&s, 5.0), 10);
-        assert_eq!(share(10, 0, 2), 5);
-        assert_eq!(share(9, 1, 2), 4);
-        assert_eq!(share(1, 1, 2), 0);
     }
 }

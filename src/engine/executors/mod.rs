@@ -8,6 +8,7 @@ pub mod per_vu_iterations;
 pub mod ramping_arrival_rate;
 pub mod ramping_vus;
 pub mod shared_iterations;
+pub mod split;
 
 use crate::engine::stop::{StopSignal, HARD};
 use crate::metrics::{Recorder, Tags};
@@ -27,8 +28,8 @@ use tokio::time::Instant;
 /// Everything an executor on one worker needs.
 pub struct Ctx {
     pub scenario: Scenario,
-    pub worker: usize,
-    pub workers: usize,
+    /// This worker's place among the instances and the instance's threads.
+    pub split: split::Split,
     /// When the scenario starts (t0 + start_time).
     pub start: Instant,
     pub shared: Arc<Shared>,
@@ -46,19 +47,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// How many of `total` items (VUs) fall to this worker: items j with j % workers == worker.
+    /// How many of `total` VUs fall to this worker (see [`split`]).
     pub fn share(&self, total: u64) -> u64 {
-        let (w, k) = (self.workers as u64, self.worker as u64);
-        if total > k {
-            (total - k).div_ceil(w)
-        } else {
-            0
-        }
+        self.split.vus(total)
     }
 
     /// The scenario-wide index of this worker's n-th VU.
     pub fn vu_index(&self, n: u64) -> u64 {
-        n * self.workers as u64 + self.worker as u64
+        self.split.vu_index(n)
     }
 
     /// End of the scheduled part of the scenario.
