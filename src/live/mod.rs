@@ -14,7 +14,32 @@
 //! sent. The [`End`] event carries the result file, so whatever a subscriber shows last is exact.
 
 pub mod dashboard;
+#[cfg(feature = "prometheus")]
 pub mod remote_write;
+/// Built without the `prometheus` feature: `--remote-write` is refused, naming the feature.
+#[cfg(not(feature = "prometheus"))]
+pub mod remote_write {
+    pub use super::remote_write_options::{Histograms, Options};
+    use super::Feed;
+    use crate::results::schema::ResultFile;
+    use std::collections::BTreeMap;
+
+    pub struct RemoteWrite;
+
+    pub fn start(
+        _url: &str,
+        _options: Options,
+        _feed: &Feed,
+        _tags: &BTreeMap<String, String>,
+    ) -> anyhow::Result<RemoteWrite> {
+        anyhow::bail!("this loadgen was built without the 'prometheus' feature")
+    }
+
+    impl RemoteWrite {
+        pub fn finish(self, _result: &mut ResultFile) {}
+    }
+}
+mod remote_write_options;
 
 use crate::metrics::entry::Entry;
 use crate::metrics::thresholds::Outcome;

@@ -17,6 +17,7 @@ mod histogram;
 mod proto;
 mod series;
 
+pub use super::remote_write_options::{Histograms, Options};
 use super::{Event, Feed, Tick};
 use crate::metrics::entry::SeriesKey;
 use crate::results::outcome::RemoteWriteReport;
@@ -33,24 +34,6 @@ const QUEUE: usize = 4;
 const ATTEMPTS: u32 = 3;
 /// How long the end of the run waits for the final push.
 const FINISH_WITHIN: Duration = Duration::from_secs(10);
-
-/// `--remote-write-histograms`: how latency distributions are sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Histograms {
-    /// Native histograms; classic buckets from the first refusal on (a receiver without native
-    /// histogram support answers with an error naming them).
-    Auto,
-    /// Native histograms only.
-    Native,
-    /// Classic `_bucket{le=...}`, `_count` and `_sum` series.
-    Classic,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Options {
-    pub interval: Duration,
-    pub histograms: Histograms,
-}
 
 /// What the sender has done, shared with the collector and read at the end.
 #[derive(Default)]
