@@ -63,13 +63,19 @@ tbl=SOAK_$$_$(date +%s)
     -e SEARCH_RATE="$SEARCH_RATE" -e PHOENIX_RATE="$PHOENIX_RATE" -e ONLY="${ONLY:-}" >"$OUT_DIR/loadgen.log" 2>&1 &
 LG_PID=$!
 bench_log "soak: loadgen pid $LG_PID for $DURATION, raw outputs in $OUT_DIR"
-# loadgen's resident memory (KiB) and CPU (user + system clock ticks) every SAMPLE_S seconds.
+# loadgen's resident memory (KiB: all, then its anonymous part, the heap and stacks, and its file
+# part, the binary's and libraries' pages read in as code runs) and CPU (user + system clock ticks)
+# every SAMPLE_S seconds.
 tck=$(getconf CLK_TCK)
-printf 'epoch_s\trss_kib\tcpu_s\n' >"$OUT_DIR/rss.tsv"
+printf 'epoch_s\trss_kib\tcpu_s\trss_anon_kib\trss_file_kib\n' >"$OUT_DIR/rss.tsv"
 while kill -0 "$LG_PID" 2>/dev/null; do
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$LG_PID/status" 2>/dev/null || true)
+    mem=$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { if (r != "") print r, a, f }' \
+        "/proc/$LG_PID/status" 2>/dev/null || true)
     cpu=$(awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$LG_PID/stat" 2>/dev/null || true)
-    [ -z "$rss" ] || printf '%s\t%s\t%s\n' "$(date +%s)" "$rss" "$cpu" >>"$OUT_DIR/rss.tsv"
+    if [ -n "$mem" ]; then
+        read -r rss anon file <<<"$mem"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$(date +%s)" "$rss" "$cpu" "$anon" "$file" >>"$OUT_DIR/rss.tsv"
+    fi
     sleep "$SAMPLE_S"
 done
 rc=0

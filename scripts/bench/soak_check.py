@@ -55,7 +55,7 @@ def main():
     check("loadgen exit code", lg_rc == 0, f"exit {lg_rc}")
     rss = []
     for line in open(os.path.join(out, "rss.tsv")).read().splitlines()[1:]:
-        t, kib, cpu = line.split("\t")
+        t, kib, cpu = line.split("\t")[:3]
         rss.append((int(t), int(kib), float(cpu)))
     lines = []
     if r is not None:
@@ -174,6 +174,10 @@ def judge(r, rss, rates, out, check):
     lines += ["", f"Generator: {g['cpu_seconds']:.1f} CPU s for {ops} operations "
               f"({g['cpu_seconds'] / max(ops, 1) * 1e6:.0f} µs each), peak RSS {g['peak_rss_bytes'] / 2**20:.1f} MiB, "
               f"scheduler lateness p99 {lat.get('p99', float('nan')):.3f} ms, max {lat.get('max', float('nan')):.3f} ms."]
+    # soak.lua makes every VU before the load (pre_allocated_vus = max_vus): a VU made on demand
+    # would be memory kept to the end, read as growth.
+    made = ", ".join(f"{s['name']} {s.get('vus_max', '?')}" for s in r.get("scenarios", []))
+    lines += [f"VUs initialised per scenario (soak.lua makes each before the load): {made}."]
     if rss:
         slope = growth_per_hour(rss, t_first + warm, t_last)
         lines += [f"RSS after the warm-up grows {slope:+.2f} MiB an hour (least squares over the samples)."]
