@@ -1,0 +1,1 @@
+/tmp/loadgen-9e01953 run /work/main/scripts/bench/http_cost.lua --quiet --out /work/main/results/live_cost/20261201T034135Z/r1-full-remote_write.json -e RATE=0 -e VUS=64 -e DURATION=10s -e TARGET=http://127.0.0.1:18080/1k --remote-write http://127.0.0.1:19390/api/v1/write 

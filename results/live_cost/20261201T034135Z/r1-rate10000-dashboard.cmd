@@ -1,0 +1,1 @@
+/tmp/loadgen-9e01953 run /work/main/scripts/bench/http_cost.lua --quiet --out /work/main/results/live_cost/20261201T034135Z/r1-rate10000-dashboard.json -e RATE=10000 -e VUS=64 -e DURATION=10s -e TARGET=http://127.0.0.1:18080/1k --dashboard=127.0.0.1:19391 
