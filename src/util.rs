@@ -106,6 +106,10 @@ pub fn parse_rfc3339(s: &str) -> Result<SystemTime, String> {
     let bad =
         |why: &str| format!("'{s}' is not an RFC 3339 time ({why}), e.g. 2026-12-01T10:00:00Z");
     let t = s.trim();
+    if !t.is_ascii() {
+        // (the offset below is cut out by byte positions)
+        return Err(bad("a character that is not ASCII"));
+    }
     let b = t.as_bytes();
     // A numeric offset ends the text: [+-]HH:MM after the seconds.
     let (base, offset_s) = if b.len() > 25 || (b.len() == 25 && b[19] != b'.') {
@@ -270,6 +274,11 @@ mod tests {
             .unwrap_err()
             .contains("not an RFC 3339 time"));
         assert!(at("tomorrow").is_err());
+        // A character of two bytes where the offset's sign goes: an error, not a panic.
+        assert!(at("2026-12-01T10:00:00\u{b1}01:00")
+            .unwrap_err()
+            .contains("not ASCII"));
+        assert!(at("2026-12-01T10:00:00.123456\u{e9}").is_err());
     }
 
     use super::*;

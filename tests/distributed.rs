@@ -91,18 +91,20 @@ struct Outcome {
 
 /// Runs `n` instances of the plan, started together, against three fresh counting servers; checks
 /// the servers' tallies, the parts and the merge.
-fn run_instances(n: u64, dir: &Path) -> Outcome {
+fn run_instances(n: u64, dir: &Path, seed: Option<u64>) -> Outcome {
     let script = dir.join("script.lua");
     std::fs::write(&script, SCRIPT).unwrap();
     let servers: Vec<Server> = PLAN.iter().map(|_| server()).collect();
-    let start_at = humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_secs(4));
+    // (ahead enough for 4 processes to load and init on 2 busy cores)
+    let start_at = humantime::format_rfc3339_millis(SystemTime::now() + Duration::from_secs(10));
     let children: Vec<_> = (1..=n)
         .map(|i| {
             let mut c = Command::new(bin());
-            c.arg("run")
-                .arg(&script)
-                .args(["--quiet", "--seed", "42"])
-                .arg("--instance")
+            c.arg("run").arg(&script).arg("--quiet");
+            if let Some(s) = seed {
+                c.arg("--seed").arg(s.to_string());
+            }
+            c.arg("--instance")
                 .arg(format!("{i}/{n}"))
                 .arg("--start-at")
                 .arg(start_at.to_string())
@@ -121,7 +123,7 @@ fn run_instances(n: u64, dir: &Path) -> Outcome {
         })
         .collect();
     let mut part_paths = Vec::new();
-    let mut parts = Vec::new();
+    let mut parts: Vec<serde_json::Value> = Vec::new();
     for (i, child) in (1..=n).zip(children) {
         let o = child.wait_with_output().unwrap();
         // Alone, one process crosses the threshold (203 >= 150); a part of 2 or 4 does not.
@@ -141,7 +143,15 @@ fn run_instances(n: u64, dir: &Path) -> Outcome {
             skew.abs() < 1000.0,
             "instance {i}/{n} started {skew} ms off"
         );
-        assert_eq!(r["seed"], 42);
+        match seed {
+            Some(s) => assert_eq!(r["seed"], s),
+            // Not given: taken from the plan hash and --start-at, the same in every instance.
+            None => {
+                if let Some(first) = parts.first() {
+                    assert_eq!(r["seed"], first["seed"], "instance {i}/{n}'s seed");
+                }
+            }
+        }
         parts.push(r);
         part_paths.push(p);
     }
@@ -214,10 +224,10 @@ fn latency(r: &serde_json::Value, q: &str) -> f64 {
 #[test]
 fn n_instances_together_run_the_plan_once_and_merge_exactly() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let one = run_instances(1, dirs[0].path());
+    let one = run_instances(1, dirs[0].path(), Some(42));
     let mut runs = Vec::new();
     for (n, d) in [(2, &dirs[1]), (4, &dirs[2])] {
-        runs.push((n, run_instances(n, d.path())));
+        runs.push((n, run_instances(n, d.path(), Some(42))));
     }
     // A merge of one file is that file: the percentiles are exactly the run's.
     for q in ["p50", "p99", "max"] {
@@ -401,5 +411,27 @@ fn instance_and_start_at_are_checked_before_anything_runs() {
         stderr(&o).contains("scenario 'default': vus is 2, fewer than the 3 instances"),
         "{}",
         stderr(&o)
+    );
+}
+
+/// Without `--seed`, the instances of one run agree on a seed (from the plan hash and `--start-at`)
+/// and the next run of the same plan, another start time, draws other keys.
+#[test]
+fn without_a_seed_instances_agree_and_the_next_run_draws_other_keys() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = run_instances(2, dirs[0].path(), None);
+    let b = run_instances(2, dirs[1].path(), None);
+    let seed = |o: &Outcome| o.parts[0]["seed"].as_u64().unwrap();
+    assert_ne!(seed(&a), seed(&b), "two runs, two seeds");
+    let keys = |o: &Outcome| -> BTreeSet<String> {
+        o.keys
+            .values()
+            .flatten()
+            .map(|l| l.split(' ').nth(1).unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        keys(&a).is_disjoint(&keys(&b)),
+        "the second run repeated keys of the first"
     );
 }

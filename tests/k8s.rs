@@ -49,9 +49,18 @@ fn the_indexed_job_runs_n_instances_of_one_plan_and_the_merge_reads_them() {
         "all instances at once"
     );
     assert_eq!(
-        spec["backoffLimit"].as_i64(),
+        spec["backoffLimitPerIndex"].as_i64(),
         Some(0),
         "no instance run twice"
+    );
+    assert_eq!(
+        spec["maxFailedIndexes"].as_i64(),
+        Some(n),
+        "an instance that fails does not stop the others mid-load"
+    );
+    assert!(
+        spec["backoffLimit"].is_badvalue(),
+        "a Job-wide backoffLimit would end every pod when one fails"
     );
     let pod = &spec["template"]["spec"];
     let c = &pod["containers"][0];

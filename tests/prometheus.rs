@@ -179,8 +179,13 @@ fn rw(result: &Value) -> &Value {
 fn counts_and_p99_reach_prometheus_with_native_histograms() {
     let prom = Prometheus::start(free_port(), true);
     let case = Case::new(SCRIPT);
-    let t0 = crate_now();
     let result = run(&case, &prom.write_url(), "5s", &[]);
+    // The load's start, from the file (the process's own start and setup come before it).
+    let t0 = humantime::parse_rfc3339(result["start"].as_str().unwrap())
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let id = result["run_id"].as_str().unwrap();
     let r = rw(&result);
     assert_eq!(r["histograms"], "native", "{r}");
@@ -239,13 +244,6 @@ fn counts_and_p99_reach_prometheus_with_native_histograms() {
     ] {
         assert!(prom.value(&format!("sum({m}{sel})"), None).is_some(), "{m}");
     }
-}
-
-fn crate_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 /// A receiver without native histograms refuses them; auto mode goes on with classic buckets,

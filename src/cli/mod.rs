@@ -130,6 +130,12 @@ fn features() -> Vec<&'static str> {
     if cfg!(feature = "phoenix") {
         f.push("phoenix");
     }
+    if cfg!(feature = "dashboard") {
+        f.push("dashboard");
+    }
+    if cfg!(feature = "prometheus") {
+        f.push("prometheus");
+    }
     f
 }
 

@@ -203,6 +203,17 @@ pub fn plan_hash(script_sha256: &str, plan: &RunPlan) -> String {
     format!("{:x}", h.finalize())
 }
 
+/// The seed of a distributed run given no `--seed`: from the plan hash and the start time, which
+/// every instance of one run shares and another run does not.
+pub fn distributed_seed(plan_hash: &str, start_at: std::time::SystemTime) -> u64 {
+    let ns = start_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let h = Sha256::digest(format!("{plan_hash} {ns}").as_bytes());
+    u64::from_be_bytes(h[..8].try_into().expect("a sha256 has 8 bytes"))
+}
+
 fn default_out(script: &Path) -> PathBuf {
     PathBuf::from("results")
         .join("runs")
@@ -349,6 +360,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         Err(f) => return Err(f),
     };
     plan.start_at = args.start_at;
+    if plan.instance.count > 1 && !plan.seed_given {
+        if let Some(at) = args.start_at {
+            // The plan hash alone would give every run of the plan the same seed, and so the same
+            // keys (a second run's records would update the first's); `--start-at` is what the
+            // instances of one run share and the next run does not.
+            plan.seed = distributed_seed(&plan_hash, at);
+            shared.set_seed(plan.seed);
+            vu0.reseed();
+        } else if !args.quiet {
+            eprintln!(
+                "warning: instance {} without --seed or --start-at: the seed comes from the plan \
+                 hash alone, so every run of this plan draws the same loadgen.gen values (keys)",
+                plan.instance
+            );
+        }
+    }
     if plan.instance.count > 1 && !args.quiet {
         eprintln!(
             "instance {} of a distributed run: plan {}, loadgen.gen seed {}{}",
@@ -357,8 +384,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             plan.seed,
             if plan.seed_given {
                 ""
+            } else if args.start_at.is_some() {
+                " (from the plan hash and --start-at: every instance draws the same)"
             } else {
-                " (from the plan hash: every instance draws the same)"
+                " (from the plan hash alone)"
             }
         );
     }
@@ -366,6 +395,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let run_id = crate::results::schema::run_id();
     let feed = (args.dashboard.is_some() || args.remote_write.is_some())
         .then(|| crate::live::Feed::new(&run_id));
+    if feed.is_some() {
+        shared.live.enable();
+    }
     let dashboard = match (&args.dashboard, &feed) {
         (Some(addr), Some(feed)) => Some(
             crate::live::dashboard::start(addr, feed, args.quiet)

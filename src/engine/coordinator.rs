@@ -48,6 +48,9 @@ pub struct Run {
     pub out: RunOutcome,
     /// The live view's feed (`--dashboard`, `--remote-write`), if any.
     pub feed: Option<crate::live::Feed>,
+    /// The process's CPU time when the run began: the base of `generator.cpu_seconds`, and of the
+    /// live view's CPU figure, so that the two agree.
+    pub cpu0: Duration,
 }
 
 pub async fn coordinate(
@@ -84,6 +87,7 @@ pub async fn coordinate(
         signals: Signals::new(),
         out,
         feed,
+        cpu0,
     };
     let stages = async {
         health_stage(&run)?;

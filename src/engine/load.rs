@@ -167,7 +167,7 @@ pub async fn load(run: &mut Run, mut workers: Workers) -> Result<Load, Stop> {
     let mut watcher = run
         .feed
         .clone()
-        .map(|feed| Watcher::start(feed, &plan, &run.shared, t0_unix_ms));
+        .map(|feed| Watcher::start(feed, &plan, &run.shared, t0_unix_ms, run.cpu0));
 
     let mut progress = progress::Progress::new(run.quiet, plan.scheduled_duration());
     let mut ticker = tokio::time::interval_at(t0 + Duration::from_secs(1), Duration::from_secs(1));

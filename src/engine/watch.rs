@@ -20,8 +20,15 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Sends the plan at t0.
-    pub fn start(feed: Feed, plan: &RunPlan, shared: &Shared, t0_unix_ms: i64) -> Watcher {
+    /// Sends the plan at t0. `cpu0`: the process's CPU time when the run began (the base of the
+    /// result's `generator.cpu_seconds`, which the last figure sent must agree with).
+    pub fn start(
+        feed: Feed,
+        plan: &RunPlan,
+        shared: &Shared,
+        t0_unix_ms: i64,
+        cpu0: Duration,
+    ) -> Watcher {
         let start = Start {
             run_id: feed.run_id.to_string(),
             script: shared.script.path.display().to_string(),
@@ -51,7 +58,7 @@ impl Watcher {
             feed,
             t0_sec,
             next: t0_sec,
-            cpu0: crate::util::process_cpu_time(),
+            cpu0,
         }
     }
 

@@ -309,7 +309,9 @@ mod imp {
                     let _ = st.live.send(f);
                 }
                 Event::Tick(t) => {
-                    let cpu_pct = (t.elapsed_s > prev.0)
+                    // (not for the first tick: its CPU counts from the run's beginning, setup
+                    // and the VUs' init included)
+                    let cpu_pct = (prev.0 > 0.0 && t.elapsed_s > prev.0)
                         .then(|| (t.cpu_s - prev.1) / (t.elapsed_s - prev.0) * 100.0);
                     prev = (t.elapsed_s, t.cpu_s);
                     let f: Arc<str> = frame("tick", &json::tick(&t, cpu_pct).to_string()).into();
@@ -320,6 +322,16 @@ mod imp {
                 Event::End(e) => {
                     let f: Arc<str> = frame("end", &json::end(&e, CAP).to_string()).into();
                     let mut st = shared.lock();
+                    if !st.history.started() {
+                        // The run ended before its load (a failed health check, setup or init, an
+                        // interrupt at the --start-at barrier): no start was sent, and the page
+                        // waits for one. The plan as the result file has it stands in.
+                        let mut s = json::replay_file(&e.result, "", CAP).0;
+                        s["source"] = "live".into();
+                        let sf: Arc<str> = frame("start", &s.to_string()).into();
+                        st.history.start(0, sf.clone());
+                        let _ = st.live.send(sf);
+                    }
                     st.history.end(f.clone());
                     st.result = Some((e.result.clone(), e.path.clone()));
                     let _ = st.live.send(f);

@@ -46,12 +46,15 @@ use crate::metrics::thresholds::Outcome;
 use crate::results::schema::ResultFile;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-/// Events kept for a subscriber that falls behind (a minute of ticks and more).
-pub const CAPACITY: usize = 128;
+/// Events kept for a subscriber that falls behind. A tick holds a copy of every series' totals
+/// (histograms included), so this bounds the feed's memory at that many copies of the totals; the
+/// dashboard's and the remote write's threads take each event as it comes, and the remote write
+/// needs only the newest.
+pub const CAPACITY: usize = 16;
 
 /// How many seconds behind the newest a second is published: workers send a second's snapshot
 /// when it ends, so at the tick of second k the snapshots of second k-1 may still be on their way;
@@ -108,7 +111,8 @@ pub struct Tick {
     pub totals: Vec<Entry>,
     /// Every threshold rule judged on the totals so far (in the order of [`Start::thresholds`]).
     pub thresholds: Vec<Outcome>,
-    /// The generator's CPU time since the load started (user + system), seconds.
+    /// The generator's CPU time since the run began (user + system; setup and the VUs' init
+    /// included, as in the result's `generator.cpu_seconds`), seconds.
     pub cpu_s: f64,
     /// Iterations running at the moment of the tick.
     pub busy_vus: u64,
@@ -158,21 +162,33 @@ impl Feed {
     }
 }
 
-/// What VUs report for the live view, shared by every worker: two atomics, touched once per
-/// iteration (busy) and once per scheduler wake-up (lateness).
+/// What VUs report for the live view, shared by every worker: two atomics, written once per
+/// iteration (busy) and once per scheduler wake-up (lateness) only when the run is watched
+/// ([`LiveGauges::enable`], before the VUs start); otherwise each call reads one flag that never
+/// changes, so the workers do not contend for a cache line on the hot path.
 #[derive(Debug, Default)]
 pub struct LiveGauges {
+    on: AtomicBool,
     busy: AtomicI64,
     lateness_max_us: AtomicU64,
 }
 
 impl LiveGauges {
+    /// The run is watched (`--dashboard`, `--remote-write`): called before any VU iterates.
+    pub fn enable(&self) {
+        self.on.store(true, Ordering::Relaxed);
+    }
+
     pub fn iteration_started(&self) {
-        self.busy.fetch_add(1, Ordering::Relaxed);
+        if self.on.load(Ordering::Relaxed) {
+            self.busy.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn iteration_ended(&self) {
-        self.busy.fetch_sub(1, Ordering::Relaxed);
+        if self.on.load(Ordering::Relaxed) {
+            self.busy.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub fn busy(&self) -> u64 {
@@ -180,7 +196,9 @@ impl LiveGauges {
     }
 
     pub fn woke_late(&self, us: u64) {
-        self.lateness_max_us.fetch_max(us, Ordering::Relaxed);
+        if self.on.load(Ordering::Relaxed) {
+            self.lateness_max_us.fetch_max(us, Ordering::Relaxed);
+        }
     }
 
     /// The highest lateness since the last call, ms, and starts over.
@@ -249,8 +267,16 @@ mod tests {
     }
 
     #[test]
-    fn gauges_count_busy_iterations_and_keep_the_worst_lateness_until_taken() {
+    fn gauges_count_busy_iterations_and_keep_the_worst_lateness_until_taken_when_watched() {
         let g = LiveGauges::default();
+        g.iteration_started();
+        g.woke_late(900);
+        assert_eq!(
+            (g.busy(), g.take_lateness_max_ms()),
+            (0, None),
+            "not watched: not counted"
+        );
+        g.enable();
         g.iteration_started();
         g.iteration_started();
         g.iteration_ended();

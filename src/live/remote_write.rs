@@ -34,6 +34,8 @@ const QUEUE: usize = 4;
 const ATTEMPTS: u32 = 3;
 /// How long the end of the run waits for the final push.
 const FINISH_WITHIN: Duration = Duration::from_secs(10);
+/// The longest one push may take (the interval, within 2 s and this).
+const REQUEST_TIMEOUT_MAX: Duration = Duration::from_secs(4);
 
 /// What the sender has done, shared with the collector and read at the end.
 #[derive(Default)]
@@ -97,10 +99,14 @@ pub fn start(
         );
     }
     let client = reqwest::Client::builder()
+        // The remote-write 1.0 specification asks every sender for one.
+        .user_agent(concat!("loadgen/", env!("CARGO_PKG_VERSION")))
+        // Well under FINISH_WITHIN, so that a receiver that hangs on the push in flight at the
+        // end still leaves time for the final push to be tried.
         .timeout(
             options
                 .interval
-                .clamp(Duration::from_secs(2), FINISH_WITHIN),
+                .clamp(Duration::from_secs(2), REQUEST_TIMEOUT_MAX),
         )
         .build()
         .map_err(|e| anyhow::anyhow!("cannot make an HTTP client: {e}"))?;
@@ -423,13 +429,17 @@ impl RemoteWrite {
     }
 }
 
-/// The result's lines about the remote write: always a summary, and what went wrong.
+/// The result's lines about the remote write when something went wrong (the counts are in
+/// `generator.remote_write` either way): a summary, and each thing that went wrong.
 fn warnings(r: &RemoteWriteReport, s: &State) -> Vec<String> {
-    let mut out = vec![format!(
-        "remote write to {}: {} pushes sent, {} failed, {} dropped (queue full or superseded at \
-         the end), {} ticks missed; histograms {}",
-        r.url, r.pushes_sent, r.pushes_failed, r.pushes_dropped, r.ticks_missed, r.histograms
-    )];
+    let mut out = Vec::new();
+    if r.pushes_failed + r.pushes_dropped + r.ticks_missed > 0 || !r.final_push_ok {
+        out.push(format!(
+            "remote write to {}: {} pushes sent, {} failed, {} dropped (queue full or superseded \
+             at the end), {} ticks missed; histograms {}",
+            r.url, r.pushes_sent, r.pushes_failed, r.pushes_dropped, r.ticks_missed, r.histograms
+        ));
+    }
     if let Some(e) = &s.probe_error {
         out.push(format!(
             "remote write: the receiver did not answer at the start: {e}"

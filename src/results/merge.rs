@@ -22,17 +22,26 @@ pub fn merge(files: &[(String, ResultFile)]) -> anyhow::Result<ResultFile> {
                 first.script.path
             );
         }
-        // Files older than the plan hash are compared by their script alone (above).
-        if let (Some(a), Some(b)) = (&f.plan_hash, &first.plan_hash) {
-            if a != b {
-                bail!(
-                    "{path} and {}: different plans (plan_hash {} and {}): the same script with \
-                     other options or command-line overrides (--vus, --duration, --iterations, \
-                     --rate, --tag, --seed); merge combines instances of one plan",
-                    files[0].0,
-                    &a[..12.min(a.len())],
-                    &b[..12.min(b.len())]
-                );
+    }
+    // Files older than the plan hash are compared by their script alone (above); once one file has
+    // a hash, every file must have the same one (a file without one could be any plan).
+    if let Some((ref_path, reference)) = files.iter().find(|(_, f)| f.plan_hash.is_some()) {
+        let want = reference.plan_hash.as_deref().unwrap_or_default();
+        for (path, f) in files {
+            match f.plan_hash.as_deref() {
+                Some(h) if h == want => {}
+                Some(h) => bail!(
+                    "{path} and {ref_path}: different plans (plan_hash {} and {}): the same script \
+                     with other options or command-line overrides (--vus, --duration, \
+                     --iterations, --rate, --tag, --seed); merge combines instances of one plan",
+                    short(h),
+                    short(want)
+                ),
+                None => bail!(
+                    "{path} has no plan_hash (written by an older loadgen, or by a run that failed \
+                     before its plan was known) and {ref_path} has one: merge cannot check they \
+                     are one plan; leave {path} out"
+                ),
             }
         }
     }
@@ -178,6 +187,12 @@ fn instances(files: &[(String, ResultFile)]) -> anyhow::Result<Vec<String>> {
             first.count
         );
     }
+    if first.count > MAX_INSTANCES {
+        bail!(
+            "{first_path}: instance count {} is more than {MAX_INSTANCES}",
+            first.count
+        );
+    }
     let mut seen: Vec<Option<&String>> = vec![None; first.count as usize + 1];
     for (path, i) in &parts {
         if i.index == 0 || i.index > i.count {
@@ -222,6 +237,14 @@ fn instances(files: &[(String, ResultFile)]) -> anyhow::Result<Vec<String>> {
         warnings.push(w);
     }
     Ok(warnings)
+}
+
+/// The most instances a merge accepts (a count read from a file sizes a table).
+const MAX_INSTANCES: u64 = 100_000;
+
+/// The first 12 characters of a hash, for messages (whatever the file holds).
+fn short(h: &str) -> String {
+    h.chars().take(12).collect()
 }
 
 #[cfg(test)]
@@ -293,5 +316,28 @@ mod tests {
         assert!(e.contains("is a run of one process"), "{e}");
         // Two runs of one process (no instance) still merge, as before.
         assert!(merge(&[part(1, 1, "a"), part(1, 1, "a")]).is_ok());
+    }
+
+    #[test]
+    fn a_file_without_a_plan_hash_does_not_let_other_plans_through() {
+        let mut old = part(1, 3, "a");
+        old.1.plan_hash = None;
+        // The first file has no hash: the others are still compared with each other.
+        let e = merge(&[old.clone(), part(2, 3, "a"), part(3, 3, "b")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("has no plan_hash"), "{e}");
+        let e = merge(&[part(2, 3, "a"), old, part(3, 3, "a")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("part1.json has no plan_hash") && e.contains("and part2.json has one"),
+            "{e}"
+        );
+        // A hash that is not hex text is shown, not sliced.
+        let e = merge(&[part(1, 2, "a"), part(2, 2, "é")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("different plans"), "{e}");
     }
 }

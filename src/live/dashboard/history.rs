@@ -79,6 +79,10 @@ impl History {
         self.end = Some(frame);
     }
 
+    pub fn started(&self) -> bool {
+        self.start.is_some()
+    }
+
     pub fn ended(&self) -> bool {
         self.end.is_some()
     }
