@@ -5,6 +5,7 @@ mod check;
 mod compare;
 pub mod exit;
 mod merge;
+mod plan_id;
 mod report;
 mod run;
 

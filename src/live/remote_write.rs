@@ -19,6 +19,7 @@ mod series;
 
 pub use super::remote_write_options::{Histograms, Options};
 use super::{Event, Feed, Tick};
+use crate::bindings::error_chain;
 use crate::metrics::entry::SeriesKey;
 use crate::results::outcome::RemoteWriteReport;
 use crate::results::schema::ResultFile;
@@ -366,17 +367,6 @@ impl Sender {
             retry: status.is_server_error() || status.as_u16() == 429,
         })
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl RemoteWrite {

@@ -47,7 +47,7 @@ pub struct ResultFile {
     /// process (and in a merged file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<InstanceInfo>,
-    /// sha256 of the script and the resolved plan (see `cli::run::plan_hash`): `merge` combines
+    /// sha256 of the script and the resolved plan (see `cli::plan_id::plan_hash`): `merge` combines
     /// only files that share it. Absent in files written before it was added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_hash: Option<String>,
