@@ -133,6 +133,18 @@ pub fn parse_rfc3339(s: &str) -> Result<SystemTime, String> {
     Ok(if offset_s >= 0 { utc - d } else { utc + d })
 }
 
+/// An error's text followed by its causes' (`a: b: c`): the clients' own texts are terse.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
 /// Number of CPU cores this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism()

@@ -43,17 +43,7 @@ use crate::script::{state, Phase};
 use mlua::{Lua, Table};
 use std::collections::BTreeMap;
 
-/// An error's text followed by its causes' (`a: b: c`): the clients' own texts are terse.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
+pub use crate::util::error_chain;
 
 /// Whether an I/O error is the connection failing under the client (refused, reset, aborted,
 /// broken pipe, not connected): the server went away, which is counted as `connect`, not as bytes

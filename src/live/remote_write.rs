@@ -19,10 +19,10 @@ mod series;
 
 pub use super::remote_write_options::{Histograms, Options};
 use super::{Event, Feed, Tick};
-use crate::bindings::error_chain;
 use crate::metrics::entry::SeriesKey;
 use crate::results::outcome::RemoteWriteReport;
 use crate::results::schema::ResultFile;
+use crate::util::error_chain;
 use series::{Mode, Snapshot, Totals};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
