@@ -1,6 +1,7 @@
-//! Checks docker/compose.yaml and docker/*/Dockerfile, which no Docker engine here can build or run,
-//! against the local stack's own definitions: the server table docker/servers.txt (which scripts/stack
-//! reads), docker/ports.env, and the run scripts and templates under docker/; and that table itself.
+//! Checks docker/compose.yaml and docker/*/Dockerfile without a container engine, against the local stack's
+//! own definitions: the server table docker/servers.txt (which scripts/stack reads), docker/ports.env, and
+//! the run scripts and templates under docker/; and that table itself. scripts/containers builds the images
+//! and runs the compose file with podman (docs/stack.md); this test is what runs without one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -815,6 +816,32 @@ fn instructions(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A Dockerfile's global build arguments (ARG lines before the first FROM) with their defaults.
+fn global_args(ins: &[(String, String)]) -> BTreeMap<String, String> {
+    ins.iter()
+        .take_while(|(op, _)| op != "FROM")
+        .filter(|(op, _)| op == "ARG")
+        .map(|(_, a)| {
+            let (k, v) = a.split_once('=').unwrap_or((a, ""));
+            (k.trim().to_string(), v.trim().to_string())
+        })
+        .collect()
+}
+
+/// A FROM line's image as written (`${NAME}` for a build argument) and as built by default.
+fn from_image(from: &str, args: &BTreeMap<String, String>, file: &str) -> (String, String) {
+    let written = from.split_whitespace().next().unwrap().to_string();
+    let built = match written.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+        Some(name) => args
+            .get(name)
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| panic!("{file}: FROM {written} without a default"))
+            .clone(),
+        None => written.clone(),
+    };
+    (written, built)
+}
+
 /// No registry host in an image name: the part before the first '/' is a host if it has '.' or ':'.
 fn assert_no_registry_host(image: &str, file: &str) {
     if let Some((first, _)) = image.split_once('/') {
@@ -842,12 +869,16 @@ fn dockerfiles_fetch_the_poms_and_run_the_run_scripts() {
             Some("."),
             "{name}: build context must be docker/"
         );
-        files.insert(
-            s["build"]["dockerfile"]
-                .as_str()
-                .expect("build.dockerfile")
-                .to_string(),
+        let dockerfile = s["build"]["dockerfile"].as_str().expect("build.dockerfile");
+        // One image per Dockerfile, named after its server: the services of a server share it (built
+        // once), and scripts/containers builds it under that name for podman-compose to find.
+        let server = dockerfile.split('/').next().unwrap();
+        assert_eq!(
+            s["image"].as_str(),
+            Some(format!("loadgen/{server}").as_str()),
+            "{name}: image of {dockerfile}"
         );
+        files.insert(dockerfile.to_string());
     }
     assert_eq!(
         files.len(),
@@ -869,18 +900,27 @@ fn dockerfiles_fetch_the_poms_and_run_the_run_scripts() {
             2,
             "{rel}: a Maven build stage and a runtime stage"
         );
-        for f in &froms {
-            assert_no_registry_host(f.split_whitespace().next().unwrap(), &rel);
+        // Both base images are build arguments (scripts/containers passes local ones: no registry here)
+        // whose defaults are the public Maven and Temurin images.
+        let args = global_args(&ins);
+        let (build_written, build_image) = from_image(froms[0], &args, &rel);
+        let (run_written, run_image) = from_image(froms[1], &args, &rel);
+        assert_eq!(build_written, "${MAVEN_IMAGE}", "{rel}: build stage");
+        assert!(
+            froms[0].ends_with(" AS fetch"),
+            "{rel}: the Maven stage is `fetch` (scripts/containers replaces it with a build context)"
+        );
+        assert_eq!(run_written, "${JRE_IMAGE}", "{rel}: runtime stage");
+        for image in [&build_image, &run_image] {
+            assert_no_registry_host(image, &rel);
         }
         assert!(
-            froms[0].contains("maven") && froms[0].contains("17"),
-            "{rel}: build stage {}",
-            froms[0]
+            build_image.contains("maven") && build_image.contains("17"),
+            "{rel}: build stage {build_image}"
         );
         assert!(
-            froms[1].contains("17-jre"),
-            "{rel}: runtime stage must be a Java 17 JRE: {}",
-            froms[1]
+            run_image.contains("17-jre"),
+            "{rel}: runtime stage must be a Java 17 JRE: {run_image}"
         );
         // Maven in the build stage only, fetching the pom's runtime dependencies into the cache layout.
         let run = ins
@@ -1445,4 +1485,49 @@ fn hdfs_and_hive_processes_listen_on_their_table_ports() {
             std::fs::remove_dir_all(state).unwrap();
         }
     }
+}
+
+/// The images that are not a server's: the loadgen image and the local bases scripts/containers builds
+/// (docker/base/), and the `net` service's image. Each base image is a build argument whose default is a
+/// public image, so that a host with a registry builds them unchanged and one without passes its own.
+#[test]
+fn other_images_take_their_bases_as_build_arguments() {
+    for (rel, wants) in [
+        (
+            "loadgen/Dockerfile",
+            &["rust:1.88-bookworm", "debian:bookworm-slim"][..],
+        ),
+        ("base/jre/Dockerfile", &["debian:bookworm-slim"][..]),
+        ("base/rust/Dockerfile", &["debian:bookworm-slim"][..]),
+    ] {
+        let ins = instructions(&read(&docker().join(rel)));
+        let args = global_args(&ins);
+        let built: Vec<String> = ins
+            .iter()
+            .filter(|(op, a)| op == "FROM" && a.starts_with("${"))
+            .map(|(_, a)| from_image(a, &args, rel).1)
+            .collect();
+        assert_eq!(
+            built, wants,
+            "{rel}: base images (build arguments' defaults)"
+        );
+    }
+    // The loadgen image runs as a user without privileges, and can build offline from a given registry.
+    let loadgen = instructions(&read(&docker().join("loadgen/Dockerfile")));
+    assert!(loadgen
+        .iter()
+        .any(|(op, a)| op == "USER" && a.starts_with("10001")));
+    assert!(loadgen
+        .iter()
+        .any(|(op, a)| op == "FROM" && a == "scratch AS crates"));
+    let compose = Compose::load();
+    let net = compose.service("net");
+    let image = net["image"].as_str().expect("net: image");
+    let default = image
+        .strip_prefix("${LOADGEN_BASE_IMAGE:-")
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("net: image {image} is not ${{LOADGEN_BASE_IMAGE:-...}}"));
+    assert_eq!(default, "debian:bookworm-slim");
+    // On the engine's default bridge: no project network, so no DNS server on a network of its own.
+    assert_eq!(net["network_mode"].as_str(), Some("bridge"));
 }
