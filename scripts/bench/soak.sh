@@ -64,17 +64,19 @@ tbl=SOAK_$$_$(date +%s)
 LG_PID=$!
 bench_log "soak: loadgen pid $LG_PID for $DURATION, raw outputs in $OUT_DIR"
 # loadgen's resident memory (KiB: all, then its anonymous part, the heap and stacks, and its file
-# part, the binary's and libraries' pages read in as code runs) and CPU (user + system clock ticks)
-# every SAMPLE_S seconds.
+# part, the binary's and libraries' pages read in as code runs; then the anonymous memory in
+# transparent huge pages, which loadgen turns off for itself, so 0) and CPU (user + system clock
+# ticks) every SAMPLE_S seconds.
 tck=$(getconf CLK_TCK)
-printf 'epoch_s\trss_kib\tcpu_s\trss_anon_kib\trss_file_kib\n' >"$OUT_DIR/rss.tsv"
+printf 'epoch_s\trss_kib\tcpu_s\trss_anon_kib\trss_file_kib\tanon_huge_kib\n' >"$OUT_DIR/rss.tsv"
 while kill -0 "$LG_PID" 2>/dev/null; do
     mem=$(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { if (r != "") print r, a, f }' \
         "/proc/$LG_PID/status" 2>/dev/null || true)
     cpu=$(awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$LG_PID/stat" 2>/dev/null || true)
+    huge=$(awk '/^AnonHugePages:/ { print $2 }' "/proc/$LG_PID/smaps_rollup" 2>/dev/null || true)
     if [ -n "$mem" ]; then
         read -r rss anon file <<<"$mem"
-        printf '%s\t%s\t%s\t%s\t%s\n' "$(date +%s)" "$rss" "$cpu" "$anon" "$file" >>"$OUT_DIR/rss.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date +%s)" "$rss" "$cpu" "$anon" "$file" "${huge:--}" >>"$OUT_DIR/rss.tsv"
     fi
     sleep "$SAMPLE_S"
 done
