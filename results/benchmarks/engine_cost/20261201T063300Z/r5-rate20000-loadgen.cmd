@@ -1,0 +1,1 @@
+/tmp/loadgen-thpoff run /work/main/scripts/bench/http_cost.lua --quiet --out /work/main/results/benchmarks/engine_cost/20261201T063300Z/r5-rate20000-loadgen.json -e RATE=20000 -e VUS=64 -e DURATION=10s -e TARGET=http://127.0.0.1:18080/1k 
