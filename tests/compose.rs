@@ -1531,3 +1531,39 @@ fn other_images_take_their_bases_as_build_arguments() {
     // On the engine's default bridge: no project network, so no DNS server on a network of its own.
     assert_eq!(net["network_mode"].as_str(), Some("bridge"));
 }
+
+/// What running the ha profile with podman asked for: its ZooKeeper is docker/zookeeper/run in the HDFS
+/// image (no registry image), listening where the ha configs look for it (zookeeper:$ZOOKEEPER_PORT), and
+/// its Hive services bind 0.0.0.0 (at 127.0.0.1 HiveServer2 preloads a bind() shim compiled at start, and
+/// the images have no C compiler).
+#[test]
+fn ha_profile_needs_no_registry_image_and_no_compiler() {
+    let compose = Compose::load();
+    let zk = compose.service("zookeeper");
+    assert_eq!(strings(&zk["command"]), ["zookeeper/run"]);
+    assert_eq!(zk["image"].as_str(), Some("loadgen/hdfs"));
+    let port = ports_env("ports.env")["ZOOKEEPER_PORT"].to_string();
+    assert_eq!(
+        environment(zk).get("ZOOKEEPER_HA_PORT"),
+        Some(&port),
+        "zookeeper: the port the ha configs name (zookeeper:$ZOOKEEPER_PORT)"
+    );
+    for run in ["hdfs/run", "hive/run"] {
+        assert!(
+            read(&docker().join(run)).contains("HA_ZOOKEEPER=zookeeper:$ZOOKEEPER_PORT"),
+            "docker/{run}: the ha profile's ZooKeeper address"
+        );
+    }
+    let hdfs = read(&docker().join("hdfs/Dockerfile"));
+    assert!(hdfs.contains("COPY zookeeper /opt/loadgen/docker/zookeeper"));
+    for (name, s) in &compose.services {
+        let command = strings(&s["command"]);
+        if compose.in_ha(name) && command.first().is_some_and(|c| c == "hive/run") {
+            assert_eq!(
+                environment(s).get("LOADGEN_BIND").map(String::as_str),
+                Some("0.0.0.0"),
+                "{name}: LOADGEN_BIND"
+            );
+        }
+    }
+}
