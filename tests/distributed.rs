@@ -288,7 +288,8 @@ fn n_instances_together_run_the_plan_once_and_merge_exactly() {
         assert_eq!(latency(&run.merged, "min"), min);
     }
 
-    // Merge refuses a part given twice, and parts of another plan, naming the files.
+    // Merge refuses a part given twice (here a copy: the same run), and parts of another plan,
+    // naming the files.
     let (_, four) = &runs[1];
     let twice = dirs[2].path().join("part1-again.json");
     std::fs::copy(&four.part_paths[0], &twice).unwrap();
@@ -298,7 +299,7 @@ fn n_instances_together_run_the_plan_once_and_merge_exactly() {
     let o = merge(&files, &out);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("part1.json and") && stderr(&o).contains("are both instance 1/4"),
+        stderr(&o).contains("part1.json and") && stderr(&o).contains("are the same run (run_id "),
         "{}",
         stderr(&o)
     );

@@ -166,7 +166,6 @@ fn outputs_of(case: &Case, args: &[&str]) -> (Output, Outputs) {
     let o = loadgen(&[
         "merge".as_ref(),
         case.out().as_ref(),
-        case.out().as_ref(),
         "-o".as_ref(),
         merged.as_ref(),
     ]);

@@ -23,6 +23,19 @@ pub fn merge(files: &[(String, ResultFile)]) -> anyhow::Result<ResultFile> {
             );
         }
     }
+    // One run's file given twice (or a copy of it) would count that run twice.
+    for (i, (path, f)) in files.iter().enumerate() {
+        if f.run_id.is_empty() {
+            continue;
+        }
+        if let Some((other, _)) = files[..i].iter().find(|(_, g)| g.run_id == f.run_id) {
+            bail!(
+                "{other} and {path} are the same run (run_id {}): each run's result may be merged \
+                 once",
+                f.run_id
+            );
+        }
+    }
     // Files older than the plan hash are compared by their script alone (above); once one file has
     // a hash, every file must have the same one (a file without one could be any plan).
     if let Some((ref_path, reference)) = files.iter().find(|(_, f)| f.plan_hash.is_some()) {
@@ -316,6 +329,17 @@ mod tests {
         assert!(e.contains("is a run of one process"), "{e}");
         // Two runs of one process (no instance) still merge, as before.
         assert!(merge(&[part(1, 1, "a"), part(1, 1, "a")]).is_ok());
+        // One run's file twice (or its copy) does not: it would count that run twice.
+        let one = part(1, 1, "a");
+        let mut copy = one.clone();
+        copy.0 = "copy.json".into();
+        let e = merge(&[one, part(1, 1, "a"), copy])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("part1.json and copy.json are the same run (run_id "),
+            "{e}"
+        );
     }
 
     #[test]
