@@ -93,6 +93,23 @@ impl Drop for Run {
     }
 }
 
+/// The status line of `GET /` sent to the dashboard at `url` with `Host: host:PORT`.
+fn status_line(url: &str, host: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let port = addr.rsplit_once(':').unwrap().1;
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET / HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
 fn points(b: &mut Browser, p: &Page, chart: &str, series: &str) -> Vec<(f64, f64)> {
     let v = b.eval(
         p,
@@ -373,6 +390,12 @@ fn report_serve_shows_a_result_file_as_the_live_page_did() {
     let seconds = result["series"].as_array().unwrap().len();
     assert_eq!(points(&mut b, &p, OPS, "ops/s").len(), seconds);
     b.screenshot(&p, &artifacts().join("dashboard-report-serve.png"));
+    // A page of another site pointed at 127.0.0.1 (DNS rebinding) names itself in Host: refused.
+    assert_eq!(
+        status_line(&run.url, "rebind.example"),
+        "HTTP/1.1 403 Forbidden"
+    );
+    assert_eq!(status_line(&run.url, "localhost"), "HTTP/1.1 200 OK");
     run.interrupt();
     assert_eq!(run.wait(Duration::from_secs(10)), 0);
 }

@@ -69,7 +69,49 @@ fn answer(status: StatusCode, kind: &str, body: impl Into<Bytes>) -> Answer {
         .expect("static headers are valid")
 }
 
-pub async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Answer, Infallible> {
+/// Whether a request's `Host` may be served by a dashboard listening on loopback: an IP address
+/// or `localhost`. A page of another site whose name the attacker pointed at 127.0.0.1 (DNS
+/// rebinding) sends its own name, and is refused. No `Host` at all (HTTP/1.0 clients) is served.
+pub fn host_allowed(host: Option<&str>) -> bool {
+    let Some(host) = host else { return true };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest
+            .split_once(']')
+            .is_some_and(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().is_ok());
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        }
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+}
+
+pub async fn handle(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    loopback: bool,
+) -> Result<Answer, Infallible> {
+    if loopback {
+        let host = req.headers().get(hyper::header::HOST).map(|h| h.to_str());
+        let allowed = match host {
+            None => true,
+            Some(Ok(h)) => host_allowed(Some(h)),
+            Some(Err(_)) => false,
+        };
+        if !allowed {
+            return Ok(answer(
+                StatusCode::FORBIDDEN,
+                "text/plain",
+                "refused: the dashboard on a loopback address answers only requests to an IP \
+                 address or localhost (the Host header names another site)\n",
+            ));
+        }
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(answer(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -200,6 +242,12 @@ pub async fn serve(
     shared: Arc<Shared>,
     stop: Arc<tokio::sync::Notify>,
 ) {
+    // Bound to loopback, only requests naming an IP address or localhost are served (a user who
+    // binds another address has chosen who may reach it).
+    let loopback = listener
+        .local_addr()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or(true);
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
@@ -215,10 +263,44 @@ pub async fn serve(
         let shared = shared.clone();
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
-            let svc = hyper::service::service_fn(move |req| handle(req, shared.clone()));
+            let svc = hyper::service::service_fn(move |req| handle(req, shared.clone(), loopback));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(io, svc)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn only_ip_addresses_and_localhost_pass_the_host_check() {
+        for ok in [
+            "127.0.0.1:8080",
+            "127.0.0.1",
+            "[::1]:8080",
+            "[::1]",
+            "localhost:1",
+            "LocalHost",
+            "app.localhost:9",
+            "localhost.:80",
+            "10.1.2.3:80",
+        ] {
+            assert!(host_allowed(Some(ok)), "{ok}");
+        }
+        for refused in [
+            "rebind.example:8080",
+            "rebind.example",
+            "127.0.0.1.rebind.example:80",
+            "localhost.rebind.example",
+            "[::1",
+            "[not-an-ip]:80",
+            "",
+        ] {
+            assert!(!host_allowed(Some(refused)), "{refused}");
+        }
+        assert!(host_allowed(None));
     }
 }
